@@ -1,0 +1,222 @@
+"""The one Argo CD agent every front door runs on.
+
+A turn: build the system instructions, turn the question and its attachments into one user message (redacted,
+fitted, sent once per conversation), then let the model call the Argo CD tools, executing them server-side in a
+bounded loop on top of llama-stack's Responses implementation, and stream what happens as `AgentEvent`s.
+Each loop round is one stored response chained by `previous_response_id`, so a later turn that continues from
+the final response id sees the whole exchange, tool calls included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from llama_stack_api import CreateResponseRequest
+from pydantic import BaseModel, Field
+
+from llama_stack_argocd.agent.attachments import Attachment
+from llama_stack_argocd.agent.composer import ContextComposer
+from llama_stack_argocd.agent.events import (
+    AgentEvent,
+    Failed,
+    Finished,
+    Passthrough,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    TurnReport,
+)
+from llama_stack_argocd.agent.instructions import focus_line, system_instructions
+from llama_stack_argocd.agent.state import ConversationMemory
+from llama_stack_argocd.agent.toolbox import Toolbox
+from llama_stack_argocd.caller import Caller, acting_as
+
+
+class AgentSettings(BaseModel):
+    max_tool_rounds: int = Field(default=5, ge=0, le=20, description="Rounds of server-side tool calls per turn.")
+    instructions: str | None = Field(default=None, description="Replaces the built-in instructions (callers' own win).")
+    tool_timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+@dataclass
+class AgentRequest:
+    """One turn, as every dialect describes it."""
+
+    model: str
+    question: str
+    attachments: list[Attachment] = field(default_factory=list)
+    instructions: str | None = None
+    previous_response_id: str | None = None
+    caller: Caller | None = None
+    prior_items: list[Any] = field(default_factory=list)  # structured Responses input before the question
+    extra_tools: list[Any] = field(default_factory=list)  # the caller's own Responses tools (mcp, functions...)
+    options: dict[str, Any] = field(default_factory=dict)  # passed through: temperature, max_output_tokens, ...
+
+
+# Creates one Responses round: llama-stack's builtin `create_openai_response` with a CreateResponseRequest.
+ResponsesBackend = Callable[[Any], Awaitable[Any]]
+
+
+class ArgoCDAgent:
+    def __init__(
+        self,
+        backend: ResponsesBackend,
+        toolbox: Toolbox,
+        memory: ConversationMemory,
+        composer: ContextComposer,
+        settings: AgentSettings,
+    ) -> None:
+        self._backend = backend
+        self._toolbox = toolbox
+        self._memory = memory
+        self._composer = composer
+        self._settings = settings
+
+    async def start(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
+        """Prepare the turn and start its first round now, so bad requests fail before any byte is streamed."""
+        turn = await self._prepare(request)
+        first = await self._round(turn, turn.first_input, request.previous_response_id, offer_tools=True)
+        return self._run(turn, first)
+
+    async def _prepare(self, request: AgentRequest) -> _Turn:
+        seen = await self._memory.seen(request.previous_response_id)
+        manifest = next((a for a in request.attachments if a.kind == "manifest"), None)
+        composed = self._composer.compose(
+            request.question,
+            request.attachments,
+            seen=seen,
+            focus=focus_line(request.caller, manifest.label if manifest else None),
+            model=request.model,
+        )
+        report = TurnReport(
+            redactions=composed.redactions,
+            truncated=composed.truncated,
+            attachments_sent=composed.sent,
+            attachments_deduplicated=composed.deduplicated,
+        )
+        user_message = {"type": "message", "role": "user", "content": composed.text}
+        return _Turn(
+            request=request,
+            instructions=system_instructions(request.instructions, self._settings.instructions),
+            first_input=[*request.prior_items, user_message],
+            tools=[*await self._toolbox.definitions(), *request.extra_tools],
+            fingerprints=seen | composed.fingerprints,
+            report=report,
+        )
+
+    async def _round(self, turn: _Turn, input_items: list[Any], previous: str | None, offer_tools: bool) -> Any:
+        body: dict[str, Any] = {
+            **turn.request.options,
+            "model": turn.request.model,
+            "input": input_items,
+            "instructions": turn.instructions,
+            "previous_response_id": previous or None,
+            "tools": turn.tools or None,
+            "stream": True,
+            "store": True,
+        }
+        if turn.tools and not offer_tools:
+            body["tool_choice"] = "none"
+        return await self._backend(CreateResponseRequest(**body))
+
+    async def _run(self, turn: _Turn, stream: AsyncIterator[Any]) -> AsyncIterator[AgentEvent]:
+        report, results = turn.report, []
+        for round_number in range(1, self._settings.max_tool_rounds + 2):
+            response = None
+            hidden_items: set[str] = set()
+            async for event in stream:
+                kind = getattr(event, "type", "")
+                if kind == "response.output_text.delta":
+                    yield TextDelta(event.delta, event)
+                elif kind in ("response.completed", "response.incomplete", "response.failed"):
+                    response = event.response
+                elif self._is_own_tool_event(event, hidden_items):
+                    continue
+                else:
+                    yield Passthrough(event)
+            if response is None:
+                yield Failed("The model stream ended without a response.", report)
+                return
+            _add_usage(report, response)
+            if response.status == "failed":
+                message = response.error.message if response.error else "The model failed to answer."
+                yield Failed(message, report)
+                return
+            calls = [item for item in response.output if _is_function_call(item) and item.name in self._toolbox]
+            if not calls or response.status != "completed" or round_number > self._settings.max_tool_rounds:
+                await self._memory.remember(response.id, turn.fingerprints)
+                yield Finished(response, report, tuple(results))
+                return
+            report.tool_rounds = round_number
+            outputs = []
+            for call in calls:
+                yield ToolCall(call.call_id, call.name, _arguments(call.arguments), round_number)
+            for result in await self._execute(calls, turn.request.caller, round_number):
+                report.tools_called.append(result.name)
+                results.append(result)
+                yield result
+                outputs.append({"type": "function_call_output", "call_id": result.call_id, "output": result.output})
+            last_round = round_number == self._settings.max_tool_rounds
+            try:
+                stream = await self._round(turn, outputs, response.id, offer_tools=not last_round)
+            except Exception as exc:  # noqa: BLE001 - reported to the user in-band; the turn cannot go on
+                yield Failed(f"The model could not continue after the tool calls: {exc}", report)
+                return
+
+    def _is_own_tool_event(self, event: Any, hidden_items: set[str]) -> bool:
+        """Function-call events for our tools are executed here, not shown as deltas or handed to the client."""
+        item = getattr(event, "item", None)
+        if item is not None and _is_function_call(item) and item.name in self._toolbox:
+            hidden_items.add(item.id)
+            return True
+        if getattr(event, "type", "").startswith("response.function_call_arguments."):
+            return getattr(event, "item_id", None) in hidden_items
+        return False
+
+    async def _execute(self, calls: list[Any], caller: Caller | None, round_number: int) -> list[ToolResult]:
+        async def one(call: Any) -> ToolResult:
+            arguments = _arguments(call.arguments)
+            with acting_as(caller):
+                try:
+                    output, is_error = await asyncio.wait_for(
+                        self._toolbox.call(call.name, arguments), self._settings.tool_timeout_seconds
+                    )
+                except TimeoutError:
+                    output = json.dumps({"error": "timeout", "message": f"{call.name} did not answer in time."})
+                    is_error = True
+            return ToolResult(call.call_id, call.name, arguments, output, is_error, round_number)
+
+        return list(await asyncio.gather(*(one(call) for call in calls)))
+
+
+@dataclass
+class _Turn:
+    request: AgentRequest
+    instructions: str
+    first_input: list[Any]
+    tools: list[Any]
+    fingerprints: set[str]
+    report: TurnReport
+
+
+def _is_function_call(item: Any) -> bool:
+    return getattr(item, "type", None) == "function_call"
+
+
+def _arguments(raw: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(raw or "{}")
+    except ValueError:
+        return {"_unparsed": raw}
+    return value if isinstance(value, dict) else {"_unparsed": raw}
+
+
+def _add_usage(report: TurnReport, response: Any) -> None:
+    usage = getattr(response, "usage", None)
+    if usage is not None:
+        report.input_tokens += usage.input_tokens or 0
+        report.output_tokens += usage.output_tokens or 0

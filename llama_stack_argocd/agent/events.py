@@ -1,0 +1,78 @@
+"""What one agent turn produces, independent of any dialect. Each front door renders these its own way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+    raw: Any = None  # the Responses stream event it came from
+
+
+@dataclass(frozen=True)
+class Passthrough:
+    """A Responses stream event about work the builtin did itself (e.g. a caller's MCP tool): kept for that dialect."""
+
+    raw: Any
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+    round: int
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+    output: str
+    is_error: bool
+    round: int
+
+
+@dataclass
+class TurnReport:
+    """Figures about a turn that every dialect reports in its own metadata."""
+
+    redactions: int = 0
+    truncated: bool = False
+    tool_rounds: int = 0
+    tools_called: list[str] = field(default_factory=list)
+    attachments_sent: int = 0
+    attachments_deduplicated: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def as_metadata(self) -> dict[str, str]:
+        """Responses metadata values must be strings."""
+        return {
+            "argocd_redactions": str(self.redactions),
+            "argocd_truncated": str(self.truncated).lower(),
+            "argocd_tool_rounds": str(self.tool_rounds),
+            "argocd_tools_called": ",".join(self.tools_called),
+            "argocd_attachments_sent": str(self.attachments_sent),
+            "argocd_attachments_deduplicated": str(self.attachments_deduplicated),
+        }
+
+
+@dataclass(frozen=True)
+class Finished:
+    response: Any  # OpenAIResponseObject of the last round
+    report: TurnReport
+    tool_results: tuple[ToolResult, ...] = ()
+
+
+@dataclass(frozen=True)
+class Failed:
+    message: str
+    report: TurnReport | None = None
+
+
+AgentEvent = TextDelta | Passthrough | ToolCall | ToolResult | Finished | Failed

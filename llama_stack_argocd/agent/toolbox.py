@@ -1,0 +1,54 @@
+"""The tools the agent offers the model and runs itself: every tool of the configured tool groups.
+
+Tools are listed from llama-stack's tool groups (our `argocd::context`, plus any MCP group the distribution
+registers) and executed through llama-stack's tool runtime, so each tool keeps its own provider's scope rules.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from llama_stack_api import ListToolsRequest
+
+
+class Toolbox:
+    def __init__(self, tool_groups: Any, tool_runtime: Any, toolgroup_ids: list[str]) -> None:
+        self._tool_groups = tool_groups
+        self._tool_runtime = tool_runtime
+        self._toolgroup_ids = toolgroup_ids
+        self._names: set[str] = set()
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._names
+
+    async def definitions(self) -> list[dict[str, Any]]:
+        """Function-tool definitions for a Responses request. A group that cannot be listed is left out."""
+        tools: list[dict[str, Any]] = []
+        for group in self._toolgroup_ids:
+            try:
+                listed = await self._tool_groups.list_tools(ListToolsRequest(toolgroup_id=group))
+            except Exception:  # noqa: BLE001 - e.g. an MCP server that is down: answer with the other tools
+                continue
+            for tool in listed.data:
+                self._names.add(tool.name)
+                tools.append(
+                    {
+                        "type": "function",
+                        "name": tool.name,
+                        "description": tool.description or "",
+                        "parameters": tool.input_schema or {"type": "object", "properties": {}},
+                    }
+                )
+        return tools
+
+    async def call(self, name: str, arguments: dict[str, Any]) -> tuple[str, bool]:
+        """Run one tool; failures come back as a JSON error the model can read, never as an exception."""
+        try:
+            result = await self._tool_runtime.invoke_tool(tool_name=name, kwargs=arguments)
+        except Exception as exc:  # noqa: BLE001
+            return json.dumps({"error": "tool_failed", "message": f"{name} failed: {exc}"}), True
+        content = result.content
+        if not isinstance(content, str):
+            content = json.dumps(content, default=str) if not hasattr(content, "text") else content.text
+        return content, bool(result.error_message or (result.error_code or 0) > 0)

@@ -1,0 +1,41 @@
+"""Every provider this package adds to llama-stack; run.yaml loads them with `module: llama_stack_argocd`."""
+
+from llama_stack_api import Api, InlineProviderSpec, ProviderSpec
+
+# The builtin Responses provider needs these; ours wraps it, so it needs the same.
+_RESPONSES_DEPENDENCIES = [
+    Api.inference,
+    Api.vector_io,
+    Api.tool_runtime,
+    Api.tool_groups,
+    Api.conversations,
+    Api.prompts,
+    Api.files,
+    Api.connectors,
+]
+
+
+def get_provider_spec() -> list[ProviderSpec]:
+    # Loaded before the server builds its routers: the place to adjust them (see apis/overlays.py).
+    from llama_stack_argocd.apis.overlays import install_route_overlays
+
+    install_route_overlays()
+    return [
+        InlineProviderSpec(
+            api=Api.tool_runtime,
+            provider_type="inline::argocd",
+            module="llama_stack_argocd.providers.tool_runtime",
+            config_class="llama_stack_argocd.providers.tool_runtime.config.ArgoCDToolRuntimeConfig",
+            toolgroup_id="argocd::context",
+            description="Read-only Argo CD / Kubernetes context tools, scoped to the caller's Application.",
+        ),
+        InlineProviderSpec(
+            api=Api.responses,
+            provider_type="inline::argocd-responses",
+            module="llama_stack_argocd.providers.responses",
+            config_class="llama_stack_argocd.providers.responses.config.ArgoCDResponsesConfig",
+            api_dependencies=_RESPONSES_DEPENDENCIES,
+            optional_api_dependencies=[Api.safety],
+            description="The Argo CD agent: llama-stack's Responses with server-side Argo CD tools.",
+        ),
+    ]

@@ -1,0 +1,30 @@
+"""Configuration of `inline::argocd-responses`: the builtin's persistence plus the agent's own settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llama_stack.providers.inline.responses.builtin.config import BuiltinResponsesImplConfig
+from pydantic import Field
+
+from llama_stack_argocd.agent.core import AgentSettings
+from llama_stack_argocd.context.redaction import RedactionFilter
+
+
+class ArgoCDResponsesConfig(BuiltinResponsesImplConfig):
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    toolgroups: list[str] = Field(
+        default_factory=lambda: ["argocd::context"],
+        description="Tool groups whose tools the agent offers the model and executes server-side.",
+    )
+    redaction_filters: list[RedactionFilter] = Field(
+        default_factory=list, description="Extra regex filters applied to questions and attachments."
+    )
+
+    @classmethod
+    def sample_run_config(cls, __distro_dir__: str = "", **kwargs: Any) -> dict[str, Any]:
+        return {
+            **BuiltinResponsesImplConfig.sample_run_config(__distro_dir__),
+            "agent": {"max_tool_rounds": 5},
+            "toolgroups": ["argocd::context"],
+        }

@@ -1,0 +1,177 @@
+"""The Responses dialect: a CreateResponseRequest in, Responses stream events (or one response object) out.
+
+Rules from the extension's client: every SSE message is JSON; only output-text events carry a top-level
+`delta` (the client appends every `delta` it sees); `response.completed` carries the id to chain from; a failure
+mid-stream is `{"error": {"message": ...}}`. Server-side tool calls are shown as `mcp_call` items (executed by
+the server, like a remote MCP tool), never as client-side `function_call`s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from llama_stack_api import (
+    CreateResponseRequest,
+    OpenAIResponseObject,
+    OpenAIResponseObjectStreamResponseMcpCallCompleted,
+    OpenAIResponseObjectStreamResponseMcpCallFailed,
+    OpenAIResponseObjectStreamResponseMcpCallInProgress,
+    OpenAIResponseObjectStreamResponseOutputItemAdded,
+    OpenAIResponseObjectStreamResponseOutputItemDone,
+    OpenAIResponseOutputMessageMCPCall,
+)
+
+from llama_stack_argocd.agent.attachments import split_inline
+from llama_stack_argocd.agent.core import AgentRequest
+from llama_stack_argocd.agent.events import AgentEvent, Failed, Finished, Passthrough, TextDelta, ToolCall, ToolResult
+from llama_stack_argocd.caller import Caller, current_caller
+from llama_stack_argocd.context.scope import AppRef
+
+SERVER_LABEL = "argocd"
+_PASSED_OPTIONS = ("temperature", "top_p", "max_output_tokens", "metadata", "text", "parallel_tool_calls")
+_ONCE_PER_TURN = {"response.created", "response.in_progress"}
+
+
+def agent_request_from(request: CreateResponseRequest) -> AgentRequest:
+    prior, question, attachments = _split_input(request.input)
+    return AgentRequest(
+        model=request.model,
+        question=question,
+        attachments=attachments,
+        instructions=request.instructions,
+        previous_response_id=request.previous_response_id or None,
+        caller=resolve_caller(request.metadata),
+        prior_items=prior,
+        extra_tools=list(request.tools or []),
+        options={k: v for k in _PASSED_OPTIONS if (v := getattr(request, k, None)) is not None},
+    )
+
+
+def resolve_caller(metadata: dict[str, str] | None) -> Caller | None:
+    """The caller set by a route from trusted headers wins; a direct caller may name its Application in metadata."""
+    if caller := current_caller():
+        return caller
+    if metadata and (app := metadata.get("argocd_application")):
+        return Caller(application=AppRef.parse(app))
+    return None
+
+
+def _split_input(value: str | list[Any]) -> tuple[list[Any], str | None, list[Any]]:
+    """Find the question: the input string, or the text of the last user message of structured input."""
+    if isinstance(value, str):
+        question, attachments = split_inline(value)
+        return [], question, attachments
+    items = list(value)
+    if items and _role(items[-1]) == "user":
+        question, attachments = split_inline(_text_of(items[-1]))
+        return items[:-1], question, attachments
+    return items, None, []
+
+
+def _role(item: Any) -> str | None:
+    return item.get("role") if isinstance(item, dict) else getattr(item, "role", None)
+
+
+def _text_of(item: Any) -> str:
+    content = item.get("content") if isinstance(item, dict) else getattr(item, "content", "")
+    if isinstance(content, str):
+        return content
+    texts = []
+    for part in content or []:
+        text = part.get("text") if isinstance(part, dict) else getattr(part, "text", None)
+        if text:
+            texts.append(text)
+    return "\n".join(texts)
+
+
+async def stream_events(events: AsyncIterator[AgentEvent]) -> AsyncIterator[Any]:
+    """Render one agent turn as a single Responses event stream."""
+    sequence, output_index, response_id = 0, 0, ""
+    emitted: set[str] = set()
+    tool_items: list[OpenAIResponseOutputMessageMCPCall] = []
+
+    def numbered(event: Any) -> Any:
+        nonlocal sequence
+        sequence += 1
+        return event.model_copy(update={"sequence_number": sequence})
+
+    async for event in events:
+        match event:
+            case TextDelta(raw=raw):
+                yield numbered(raw)
+            case Passthrough(raw=raw):
+                kind = raw.type
+                if kind.endswith(".arguments.delta") or (kind in _ONCE_PER_TURN and kind in emitted):
+                    continue
+                emitted.add(kind)
+                response_id = getattr(getattr(raw, "response", None), "id", response_id)
+                if hasattr(raw, "output_index"):
+                    output_index = max(output_index, raw.output_index + 1)
+                yield numbered(raw)
+            case ToolCall():
+                item = _mcp_item(event)
+                tool_items.append(item)
+                yield numbered(
+                    OpenAIResponseObjectStreamResponseOutputItemAdded(
+                        response_id=response_id, item=item, output_index=output_index, sequence_number=0
+                    )
+                )
+                yield numbered(
+                    OpenAIResponseObjectStreamResponseMcpCallInProgress(
+                        item_id=item.id, output_index=output_index, sequence_number=0
+                    )
+                )
+                output_index += 1
+            case ToolResult():
+                done = _mcp_item(event)
+                tool_items[:] = [done if t.id == done.id else t for t in tool_items]
+                status = OpenAIResponseObjectStreamResponseMcpCallFailed if event.is_error else (
+                    OpenAIResponseObjectStreamResponseMcpCallCompleted
+                )
+                yield numbered(status(sequence_number=0))
+                yield numbered(
+                    OpenAIResponseObjectStreamResponseOutputItemDone(
+                        response_id=response_id, item=done, output_index=output_index - 1, sequence_number=0
+                    )
+                )
+            case Finished():
+                final = _final_response(event, tool_items)
+                kind = "response.completed" if final.status == "completed" else f"response.{final.status}"
+                yield {"type": kind, "response": final.model_dump(mode="json"), "sequence_number": sequence + 1}
+            case Failed(message=message):
+                yield {"error": {"message": message}}
+
+
+async def collect_response(events: AsyncIterator[AgentEvent]) -> OpenAIResponseObject:
+    """The non-streamed form: the last round's response, with the server-side tool calls before its output."""
+    tool_items: list[OpenAIResponseOutputMessageMCPCall] = []
+    async for event in events:
+        match event:
+            case ToolResult():
+                tool_items.append(_mcp_item(event))
+            case Finished():
+                return _final_response(event, tool_items)
+            case Failed(message=message):
+                raise RuntimeError(message)
+    raise RuntimeError("The agent ended without an answer.")
+
+
+def _mcp_item(event: ToolCall | ToolResult) -> OpenAIResponseOutputMessageMCPCall:
+    import json
+
+    item = OpenAIResponseOutputMessageMCPCall(
+        id=f"mcp_{event.call_id}",
+        arguments=json.dumps(event.arguments),
+        name=event.name,
+        server_label=SERVER_LABEL,
+    )
+    if isinstance(event, ToolResult):
+        item = item.model_copy(update={"error": event.output} if event.is_error else {"output": event.output})
+    return item
+
+
+def _final_response(event: Finished, tool_items: list[OpenAIResponseOutputMessageMCPCall]) -> OpenAIResponseObject:
+    response: OpenAIResponseObject = event.response
+    metadata = {**(response.metadata or {}), **event.report.as_metadata()}
+    return response.model_copy(update={"output": [*tool_items, *response.output], "metadata": metadata})

@@ -1,0 +1,47 @@
+"""`inline::argocd-responses`: the builtin Responses implementation with the Argo CD agent in front of it.
+
+Only `create_openai_response` changes; retrieval, listing, deletion and storage stay llama-stack's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from llama_stack.providers.inline.responses.builtin.impl import BuiltinResponsesImpl
+from llama_stack_api import CreateResponseRequest, OpenAIResponseObject
+
+from llama_stack_argocd.agent.composer import ContextComposer
+from llama_stack_argocd.agent.core import AgentRequest, ArgoCDAgent
+from llama_stack_argocd.agent.state import ConversationMemory
+from llama_stack_argocd.agent.toolbox import Toolbox
+from llama_stack_argocd.context.redaction import Redactor
+from llama_stack_argocd.providers.responses.config import ArgoCDResponsesConfig
+from llama_stack_argocd.providers.responses.dialect import agent_request_from, collect_response, stream_events
+
+
+class ArgoCDResponsesImpl(BuiltinResponsesImpl):
+    config: ArgoCDResponsesConfig
+
+    async def initialize(self) -> None:
+        await super().initialize()
+        filters = self.config.redaction_filters
+        self.agent = ArgoCDAgent(
+            backend=super().create_openai_response,
+            toolbox=Toolbox(self.tool_groups_api, self.tool_runtime_api, self.config.toolgroups),
+            memory=ConversationMemory(self.persistence_store),
+            composer=ContextComposer(lambda: Redactor(filters)),
+            settings=self.config.agent,
+        )
+
+    async def create_openai_response(
+        self, request: CreateResponseRequest
+    ) -> OpenAIResponseObject | AsyncIterator[Any]:
+        return await self.run_agent(agent_request_from(request), stream=bool(request.stream))
+
+    async def run_agent(self, request: AgentRequest, stream: bool) -> OpenAIResponseObject | AsyncIterator[Any]:
+        """Entry point shared by the Responses routes and the other dialects' routes."""
+        events = await self.agent.start(request)
+        if stream:
+            return stream_events(events)
+        return await collect_response(events)

@@ -1,0 +1,87 @@
+"""Lists the context tools to llama-stack and runs them inside the caller's Application.
+
+The Application comes from the request's `Caller` (trusted headers, set by the routes and the agent), never from
+the model's arguments. Every failure becomes a tool result the model can read; nothing here raises to the server.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from typing import Any
+
+from llama_stack_api import (
+    URL,
+    ListToolDefsResponse,
+    ToolDef,
+    ToolGroup,
+    ToolGroupsProtocolPrivate,
+    ToolInvocationResult,
+    ToolRuntime,
+)
+
+from llama_stack_argocd.caller import current_caller
+from llama_stack_argocd.context.errors import ContextError, InvalidArgument
+from llama_stack_argocd.context.kube import KubernetesSource
+from llama_stack_argocd.context.service import ContextService
+from llama_stack_argocd.context.tools import TOOLS, input_schema, run_tool
+from llama_stack_argocd.providers.tool_runtime.config import ArgoCDToolRuntimeConfig
+
+TOOLGROUP_ID = "argocd::context"
+
+
+class ArgoCDToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
+    def __init__(self, config: ArgoCDToolRuntimeConfig) -> None:
+        self.config = config
+
+    @cached_property
+    def service(self) -> ContextService:
+        """Built on first use, so a server without cluster access still starts (and says so when asked)."""
+        return ContextService(KubernetesSource(self.config), self.config)
+
+    async def register_toolgroup(self, toolgroup: ToolGroup) -> None:
+        return None
+
+    async def unregister_toolgroup(self, toolgroup_id: str) -> None:
+        return None
+
+    async def list_runtime_tools(
+        self, tool_group_id: str | None = None, mcp_endpoint: URL | None = None, authorization: str | None = None
+    ) -> ListToolDefsResponse:
+        return ListToolDefsResponse(
+            data=[
+                ToolDef(
+                    toolgroup_id=TOOLGROUP_ID,
+                    name=spec.name,
+                    description=spec.description,
+                    input_schema=input_schema(spec),
+                )
+                for spec in TOOLS
+            ]
+        )
+
+    async def invoke_tool(
+        self, tool_name: str, kwargs: dict[str, Any], authorization: str | None = None
+    ) -> ToolInvocationResult:
+        caller = current_caller()
+        try:
+            if caller is None or caller.application is None:
+                raise InvalidArgument(
+                    "No Argo CD Application is in scope for this request.",
+                    hint="Call through Argo CD's proxy extension (it sets Argocd-Application-Name), or give "
+                    "metadata.argocd_application = 'namespace:name' on a direct Responses request.",
+                )
+            result = await run_tool(self.service, caller.application, tool_name, kwargs)
+        except ContextError as error:
+            return ToolInvocationResult(content=json.dumps(error.to_dict()), error_message=error.message, error_code=1)
+        except Exception as error:  # noqa: BLE001 - e.g. no kubeconfig: tell the model, keep serving
+            failure = {"error": "internal", "message": f"{tool_name} could not run: {error}"}
+            return ToolInvocationResult(content=json.dumps(failure), error_message=failure["message"], error_code=1)
+        return ToolInvocationResult(content=json.dumps(result, default=str))
+
+    async def health(self) -> dict[str, Any]:
+        try:
+            await self.service.ping()
+        except Exception as error:  # noqa: BLE001
+            return {"status": "Error", "message": str(error)}
+        return {"status": "OK"}
