@@ -3,6 +3,8 @@
 - `POST /v1/responses` learns who is calling: the Argocd-* headers argocd-server adds become the request's
   `Caller` (llama-stack's router does not hand headers to providers), and the path of clients up to 0.3.x,
   `/v1/openai/v1/responses`, is served too.
+- `GET`/`DELETE /v1/conversations/{id}` serve two dialects on one path: UUIDs are Lightspeed conversations
+  (client-chosen ids), anything else (`conv_...`) goes to llama-stack's Conversations API as before.
 - `GET /v1/models` lists each model in both shapes: OpenAI's (`id`, `object`, `created`, `owned_by`) and the
   llama-stack fields older clients filter on (`identifier`, `model_type`, `provider_id`, ...). The extension
   keeps `model_type == "llm"` by `identifier`; without these it finds no model on llama-stack 0.4+.
@@ -16,6 +18,7 @@ point moves.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
@@ -23,19 +26,31 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import StreamingResponse
 from llama_stack.core.server import fastapi_router_registry
 from llama_stack_api import CreateResponseRequest, DeleteResponseRequest, RetrieveResponseRequest
+from llama_stack_api.conversations import DeleteConversationRequest, GetConversationRequest
 from llama_stack_api.responses.fastapi_routes import _preserve_context_for_sse, sse_generator
-from llama_stack_api.router_utils import ExceptionTranslatingRoute
+from llama_stack_api.router_utils import PUBLIC_ROUTE_KEY, ExceptionTranslatingRoute
 
-from llama_stack_argocd.caller import acting_as, caller_from_headers
+from llama_stack_argocd.apis.identity import caller_for
+from llama_stack_argocd.caller import acting_as
 
 _MARK = "_argocd_overlay"
 LEGACY_PREFIX = "/v1/openai/v1"
+PUBLIC = {PUBLIC_ROUTE_KEY: True}  # openapi_extra of routes that need no authentication (probes)
+
+# The Lightspeed provider registers itself here when configured; see `_conversations_router`.
+_uuid_conversations: Any = None
+
+
+def serve_uuid_conversations(impl: Any) -> None:
+    global _uuid_conversations
+    _uuid_conversations = impl
 
 
 def install_route_overlays() -> None:
     """Wrap the `responses` and `models` router factories once per process."""
     factories = fastapi_router_registry._ROUTER_FACTORIES
-    for api, wrap in (("responses", _responses_router), ("models", _models_router)):
+    wrappers = (("responses", _responses_router), ("models", _models_router), ("conversations", _conversations_router))
+    for api, wrap in wrappers:
         factory = factories.get(api)
         if factory is not None and not getattr(factory, _MARK, False):
             factories[api] = _marked(wrap(factory))
@@ -46,10 +61,16 @@ def _marked(factory: Callable[[Any], APIRouter]) -> Callable[[Any], APIRouter]:
     return factory
 
 
-def _without(router: APIRouter, path: str, method: str) -> APIRouter:
-    kept = APIRouter()
-    kept.routes.extend(r for r in router.routes if not (r.path == path and method in getattr(r, "methods", ())))
-    return kept
+def _without(router: APIRouter, path: str, *methods: str) -> tuple[APIRouter, dict[str, Any]]:
+    """The router minus the given routes, and the endpoints of the routes removed, by method."""
+    kept, removed = APIRouter(), {}
+    for route in router.routes:
+        matched = [m for m in methods if getattr(route, "path", None) == path and m in getattr(route, "methods", ())]
+        if matched:
+            removed[matched[0]] = route.endpoint
+        else:
+            kept.routes.append(route)
+    return kept, removed
 
 
 def streaming_or_object(result: Any) -> Any:
@@ -61,11 +82,10 @@ def streaming_or_object(result: Any) -> Any:
 
 def _responses_router(original: Callable[[Any], APIRouter]) -> Callable[[Any], APIRouter]:
     def factory(impl: Any) -> APIRouter:
-        router = _without(original(impl), "/v1/responses", "POST")
-        extra = APIRouter(route_class=ExceptionTranslatingRoute, tags=["Responses"])
+        router, _ = _without(original(impl), "/v1/responses", "POST")
 
         async def create(request: Request, body: Annotated[CreateResponseRequest, Body(...)]) -> Any:
-            with acting_as(caller_from_headers(request.headers)):
+            with acting_as(caller_for(request)):
                 return streaming_or_object(await impl.create_openai_response(body))
 
         async def retrieve(response_id: str) -> Any:
@@ -74,11 +94,16 @@ def _responses_router(original: Callable[[Any], APIRouter]) -> Callable[[Any], A
         async def delete(response_id: str) -> Any:
             return await impl.delete_openai_response(DeleteResponseRequest(response_id=response_id))
 
+        def add(path: str, endpoint: Callable[..., Any], method: str, **kwargs: Any) -> None:
+            router.add_api_route(
+                path, endpoint, methods=[method], tags=["Responses"], route_class_override=ExceptionTranslatingRoute,
+                **kwargs,
+            )
+
         for prefix in ("/v1", LEGACY_PREFIX):
-            extra.add_api_route(f"{prefix}/responses", create, methods=["POST"], response_model=None)
-        extra.add_api_route(f"{LEGACY_PREFIX}/responses/{{response_id}}", retrieve, methods=["GET"])
-        extra.add_api_route(f"{LEGACY_PREFIX}/responses/{{response_id}}", delete, methods=["DELETE"])
-        router.include_router(extra)
+            add(f"{prefix}/responses", create, "POST", response_model=None)
+        add(f"{LEGACY_PREFIX}/responses/{{response_id}}", retrieve, "GET")
+        add(f"{LEGACY_PREFIX}/responses/{{response_id}}", delete, "DELETE")
         return router
 
     return factory
@@ -86,7 +111,7 @@ def _responses_router(original: Callable[[Any], APIRouter]) -> Callable[[Any], A
 
 def _models_router(original: Callable[[Any], APIRouter]) -> Callable[[Any], APIRouter]:
     def factory(impl: Any) -> APIRouter:
-        router = _without(original(impl), "/v1/models", "GET")
+        router, _ = _without(original(impl), "/v1/models", "GET")
 
         async def list_models() -> dict[str, Any]:
             listed = await impl.list_models()
@@ -115,3 +140,35 @@ def _both_shapes(model: Any, created: int) -> dict[str, Any]:
         },
         **legacy,
     }
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _conversations_router(original: Callable[[Any], APIRouter]) -> Callable[[Any], APIRouter]:
+    def factory(impl: Any) -> APIRouter:
+        path = "/v1/conversations/{conversation_id}"
+        router, _ = _without(original(impl), path, "GET", "DELETE")
+
+        async def get(request: Request, conversation_id: str) -> Any:
+            if _uuid_conversations is not None and _is_uuid(conversation_id):
+                return await _uuid_conversations.get_conversation(conversation_id, caller_for(request))
+            return await impl.get_conversation(GetConversationRequest(conversation_id=conversation_id))
+
+        async def delete(request: Request, conversation_id: str) -> Any:
+            if _uuid_conversations is not None and _is_uuid(conversation_id):
+                return await _uuid_conversations.delete_conversation(conversation_id, caller_for(request))
+            return await impl.openai_delete_conversation(DeleteConversationRequest(conversation_id=conversation_id))
+
+        for method, endpoint in (("GET", get), ("DELETE", delete)):
+            router.add_api_route(
+                path, endpoint, methods=[method], tags=["Conversations"], route_class_override=ExceptionTranslatingRoute
+            )
+        return router
+
+    return factory

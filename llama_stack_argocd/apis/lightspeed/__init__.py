@@ -1,0 +1,117 @@
+"""OpenShift Lightspeed-compatible routes, so the extension's Lightspeed provider and OLS clients work unchanged.
+
+`GET`/`DELETE /v1/conversations/{id}` share their paths with llama-stack's Conversations API; the overlay in
+`apis/overlays.py` sends UUID ids (Lightspeed's) here and `conv_...` ids to llama-stack.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, TypeVar
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from llama_stack_api import Api, InlineProviderSpec, ProviderSpec
+from llama_stack_api.router_utils import ExceptionTranslatingRoute
+from pydantic import BaseModel, ValidationError
+
+from llama_stack_argocd.apis.identity import caller_for
+from llama_stack_argocd.apis.lightspeed.impl import ols_error
+from llama_stack_argocd.apis.lightspeed.models import FeedbackRequest, QueryRequest, QueryResponse, TopicUpdate
+from llama_stack_argocd.apis.overlays import PUBLIC, serve_uuid_conversations
+
+API_NAME = "lightspeed"
+Body = TypeVar("Body", bound=BaseModel)
+
+
+class Lightspeed(Protocol):
+    """Marker protocol: routes are defined in `create_router`."""
+
+
+def available_providers() -> list[ProviderSpec]:
+    return [
+        InlineProviderSpec(
+            api=Api(API_NAME),
+            provider_type="inline::argocd-lightspeed",
+            module="llama_stack_argocd.apis.lightspeed",
+            config_class="llama_stack_argocd.apis.lightspeed.config.LightspeedConfig",
+            api_dependencies=[Api.responses, Api.models],
+            description="OpenShift Lightspeed-compatible routes on the Argo CD agent core.",
+        )
+    ]
+
+
+async def get_provider_impl(config: Any, deps: dict[Any, Any]) -> Any:
+    from llama_stack_argocd.apis.lightspeed.impl import LightspeedImpl
+
+    impl = LightspeedImpl(config, deps[Api.responses], deps[Api.models])
+    await impl.initialize()
+    serve_uuid_conversations(impl)
+    return impl
+
+
+async def _validated(request: Request, model: type[Body]) -> Body:
+    """Validate the body ourselves so that errors come in OLS's shape (422 `{"detail": {response, cause}}`)."""
+    try:
+        return model.model_validate_json(await request.body())
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors(include_url=False)
+        )
+        raise ols_error(422, "Invalid request", problems) from error
+
+
+def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+
+
+def create_router(impl: Any) -> APIRouter:
+    router = APIRouter(tags=["Lightspeed"], route_class=ExceptionTranslatingRoute)
+
+    @router.post("/v1/query", response_model=QueryResponse, openapi_extra=_body_schema(QueryRequest))
+    async def query(request: Request) -> QueryResponse:
+        return await impl.query(await _validated(request, QueryRequest), caller_for(request))
+
+    @router.post("/v1/streaming_query", response_model=None, openapi_extra=_body_schema(QueryRequest))
+    async def streaming_query(request: Request) -> StreamingResponse:
+        answer = await impl.streaming_query(await _validated(request, QueryRequest), caller_for(request))
+        return StreamingResponse(answer.body, media_type=answer.media_type)
+
+    @router.get("/v1/conversations")
+    async def list_conversations(request: Request) -> dict[str, Any]:
+        return await impl.list_conversations(caller_for(request))
+
+    @router.put("/v1/conversations/{conversation_id}", openapi_extra=_body_schema(TopicUpdate))
+    async def update_conversation(request: Request, conversation_id: str) -> dict[str, Any]:
+        topic = await _validated(request, TopicUpdate)
+        return await impl.update_conversation(conversation_id, topic.topic_summary, caller_for(request))
+
+    @router.post("/v1/feedback", openapi_extra=_body_schema(FeedbackRequest))
+    async def feedback(request: Request) -> dict[str, str]:
+        return await impl.feedback(await _validated(request, FeedbackRequest), caller_for(request))
+
+    @router.get("/v1/feedback/status")
+    async def feedback_status() -> dict[str, Any]:
+        return {"functionality": "feedback", "status": {"enabled": impl.config.feedback_enabled}}
+
+    @router.get("/liveness", openapi_extra=PUBLIC)
+    async def liveness() -> dict[str, bool]:
+        return {"alive": True}
+
+    @router.get("/readiness", openapi_extra=PUBLIC)
+    async def readiness() -> JSONResponse:
+        llms = [m for m in (await impl.models.list_models()).data if str(m.model_type.value) == "llm"]
+        if not llms:
+            detail = {"response": "Service is not ready", "cause": "LLM is not ready"}
+            return JSONResponse(status_code=503, content={"detail": detail})
+        return JSONResponse({"ready": True, "reason": "service is ready"})
+
+    @router.post("/authorized")
+    async def authorized(request: Request) -> dict[str, Any]:
+        caller = caller_for(request)
+        return {"user_id": caller.user_id or caller.principal, "username": caller.username or caller.principal,
+                "skip_user_id_check": False}
+
+    return router
+
+
+__all__ = ["available_providers", "create_router", "get_provider_impl"]

@@ -1,0 +1,27 @@
+"""The router overlays hook into llama-stack where 0.7.x builds its routers; this fails if that place moves."""
+
+from fastapi import APIRouter
+from llama_stack.core.server import fastapi_router_registry
+
+from llama_stack_argocd.apis.overlays import install_route_overlays
+
+
+def _routes(router: APIRouter) -> set[tuple[str, str]]:
+    return {(method, route.path) for route in router.routes for method in getattr(route, "methods", ())}
+
+
+def test_overlays_replace_create_and_list_routes_and_add_legacy_paths():
+    install_route_overlays()
+    install_route_overlays()  # idempotent
+    factories = fastapi_router_registry._ROUTER_FACTORIES
+    responses = _routes(factories["responses"](object()))
+    assert ("POST", "/v1/responses") in responses
+    assert ("POST", "/v1/openai/v1/responses") in responses
+    assert ("GET", "/v1/responses/{response_id}") in responses
+    assert ("GET", "/v1/openai/v1/responses/{response_id}") in responses
+    assert sum(1 for method, path in responses if (method, path) == ("POST", "/v1/responses")) == 1
+    created = [r for r in factories["responses"](object()).routes if r.path == "/v1/responses" and "POST" in r.methods]
+    assert len(created) == 1
+    models = _routes(factories["models"](object()))
+    assert ("GET", "/v1/models") in models and ("GET", "/v1/openai/v1/models") in models
+    assert len([r for r in factories["models"](object()).routes if r.path == "/v1/models"]) == 1
