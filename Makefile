@@ -28,7 +28,7 @@ test: install
 	$(PY) -m pytest -q
 
 bench: install
-	$(PY) -m llama_stack_argocd.cli.bench
+	$(PY) -m benchmarks.bench
 
 eval: install
 	$(PY) -m llama_stack_argocd.cli.eval

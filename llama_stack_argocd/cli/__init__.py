@@ -1,0 +1,1 @@
+"""Command-line tools: `eval` measures the context the assistant builds (make eval)."""

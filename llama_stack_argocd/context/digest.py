@@ -1,0 +1,337 @@
+"""The one code path from raw Argo CD / Kubernetes state to the context a model reads.
+
+    digest = build_context(manifest=..., events=..., logs=..., related_objects=..., budget=Budget.for_model(m))
+
+Findings come first (short, deterministic, with their evidence), then the manifest without its noise, the events
+grouped, related objects as one line each, and the logs compressed: all of it within the budget, anything cut marked in
+the text (`[... N lines omitted ...]`) and `Digest.truncated` set. Every front door and the tools call this.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .budget import ATTACHMENTS, Budget, cut_text, fair_allocate, omission_marker
+from .findings import Finding, analyze
+from .findings.base import (
+    condition,
+    event_count,
+    event_message,
+    event_object,
+    event_reason,
+    event_time,
+    flatten,
+    format_selector,
+    kind_of,
+    ref,
+)
+from .logs import compress_logs
+from .tokens import count_tokens
+
+FINDINGS_MAX_SHARE = 0.4  # findings never take more than this share of the budget
+SECTION_WEIGHTS = {"manifest": 0.25, "events": 0.15, "logs": 0.5, "related": 0.1}
+HEADER = "# Context for {what} (findings first; noise removed; cuts are marked)"
+
+
+@dataclass(frozen=True)
+class Digest:
+    text: str
+    tokens: int
+    truncated: bool
+    findings: list[Finding] = field(default_factory=list)
+    sections: Mapping[str, int] = field(default_factory=dict)  # tokens per section
+    budget_tokens: int = 0
+
+    def to_metadata(self) -> dict[str, Any]:
+        """What a route reports beside the answer."""
+        return {"context_tokens": self.tokens, "context_budget": self.budget_tokens, "truncated": self.truncated,
+                "findings": [f.title for f in self.findings]}
+
+
+# -- inputs ------------------------------------------------------------------------------------------------------------
+
+
+def _load(value: Any) -> Any:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            try:
+                return yaml.safe_load(text)
+            except yaml.YAMLError:
+                return None
+    return value
+
+
+def _event_items(events: Any) -> list[Mapping[str, Any]]:
+    data = _load(events)
+    if data is None:
+        return []
+    return [e for e in flatten([data]) if isinstance(e, Mapping)]
+
+
+# -- the manifest --------------------------------------------------------------------------------------------------
+
+
+def _clean(obj: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        from .manifests import clean_manifest  # written alongside; the fallback keeps this usable without it
+    except ImportError:
+        return _fallback_clean(obj)
+    return clean_manifest(obj)
+
+
+_NOISE_META = ("managedFields", "resourceVersion", "uid", "generation", "creationTimestamp", "selfLink",
+               "generateName", "ownerReferences")
+_NOISE_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration", "deployment.kubernetes.io/revision")
+
+
+def _fallback_clean(obj: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(obj)
+    meta = dict(out.get("metadata") or {})
+    for key in _NOISE_META:
+        meta.pop(key, None)
+    ann = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in _NOISE_ANNOTATIONS}
+    if ann:
+        meta["annotations"] = ann
+    else:
+        meta.pop("annotations", None)
+    out["metadata"] = meta
+    return out
+
+
+def render_manifest(obj: Mapping[str, Any]) -> str:
+    """Cleaned, as YAML (fewer tokens than JSON), status before spec so that a cut keeps the state."""
+    cleaned = _clean(obj)
+    order = ["apiVersion", "kind", "metadata", "status", "spec"]
+    ordered = {k: cleaned[k] for k in order if k in cleaned}
+    ordered.update({k: v for k, v in cleaned.items() if k not in ordered})
+    body = yaml.safe_dump(ordered, sort_keys=False, default_flow_style=False, width=160, allow_unicode=True)
+    return f"## Manifest: {ref(obj)}\n{body.rstrip()}"
+
+
+# -- events ----------------------------------------------------------------------------------------------------------
+
+
+def render_events(items: Sequence[Mapping[str, Any]]) -> str:
+    if not items:
+        return ""
+    try:
+        from .events import group_events
+    except ImportError:
+        group_events = None
+    if group_events is not None:
+        groups = group_events(list(items))
+        lines = [_render_group(g) for g in groups]
+    else:
+        lines = _fallback_group_lines(items)
+    return f"## Events ({len(items)} events, grouped; warnings first)\n" + "\n".join(lines)
+
+
+def _render_group(group: Any) -> str:
+    if hasattr(group, "render"):
+        return str(group.render())
+    get = (lambda k, d=None: group.get(k, d)) if isinstance(group, Mapping) else (
+        lambda k, d=None: getattr(group, k, d))
+    obj = get("object") or get("involved") or get("involved_object") or ""
+    count = get("count", 1)
+    last = get("last_seen") or get("last_timestamp") or get("last") or ""
+    return (f"- {get('type', 'Normal')} {get('reason', '')} x{count}"
+            f"{f' ({obj})' if obj else ''}{f' last {last}' if last else ''}: {get('message', '')}")
+
+
+def _fallback_group_lines(items: Sequence[Mapping[str, Any]]) -> list[str]:
+    groups: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for ev in items:
+        io = event_object(ev)
+        obj = f"{io.get('kind', '')}/{io.get('name', '')}"
+        key = (str(ev.get("type") or "Normal"), event_reason(ev), obj, event_message(ev))
+        g = groups.setdefault(key, {"count": 0, "last": ""})
+        g["count"] += event_count(ev)
+        g["last"] = max(g["last"], event_time(ev))
+    ordered = sorted(groups.items(), key=lambda kv: kv[1]["last"], reverse=True)  # most recent first
+    ordered.sort(key=lambda kv: kv[0][0] != "Warning")  # stable: warnings first
+    return [f"- {t} {r} x{g['count']} ({o}){' last ' + g['last'] if g['last'] else ''}: {m}"
+            for (t, r, o, m), g in ordered]
+
+
+# -- related objects ------------------------------------------------------------------------------------------------
+
+
+def summarize(obj: Mapping[str, Any]) -> str:
+    """One line: what kind of thing this is and the state that matters."""
+    kind = kind_of(obj)
+    status = obj.get("status") or {}
+    spec = obj.get("spec") or {}
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    parts: list[str] = []
+    if kind == "Pod":
+        statuses = status.get("containerStatuses") or []
+        ready = sum(1 for c in statuses if c.get("ready"))
+        restarts = sum(c.get("restartCount", 0) for c in statuses)
+        parts.append(f"phase={status.get('phase', '?')} ready={ready}/{len(statuses)} restarts={restarts}")
+        for c in [*(status.get("initContainerStatuses") or []), *statuses]:
+            waiting = ((c.get("state") or {}).get("waiting") or {}).get("reason")
+            term = ((c.get("lastState") or {}).get("terminated") or {})
+            if waiting:
+                parts.append(f"{c.get('name')}: {waiting}")
+            if term.get("reason"):
+                parts.append(f"{c.get('name')} last exit: {term.get('reason')} code {term.get('exitCode')}")
+    elif kind in ("Deployment", "StatefulSet", "ReplicaSet"):
+        parts.append(f"replicas={spec.get('replicas', 1)} ready={status.get('readyReplicas', 0)} "
+                     f"available={status.get('availableReplicas', 0)}")
+    elif kind == "Service":
+        ports = ",".join(f"{p.get('port')}->{p.get('targetPort', p.get('port'))}" for p in spec.get("ports") or [])
+        parts.append(f"type={spec.get('type', 'ClusterIP')} selector={format_selector(spec.get('selector'))} "
+                     f"ports={ports}")
+    elif kind == "Application":
+        sync, health = (status.get("sync") or {}), (status.get("health") or {})
+        parts.append(f"sync={sync.get('status')} health={health.get('status')}")
+    elif status.get("phase"):
+        parts.append(f"phase={status['phase']}")
+    for c in (status.get("conditions") or [])[:6]:
+        if c.get("status") in ("False", "Unknown") or c.get("type") in ("Failed", "ReplicaFailure"):
+            if c.get("type") == "Failed" and c.get("status") != "True":
+                continue
+            parts.append(f"{c.get('type')}={c.get('status')}"
+                         + (f" ({c.get('reason')}: {str(c.get('message', ''))[:160]})" if c.get("reason") else ""))
+    if labels and kind == "Pod":
+        parts.append("labels " + ",".join(f"{k}={v}" for k, v in sorted(labels.items())[:4]))
+    if kind == "Job" and (failed := condition(obj, "Failed")) and failed.get("status") == "True":
+        parts.append(f"Failed: {failed.get('reason')}")
+    return f"- {ref(obj)}: " + "; ".join(p for p in parts if p)
+
+
+def render_related(objects: Sequence[Mapping[str, Any]]) -> str:
+    if not objects:
+        return ""
+    return "## Related objects\n" + "\n".join(summarize(o) for o in objects)
+
+
+# -- findings --------------------------------------------------------------------------------------------------------
+
+
+def _fit_findings(findings: list[Finding], max_tokens: int, model: str | None) -> tuple[str, bool]:
+    if not findings:
+        return "", False
+    head = "## Findings (deterministic checks, most severe first)"
+    lines = [head]
+    used = count_tokens(head, model)
+    for i, f in enumerate(findings):
+        block = f.render()
+        cost = count_tokens("\n" + block, model)
+        rest = len(findings) - i - 1
+        reserve = count_tokens("\n" + omission_marker(rest, "findings"), model) if rest else 0
+        if used + cost + reserve > max_tokens:
+            short = f"- [{f.severity.value}] {f.title} ({f.resource})"
+            if used + count_tokens("\n" + short, model) + reserve <= max_tokens:
+                lines.append(short)
+                used += count_tokens("\n" + short, model)
+                continue
+            lines.append(omission_marker(len(findings) - i, "findings"))
+            return "\n".join(lines), True
+        lines.append(block)
+        used += cost
+    return "\n".join(lines), False
+
+
+# -- the one path ----------------------------------------------------------------------------------------------------
+
+
+def build_context(
+    manifest: Mapping[str, Any] | str | None = None,
+    events: Mapping[str, Any] | Sequence[Mapping[str, Any]] | str | None = None,
+    logs: str | Sequence[Any] | None = None,
+    related_objects: Iterable[Any] = (),
+    budget: Budget | int | None = None,
+    model: str | None = None,
+) -> Digest:
+    """Findings, cleaned manifest, grouped events, related objects and compressed logs, within `budget` tokens.
+
+    `budget` is a `Budget` (this context gets the attachments' share of it), a number of tokens, or None (the
+    attachments' share of the default 8192-token window). Inputs are dicts or the extension's JSON strings.
+    """
+    if isinstance(budget, Budget):
+        model = model or budget.model
+        limit = budget.share(ATTACHMENTS)
+    elif isinstance(budget, int):
+        limit = budget
+    else:
+        limit = Budget(model=model).share(ATTACHMENTS)
+
+    obj = _load(manifest)
+    obj = obj if isinstance(obj, Mapping) and obj.get("kind") else None
+    items = _event_items(events)
+    related = [o for o in flatten(list(related_objects)) if isinstance(o, Mapping) and o.get("kind")
+               and o.get("kind") != "Event"]
+    related_events = [o for o in flatten(list(related_objects)) if isinstance(o, Mapping)
+                      and (o.get("kind") == "Event" or "involvedObject" in o)]
+    findings = analyze([*( [obj] if obj else []), *related, *items, *related_events])
+
+    what = ref(obj) if obj else "the selected resource"
+    header = HEADER.format(what=what)
+    used = count_tokens(header, model) + 2
+    truncated = False
+
+    findings_text, cut = _fit_findings(findings, max(0, int((limit - used) * FINDINGS_MAX_SHARE)), model)
+    truncated |= cut
+    f_tokens = count_tokens(findings_text, model) + 2 if findings_text else 0
+    rest = max(0, limit - used - f_tokens)
+
+    texts = {
+        "manifest": render_manifest(obj) if obj else "",
+        "events": render_events(items + related_events),
+        "related": render_related(related),
+    }
+    full_logs = compress_logs(logs, 10 ** 9, model) if logs else None
+    demands = {k: count_tokens(v, model) + 2 for k, v in texts.items() if v}
+    if full_logs is not None and full_logs.text:
+        demands["logs"] = full_logs.tokens + 2
+    grants = fair_allocate(rest, demands, SECTION_WEIGHTS)
+
+    # what a section does not use goes to the next one in this order
+    parts: dict[str, str] = {}
+    sizes: dict[str, int] = {}
+    spare = 0
+    for name in ("manifest", "events", "related", "logs"):
+        if name not in demands:
+            continue
+        room = grants[name] + spare - 2
+        if name == "logs":
+            assert full_logs is not None
+            fitted = full_logs if full_logs.tokens <= room else compress_logs(logs, max(0, room), model)
+            text, tokens = fitted.text, fitted.tokens
+            truncated |= fitted.truncated or (not text and bool(full_logs.text))
+            if not text and full_logs.text:
+                text = f"## Logs: {omission_marker(full_logs.total_lines)}"
+                tokens = count_tokens(text, model)
+        else:
+            c = cut_text(texts[name], max(0, room), "head", model)
+            text, tokens = c.text, c.tokens
+            truncated |= c.truncated
+        spare = max(0, room - tokens)
+        if text:
+            parts[name] = text
+            sizes[name] = tokens + 2
+
+    ordered = [header]
+    if findings_text:
+        ordered.append(findings_text)
+        sizes["findings"] = f_tokens
+    ordered += [parts[k] for k in ("manifest", "events", "related", "logs") if k in parts]
+    text = "\n\n".join(ordered)
+    tokens = count_tokens(text, model)
+    if tokens > limit:  # joins can cost a token or two more than the parts: cut the end, visibly
+        c = cut_text(text, limit, "head", model)
+        text, tokens, truncated = c.text, c.tokens, True
+    return Digest(text, tokens, truncated, findings, sizes, limit)

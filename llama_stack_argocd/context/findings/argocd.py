@@ -1,0 +1,106 @@
+"""Argo CD Applications (sync, health, operation, hooks, conditions) and Argo Rollouts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from .base import Cluster, Finding, Obj, Severity, clip, ref
+from .registry import analyzer
+
+_CONDITION_CODES = {"ComparisonError": "ComparisonError", "InvalidSpecError": "InvalidSpecError",
+                    "SyncError": "SyncError"}
+MAX_LISTED = 8
+
+
+def _res(r: Mapping[str, Any]) -> str:
+    ns = r.get("namespace")
+    return f"{r.get('kind', '?')} {ns + '/' if ns else ''}{r.get('name', '?')}"
+
+
+@analyzer("Application")
+def application(app: Obj, cluster: Cluster) -> Iterator[Finding]:
+    status = app.get("status") or {}
+    resource = ref(app)
+    op = status.get("operationState") or {}
+    phase = op.get("phase")
+    results = ((op.get("syncResult") or {}).get("resources")) or []
+
+    for r in results:
+        if r.get("hookType") and r.get("hookPhase") in ("Failed", "Error"):
+            msg = str(r.get("message") or "")
+            yield Finding(Severity.CRITICAL, f"{r['hookType']} hook {r.get('kind')}/{r.get('name')} failed",
+                          f"The {r['hookType']} hook {_res(r)} ended {r.get('hookPhase')}: {clip(msg)} A failed "
+                          "hook stops the sync; its Job's Pod logs show why.",
+                          [f"{r['hookType']} hook", f"{r.get('kind')}/{r.get('name')}", clip(msg)], resource,
+                          "HookFailed")
+
+    if phase in ("Failed", "Error"):
+        msg = str(op.get("message") or "")
+        failed = [r for r in results if r.get("status") == "SyncFailed" and not r.get("hookType")]
+        detail = f"The last sync ({phase}) said: {clip(msg, 500)}"
+        if failed:
+            detail += " Failed resources: " + "; ".join(f"{_res(r)}: {clip(r.get('message', ''), 200)}"
+                                                        for r in failed[:MAX_LISTED])
+        rev = (op.get("syncResult") or {}).get("revision") or (op.get("operation") or {}).get("sync", {}).get(
+            "revision")
+        yield Finding(Severity.CRITICAL, "sync failed", detail + (f" (revision {rev})" if rev else ""),
+                      [f"phase: {phase}", clip(msg)] + [clip(r.get("message", ""), 200) for r in failed[:2]],
+                      resource, "SyncFailed")
+    elif phase == "Running" and "waiting" in str(op.get("message") or "").lower():
+        yield Finding(Severity.WARNING, "sync still running", clip(op.get("message") or ""),
+                      [clip(op.get("message") or "")], resource, "SyncRunning")
+
+    for cond in status.get("conditions") or []:
+        ctype = str(cond.get("type") or "")
+        msg = str(cond.get("message") or "")
+        severity = Severity.ERROR if ctype.endswith("Error") else Severity.WARNING
+        if ctype == "ComparisonError":
+            severity = Severity.CRITICAL
+        yield Finding(severity, ctype, clip(msg, 600), [ctype, clip(msg)], resource,
+                      _CONDITION_CODES.get(ctype, "WarningEvent"))
+
+    health = status.get("health") or {}
+    resources = [r for r in status.get("resources") or [] if isinstance(r, Mapping)]
+    hstatus = health.get("status")
+    if hstatus in ("Degraded", "Missing", "Unknown"):
+        bad = [r for r in resources if (r.get("health") or {}).get("status") in ("Degraded", "Missing", "Unknown")]
+        listed = "; ".join(
+            f"{_res(r)} {(r.get('health') or {}).get('status')}"
+            + (f": {clip((r.get('health') or {}).get('message'), 200)}" if (r.get('health') or {}).get('message')
+               else "") for r in bad[:MAX_LISTED])
+        detail = f"Application health is {hstatus}" + (f": {clip(health['message'])}" if health.get("message") else "")
+        if listed:
+            detail += f". Unhealthy resources: {listed}"
+        evidence = [f"health: {hstatus}"] + [_res(r) for r in bad[:3]] + [
+            clip((r.get("health") or {}).get("message"), 200) for r in bad[:2] if (r.get("health") or {}).get(
+                "message")]
+        yield Finding(Severity.ERROR if hstatus != "Unknown" else Severity.WARNING, f"Application {hstatus}",
+                      detail + ".", evidence, resource,
+                      "ApplicationMissing" if hstatus == "Missing" else "ApplicationDegraded")
+
+    sync = status.get("sync") or {}
+    if sync.get("status") == "OutOfSync":
+        drift = [r for r in resources if r.get("status") == "OutOfSync"]
+        prune = [r for r in drift if r.get("requiresPruning")]
+        auto = ((app.get("spec") or {}).get("syncPolicy") or {}).get("automated")
+        detail = (f"{len(drift)} resource(s) differ from Git at revision {sync.get('revision', '?')}: "
+                  + "; ".join(_res(r) + (" (missing in cluster)" if (r.get("health") or {}).get("status") == "Missing"
+                                         else " (to prune)" if r.get("requiresPruning") else "")
+                              for r in drift[:MAX_LISTED]))
+        detail += ". Automated sync is on, so the sync itself is failing or is not allowed to prune/heal." if auto \
+            else ". Automated sync is off: sync manually."
+        yield Finding(Severity.WARNING, "Application OutOfSync", detail,
+                      ["OutOfSync"] + [_res(r) for r in drift[:3]] + (["requiresPruning"] if prune else []),
+                      resource, "OutOfSync")
+
+
+@analyzer("Rollout")
+def rollout(obj: Obj, cluster: Cluster) -> Iterator[Finding]:
+    status = obj.get("status") or {}
+    phase = status.get("phase")
+    if phase in ("Degraded", "Paused") or status.get("abort"):
+        msg = str(status.get("message") or "")
+        yield Finding(Severity.ERROR if phase == "Degraded" or status.get("abort") else Severity.WARNING,
+                      f"Rollout {phase or 'aborted'}", clip(msg) or f"phase {phase}",
+                      [f"phase: {phase}", *([clip(msg)] if msg else [])], ref(obj), "RolloutStuck")

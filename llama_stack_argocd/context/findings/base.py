@@ -1,0 +1,268 @@
+"""What a finding is, the index analyzers read objects from, and small helpers over plain Kubernetes JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+Obj = Mapping[str, Any]
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"  # the workload is down or cannot start
+    ERROR = "error"  # something failed and needs a change
+    WARNING = "warning"  # degraded, or about to fail
+    INFO = "info"  # worth knowing, not wrong by itself
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.ERROR: 1, Severity.WARNING: 2, Severity.INFO: 3}
+
+# Within one severity, causes come before the symptoms they produce (a missing Secret before the CrashLoopBackOff).
+CODE_ORDER = (
+    "OOMKilled", "ImagePullBackOff", "MissingConfigMap", "MissingSecret", "MissingConfigKey", "MissingPVC",
+    "PVCPending", "Unschedulable", "ContainerCannotRun", "LivenessProbeFailing", "ReadinessProbeFailing",
+    "StartupProbeFailing", "InitContainerFailing", "CrashLoopBackOff", "ContainerFailed", "Evicted",
+    "QuotaExceeded", "ReplicaFailure", "JobFailed", "HookFailed", "SyncFailed", "ComparisonError",
+    "InvalidSpecError", "SyncError", "HPAUnableToScale", "HPAMetricsUnavailable", "ServiceNoMatchingPods",
+    "ServiceNoEndpoints", "ServiceTargetPortMismatch", "IngressBackendMissing", "RolloutStuck",
+    "DeploymentUnavailable", "StatefulSetUnavailable", "DaemonSetUnavailable", "VolumeMountFailed",
+    "SandboxFailed", "ApplicationDegraded", "ApplicationMissing", "OutOfSync", "SyncRunning", "HPAAtMaxReplicas",
+    "WarningEvent",
+)
+_CODE_RANK = {code: i for i, code in enumerate(CODE_ORDER)}
+
+MAX_EVIDENCE_CHARS = 300
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One diagnosed problem. `evidence` holds literal strings from the objects, so the model can quote them."""
+
+    severity: Severity
+    title: str
+    detail: str
+    evidence: list[str] = field(default_factory=list)
+    resource: str = ""  # "Pod shop/orders-6f9c7d8b5-x2kqz"
+    code: str = ""  # stable identifier, e.g. "CrashLoopBackOff"
+
+    def sort_key(self) -> tuple[Any, ...]:
+        return (self.severity.rank, _CODE_RANK.get(self.code, len(_CODE_RANK)), self.resource, self.title)
+
+    def render(self) -> str:
+        head = f"- [{self.severity.value}] {self.title}"
+        if self.resource:
+            head += f" ({self.resource})"
+        lines = [head]
+        if self.detail:
+            lines.append(f"  {self.detail}")
+        if self.evidence:
+            lines.append("  evidence: " + " | ".join(self.evidence))
+        return "\n".join(lines)
+
+
+def clip(text: Any, limit: int = MAX_EVIDENCE_CHARS) -> str:
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+# -- object helpers --------------------------------------------------------------------------------------------------
+
+
+def meta(obj: Obj) -> Mapping[str, Any]:
+    return obj.get("metadata") or {}
+
+
+def name_of(obj: Obj) -> str:
+    return str(meta(obj).get("name") or "")
+
+
+def namespace_of(obj: Obj) -> str:
+    return str(meta(obj).get("namespace") or "")
+
+
+def kind_of(obj: Obj) -> str:
+    return str(obj.get("kind") or "")
+
+
+def ref(obj: Obj) -> str:
+    ns = namespace_of(obj)
+    return f"{kind_of(obj)} {ns + '/' if ns else ''}{name_of(obj)}"
+
+
+def conditions(obj: Obj) -> list[Mapping[str, Any]]:
+    return [c for c in ((obj.get("status") or {}).get("conditions") or []) if isinstance(c, Mapping)]
+
+
+def condition(obj: Obj, ctype: str) -> Mapping[str, Any] | None:
+    for c in conditions(obj):
+        if c.get("type") == ctype:
+            return c
+    return None
+
+
+def pod_spec(obj: Obj) -> Mapping[str, Any]:
+    """The Pod spec of a Pod or of a workload's template (CronJob: its job template's)."""
+    spec = obj.get("spec") or {}
+    if kind_of(obj) == "Pod":
+        return spec
+    if kind_of(obj) == "CronJob":
+        spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
+    return ((spec.get("template") or {}).get("spec")) or {}
+
+
+def containers(spec: Mapping[str, Any], init: bool = True) -> list[Mapping[str, Any]]:
+    out = list(spec.get("initContainers") or []) if init else []
+    return out + list(spec.get("containers") or [])
+
+
+def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, Any] | None) -> bool:
+    """A plain `{k: v}` selector or a LabelSelector (`matchLabels` and `matchExpressions`)."""
+    if not selector:
+        return False
+    labels = labels or {}
+    if "matchLabels" in selector or "matchExpressions" in selector:
+        for k, v in (selector.get("matchLabels") or {}).items():
+            if labels.get(k) != v:
+                return False
+        for expr in selector.get("matchExpressions") or []:
+            key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+            if op == "In" and labels.get(key) not in values:
+                return False
+            if op == "NotIn" and labels.get(key) in values:
+                return False
+            if op == "Exists" and key not in labels:
+                return False
+            if op == "DoesNotExist" and key in labels:
+                return False
+        return True
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def format_selector(selector: Mapping[str, Any] | None) -> str:
+    if not selector:
+        return ""
+    plain = selector.get("matchLabels", selector) if isinstance(selector, Mapping) else {}
+    return ",".join(f"{k}={v}" for k, v in sorted(plain.items()) if isinstance(v, str))
+
+
+# -- events ------------------------------------------------------------------------------------------------------------
+
+
+def event_object(ev: Obj) -> Mapping[str, Any]:
+    return ev.get("involvedObject") or ev.get("regarding") or {}
+
+
+def event_reason(ev: Obj) -> str:
+    return str(ev.get("reason") or "")
+
+
+def event_message(ev: Obj) -> str:
+    return str(ev.get("message") or ev.get("note") or "")
+
+
+def event_count(ev: Obj) -> int:
+    series = ev.get("series") or {}
+    for value in (ev.get("count"), series.get("count"), ev.get("deprecatedCount")):
+        if isinstance(value, int) and value > 0:
+            return value
+    return 1
+
+
+def event_time(ev: Obj) -> str:
+    series = ev.get("series") or {}
+    return str(ev.get("lastTimestamp") or series.get("lastObservedTime") or ev.get("eventTime")
+               or ev.get("deprecatedLastTimestamp") or ev.get("firstTimestamp") or "")
+
+
+def is_event(obj: Obj) -> bool:
+    return kind_of(obj) == "Event" or ("involvedObject" in obj and "reason" in obj) or (
+        "regarding" in obj and "reason" in obj)
+
+
+# -- the index -------------------------------------------------------------------------------------------------------
+
+
+def flatten(objects: Iterable[Any]) -> Iterator[Obj]:
+    """Objects, lists (`kind: XList` / `{items: [...]}`) and JSON strings of either."""
+    import json
+
+    for obj in objects:
+        if obj is None:
+            continue
+        if isinstance(obj, (str, bytes)):
+            try:
+                obj = json.loads(obj)
+            except ValueError:
+                continue
+        if isinstance(obj, list):
+            yield from flatten(obj)
+        elif isinstance(obj, Mapping):
+            if isinstance(obj.get("items"), list) and "metadata" not in obj or str(obj.get("kind", "")).endswith(
+                    "List"):
+                yield from flatten(obj.get("items") or [])
+            else:
+                yield obj
+
+
+class Cluster:
+    """What the analyzers see: the objects by kind, and the events about each of them.
+
+    Events about an object we were not given (a Pod's, when only its Deployment was attached) produce a stub object,
+    so the analyzers of that kind still read them.
+    """
+
+    def __init__(self, objects: Iterable[Any]) -> None:
+        self.objects: list[Obj] = []
+        self.events: list[Obj] = []
+        seen: set[tuple[str, str, str]] = set()
+        for obj in flatten(objects):
+            if is_event(obj):
+                self.events.append(obj)
+                continue
+            key = (kind_of(obj), namespace_of(obj), name_of(obj))
+            if key in seen or not key[0]:
+                continue
+            seen.add(key)
+            self.objects.append(obj)
+        self._events_by: dict[tuple[str, str, str], list[Obj]] = {}
+        for ev in self.events:
+            io = event_object(ev)
+            ns = str(io.get("namespace") or ev.get("metadata", {}).get("namespace") or "")
+            key = (str(io.get("kind") or ""), ns, str(io.get("name") or ""))
+            self._events_by.setdefault(key, []).append(ev)
+            if key not in seen and key[0] and key[2]:
+                seen.add(key)
+                stub = {"apiVersion": io.get("apiVersion", "v1"), "kind": key[0],
+                        "metadata": {"name": key[2], "namespace": ns, "uid": io.get("uid", "")}, "_stub": True}
+                self.objects.append(stub)
+        self.objects.sort(key=lambda o: (kind_of(o), namespace_of(o), name_of(o)))
+
+    def of_kind(self, *kinds: str) -> list[Obj]:
+        return [o for o in self.objects if kind_of(o) in kinds]
+
+    def get(self, kind: str, namespace: str, name: str) -> Obj | None:
+        for o in self.objects:
+            if kind_of(o) == kind and name_of(o) == name and (not namespace or namespace_of(o) in ("", namespace)):
+                return o
+        return None
+
+    def has_inventory(self, kind: str, namespace: str) -> bool:
+        """Whether we were given real objects of `kind` in `namespace` (then one not among them is missing)."""
+        return any(kind_of(o) == kind and namespace_of(o) == namespace and not o.get("_stub") for o in self.objects)
+
+    def events_for(self, obj: Obj) -> list[Obj]:
+        evs = self._events_by.get((kind_of(obj), namespace_of(obj), name_of(obj)), [])
+        return sorted(evs, key=event_time)
+
+    def warnings_for(self, obj: Obj, *reasons: str) -> list[Obj]:
+        return [e for e in self.events_for(obj)
+                if (e.get("type") or "Warning") != "Normal" and (not reasons or event_reason(e) in reasons)]
+
+    def pods_in(self, namespace: str) -> list[Obj]:
+        return [o for o in self.of_kind("Pod") if namespace_of(o) == namespace and not o.get("_stub")]

@@ -1,0 +1,324 @@
+"""Pods: container states (CrashLoopBackOff, OOMKilled, image pulls, config errors), scheduling, probes, eviction.
+
+Each reads the Pod's status when we have it and the Pod's events either way (a Pod known only from its events is a
+stub without status).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from .base import (
+    Cluster,
+    Finding,
+    Obj,
+    Severity,
+    clip,
+    condition,
+    containers,
+    event_count,
+    event_message,
+    event_reason,
+    ref,
+)
+from .registry import analyzer
+
+IMAGE_REASONS = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull", "RegistryUnavailable")
+CANNOT_RUN_REASONS = ("CreateContainerError", "RunContainerError", "ContainerCannotRun", "StartError")
+
+_EXIT_MEANING = {
+    1: "the application exited with an error",
+    2: "misuse of a shell builtin or a Go panic",
+    126: "the command is not executable",
+    127: "the command was not found in the image",
+    128: "invalid exit argument",
+    134: "SIGABRT: the process aborted",
+    137: "SIGKILL: killed (out of memory, or by the kubelet after a failed liveness probe)",
+    139: "SIGSEGV: segmentation fault",
+    143: "SIGTERM: asked to stop",
+}
+MISSING_REF = re.compile(r'\b(configmaps?|secrets?|persistentvolumeclaims?)\s+"([^"]+)"\s+not found', re.IGNORECASE)
+MISSING_KEY = re.compile(r"couldn't find key (\S+) in (ConfigMap|Secret) ([\w.-]+)/([\w.-]+)")
+_REF_CODE = {"configmap": "MissingConfigMap", "secret": "MissingSecret", "persistentvolumeclaim": "MissingPVC"}
+_REF_KIND = {"configmap": "ConfigMap", "secret": "Secret", "persistentvolumeclaim": "PersistentVolumeClaim"}
+
+
+def exit_meaning(code: Any) -> str:
+    try:
+        return _EXIT_MEANING.get(int(code), "")
+    except (TypeError, ValueError):
+        return ""
+
+
+_MEMORY_FLAG = re.compile(r"(-Xmx\S+|-XX:MaxRAMPercentage=\S+|--max-old-space-size=\S+|GOMEMLIMIT=\S+)")
+
+
+def memory_flags(container: Mapping[str, Any]) -> list[str]:
+    """Heap and memory settings in a container's command, args and env (-Xmx, MaxRAMPercentage, GOMEMLIMIT...)."""
+    texts = [*map(str, container.get("command") or []), *map(str, container.get("args") or [])]
+    for env in container.get("env") or []:
+        if env.get("name") == "GOMEMLIMIT" and env.get("value"):
+            texts.append(f"GOMEMLIMIT={env['value']}")
+        elif isinstance(env.get("value"), str):
+            texts.append(env["value"])
+    found: list[str] = []
+    for text in texts:
+        for m in _MEMORY_FLAG.finditer(text):
+            if m.group(1) not in found:
+                found.append(m.group(1))
+    return found
+
+
+def _container_spec(pod: Obj, name: str) -> Mapping[str, Any]:
+    for c in containers(pod.get("spec") or {}):
+        if c.get("name") == name:
+            return c
+    return {}
+
+
+def _statuses(pod: Obj) -> Iterator[tuple[Mapping[str, Any], bool]]:
+    status = pod.get("status") or {}
+    for cs in status.get("initContainerStatuses") or []:
+        yield cs, True
+    for cs in status.get("containerStatuses") or []:
+        yield cs, False
+
+
+def missing_refs_in(text: str, resource: str, where: str, cluster: Cluster | None = None) -> Iterator[Finding]:
+    """Findings for the `configmap "x" not found` / `couldn't find key` phrases of a status or event message."""
+    for m in MISSING_REF.finditer(text):
+        kind = m.group(1).lower().rstrip("s")
+        yield Finding(
+            Severity.CRITICAL, f"{_REF_KIND[kind]} \"{m.group(2)}\" not found",
+            f"{where} references {_REF_KIND[kind]} \"{m.group(2)}\", which does not exist in the namespace: create "
+            "it (or fix the name), or mark the reference optional.",
+            [m.group(0), clip(text)], resource, _REF_CODE[kind])
+    for m in MISSING_KEY.finditer(text):
+        detail = f"{where} reads key \"{m.group(1)}\" from {m.group(2)} {m.group(3)}/{m.group(4)}, which has no such key."
+        evidence = [m.group(0)]
+        holder = cluster.get(m.group(2), m.group(3), m.group(4)) if cluster else None
+        if holder is not None and not holder.get("_stub"):
+            keys = sorted({*(holder.get("data") or {}), *(holder.get("binaryData") or {}),
+                           *(holder.get("stringData") or {})})
+            detail += f" It has keys: {', '.join(keys) or '(none)'}."
+            evidence.append(f"has keys: {', '.join(keys)}")
+        yield Finding(Severity.CRITICAL, f"key \"{m.group(1)}\" missing from {m.group(2)} \"{m.group(4)}\"",
+                      detail, evidence, resource, "MissingConfigKey")
+
+
+@analyzer("Pod")
+def container_states(pod: Obj, cluster: Cluster) -> Iterator[Finding]:
+    resource = ref(pod)
+    for cs, init in _statuses(pod):
+        name = cs.get("name", "?")
+        what = f"{'init container' if init else 'container'} \"{name}\""
+        state = cs.get("state") or {}
+        waiting = state.get("waiting") or {}
+        terminated = state.get("terminated") or {}
+        last = (cs.get("lastState") or {}).get("terminated") or {}
+        restarts = cs.get("restartCount") or 0
+        spec = _container_spec(pod, name)
+        limits = (spec.get("resources") or {}).get("limits") or {}
+        requests = (spec.get("resources") or {}).get("requests") or {}
+
+        for t in (terminated, last):
+            if t.get("reason") == "OOMKilled":
+                limit = limits.get("memory")
+                detail = (f"{what} was killed for using more memory than its limit of {limit}"
+                          + (f" (request {requests['memory']})" if requests.get("memory") else "")
+                          + f"; it has restarted {restarts} times. Raise limits.memory or reduce the memory the "
+                            "process uses (heap flags such as -Xmx or GOMEMLIMIT must stay below the limit)."
+                          if limit else
+                          f"{what} was OOMKilled with no memory limit set: the node ran out of memory.")
+                evidence = ["OOMKilled", f"exit code {t.get('exitCode', 137)}"]
+                if limit:
+                    evidence.append(f"limits.memory: {limit}")
+                if heap := memory_flags(spec):
+                    detail += f" Memory settings in the container: {', '.join(heap)}."
+                    evidence.extend(heap)
+                yield Finding(Severity.CRITICAL, f"{what} OOMKilled", detail, evidence, resource, "OOMKilled")
+                break
+
+        reason = waiting.get("reason", "")
+        message = waiting.get("message", "")
+        if reason in IMAGE_REASONS:
+            yield _image_finding(what, cs.get("image") or spec.get("image", ""), reason, message, resource)
+        elif reason == "CreateContainerConfigError":
+            found = list(missing_refs_in(message, resource, what, cluster))
+            yield from found
+            if not found:
+                yield Finding(Severity.CRITICAL, f"{what} cannot be created: CreateContainerConfigError",
+                              clip(message), ["CreateContainerConfigError", clip(message)], resource,
+                              "ContainerCannotRun")
+        elif reason in CANNOT_RUN_REASONS or terminated.get("reason") in CANNOT_RUN_REASONS:
+            msg = message or terminated.get("message", "")
+            yield Finding(Severity.CRITICAL, f"{what} cannot start: {reason or terminated.get('reason')}",
+                          clip(msg), [reason or terminated.get("reason", ""), clip(msg)], resource,
+                          "ContainerCannotRun")
+        elif reason == "CrashLoopBackOff":
+            yield _crashloop(what, init, restarts, last, resource)
+        elif terminated and terminated.get("exitCode", 0) != 0 and terminated.get("reason") != "OOMKilled":
+            code = terminated.get("exitCode")
+            meaning = exit_meaning(code)
+            yield Finding(
+                Severity.ERROR, f"{what} failed: {terminated.get('reason', 'Error')} (exit code {code})",
+                f"{what} terminated with exit code {code}" + (f": {meaning}" if meaning else "") + ".",
+                [f"exit code {code}", *([clip(terminated["message"])] if terminated.get("message") else [])],
+                resource, "InitContainerFailing" if init else "ContainerFailed")
+
+
+def _crashloop(what: str, init: bool, restarts: int, last: Mapping[str, Any], resource: str) -> Finding:
+    code = last.get("exitCode")
+    reason = last.get("reason") or "Error"
+    meaning = exit_meaning(code)
+    detail = f"{what} keeps crashing: restarted {restarts} times"
+    evidence = ["CrashLoopBackOff", f"restartCount: {restarts}"]
+    if code is not None:
+        detail += f"; last exit: {reason} (exit code {code})" + (f", {meaning}" if meaning else "")
+        evidence.append(f"exit code {code}")
+        evidence.append(f"reason: {reason}")
+    if last.get("finishedAt"):
+        detail += f", at {last['finishedAt']}"
+    if last.get("message"):
+        evidence.append(clip(last["message"]))
+    detail += ". The logs of the previous run show why."
+    return Finding(Severity.CRITICAL, f"{what} in CrashLoopBackOff", detail, evidence, resource,
+                   "InitContainerFailing" if init else "CrashLoopBackOff")
+
+
+def _image_finding(what: str, image: str, reason: str, message: str, resource: str) -> Finding:
+    low = message.lower()
+    if "not found" in low or "manifest unknown" in low or "does not exist" in low:
+        cause = "the image or tag does not exist in the registry"
+    elif any(s in low for s in ("unauthorized", "denied", "authentication required", "forbidden", "401", "403")):
+        cause = "the registry refused the credentials: check imagePullSecrets"
+    elif any(s in low for s in ("no such host", "i/o timeout", "connection refused", "dial tcp", "tls")):
+        cause = "the registry cannot be reached from the node"
+    elif reason == "InvalidImageName":
+        cause = "the image reference is not valid"
+    else:
+        cause = "the image cannot be pulled"
+    evidence = [reason, f"image: {image}"] + ([clip(message)] if message else [])
+    return Finding(Severity.CRITICAL, f"{what} cannot pull image {image}", f"{reason}: {cause}.", evidence,
+                   resource, "ImagePullBackOff")
+
+
+@analyzer("Pod")
+def pod_events(pod: Obj, cluster: Cluster) -> Iterator[Finding]:
+    """What the Pod's events say, also when we have no status: pulls, probes, mounts, scheduling, back-offs."""
+    resource = ref(pod)
+    stub = bool(pod.get("_stub"))
+    pull_errors = [e for e in cluster.warnings_for(pod, "Failed", "ErrImagePull", "BackOff")
+                   if "image" in event_message(e).lower() and "pull" in event_message(e).lower()]
+    if pull_errors and (stub or not _has_status_reason(pod, IMAGE_REASONS)):
+        detailed = [e for e in pull_errors if ":" in event_message(e)] or pull_errors
+        msg = event_message(detailed[-1])
+        image = m.group(1) if (m := re.search(r'image \\?"([^"\\]+)\\?"', msg)) else ""
+        yield _image_finding("container", image, "ErrImagePull", msg, resource)
+
+    for ev in cluster.warnings_for(pod, "Unhealthy", "Killing"):
+        msg = event_message(ev)
+        kind = next((k for k in ("Liveness", "Readiness", "Startup") if k.lower() in msg.lower()), "")
+        if not kind:
+            continue
+        probe = f"{kind.lower()}Probe"
+        spec_txt = _probe_text(pod, probe)
+        restarts = " and the kubelet restarts the container" if kind in ("Liveness", "Startup") else \
+            " so the Pod gets no Service traffic"
+        yield Finding(
+            Severity.ERROR if kind != "Readiness" else Severity.WARNING,
+            f"{kind} probe failing",
+            f"{kind} probe failed {event_count(ev)} times{restarts}." + (f" Probe: {spec_txt}." if spec_txt else ""),
+            [clip(msg)] + ([spec_txt] if spec_txt else []), resource, f"{kind}ProbeFailing")
+
+    for ev in cluster.warnings_for(pod, "FailedMount", "FailedAttachVolume", "FailedMapVolume"):
+        msg = event_message(ev)
+        found = list(missing_refs_in(msg, resource, "a volume of the Pod"))
+        yield from found
+        if not found:
+            yield Finding(Severity.ERROR, f"volume cannot be mounted ({event_reason(ev)})", clip(msg),
+                          [event_reason(ev), clip(msg)], resource, "VolumeMountFailed")
+
+    for ev in cluster.warnings_for(pod, "FailedCreatePodSandBox"):
+        yield Finding(Severity.ERROR, "Pod sandbox cannot be created (network/runtime)", clip(event_message(ev)),
+                      ["FailedCreatePodSandBox", clip(event_message(ev))], resource, "SandboxFailed")
+
+    if stub:
+        for ev in cluster.warnings_for(pod, "BackOff"):
+            msg = event_message(ev)
+            if "restarting failed container" in msg.lower():
+                yield Finding(Severity.CRITICAL, "container in CrashLoopBackOff",
+                              f"Back-off restarting a failed container ({event_count(ev)} times).",
+                              ["CrashLoopBackOff", clip(msg)], resource, "CrashLoopBackOff")
+        for ev in cluster.warnings_for(pod, "Failed"):
+            yield from missing_refs_in(event_message(ev), resource, "a container of the Pod", cluster)
+
+
+def _has_status_reason(pod: Obj, reasons: tuple[str, ...]) -> bool:
+    return any(((cs.get("state") or {}).get("waiting") or {}).get("reason") in reasons for cs, _ in _statuses(pod))
+
+
+def _probe_text(pod: Obj, probe: str) -> str:
+    for c in containers(pod.get("spec") or {}, init=False):
+        p = c.get(probe)
+        if not p:
+            continue
+        if http := p.get("httpGet"):
+            how = f"httpGet {http.get('path', '/')} port {http.get('port')}"
+        elif tcp := p.get("tcpSocket"):
+            how = f"tcpSocket port {tcp.get('port')}"
+        elif ex := p.get("exec"):
+            how = "exec " + " ".join(map(str, ex.get("command") or []))
+        elif grpc := p.get("grpc"):
+            how = f"grpc port {grpc.get('port')}"
+        else:
+            how = "probe"
+        timing = ", ".join(f"{k}: {p[k]}" for k in ("initialDelaySeconds", "timeoutSeconds", "periodSeconds",
+                                                    "failureThreshold") if k in p)
+        return f"{probe} {how}" + (f" ({timing})" if timing else "")
+    return ""
+
+
+@analyzer("Pod")
+def scheduling(pod: Obj, cluster: Cluster) -> Iterator[Finding]:
+    resource = ref(pod)
+    cond = condition(pod, "PodScheduled")
+    messages = []
+    if cond and cond.get("status") == "False" and cond.get("reason") == "Unschedulable":
+        messages.append(str(cond.get("message") or ""))
+    events = cluster.warnings_for(pod, "FailedScheduling")
+    if events:
+        messages.append(event_message(events[-1]))
+    if not messages:
+        return
+    msg = messages[-1]
+    requests = []
+    for c in containers(pod.get("spec") or {}, init=False):
+        req = (c.get("resources") or {}).get("requests") or {}
+        if req:
+            requests.append(f"{c.get('name')}: " + ", ".join(f"{k}={v}" for k, v in sorted(req.items())))
+    pvc_missing = list(missing_refs_in(msg, resource, "the Pod"))
+    yield from pvc_missing
+    if "unbound" in msg.lower() and "persistentvolumeclaim" in msg.lower():
+        claims = [v["persistentVolumeClaim"]["claimName"] for v in (pod.get("spec") or {}).get("volumes") or []
+                  if v.get("persistentVolumeClaim")]
+        yield Finding(Severity.CRITICAL, "PersistentVolumeClaim not bound",
+                      "The Pod waits for its PersistentVolumeClaim(s) to be bound"
+                      + (f": {', '.join(claims)}" if claims else "") + ".",
+                      [clip(msg)] + claims, resource, "PVCPending")
+    yield Finding(Severity.CRITICAL, "Pod cannot be scheduled",
+                  "The scheduler found no node for the Pod: " + clip(msg, 400)
+                  + (f" Requests: {'; '.join(requests)}." if requests else ""),
+                  ["FailedScheduling" if events else "Unschedulable", clip(msg)] + requests[:2], resource,
+                  "Unschedulable")
+
+
+@analyzer("Pod")
+def eviction(pod: Obj, cluster: Cluster) -> Iterator[Finding]:
+    status = pod.get("status") or {}
+    evicted = cluster.warnings_for(pod, "Evicted")
+    if status.get("reason") == "Evicted" or evicted:
+        msg = status.get("message") or (event_message(evicted[-1]) if evicted else "")
+        yield Finding(Severity.ERROR, "Pod evicted", clip(msg, 400), ["Evicted", clip(msg)], ref(pod), "Evicted")

@@ -1,0 +1,224 @@
+"""Log compression keeps the evidence (errors, traces, the last words) and collapses the noise, within the budget."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+
+import pytest
+
+from llama_stack_argocd.context.logs import (
+    ERROR,
+    FATAL,
+    INFO,
+    WARN,
+    compress_logs,
+    level_of,
+    parse_logs,
+    signature,
+    to_records,
+)
+from llama_stack_argocd.context.tokens import count_tokens
+
+NEEDLE = 'ERROR 1 --- [main] c.z.h.pool.HikariPool : FATAL: password authentication failed for user "orders"'
+
+
+def noisy_log(n: int = 10_000, seed: int = 7, needle_at: float = 0.4, tail: tuple[str, ...] = ()) -> list[str]:
+    rnd = random.Random(seed)
+    lines = []
+    for i in range(n):
+        ts = f"2024-11-05 09:{i // 600 % 60:02d}:{i // 10 % 60:02d}.{i % 1000:03d}"
+        r = rnd.random()
+        if r < 0.55:
+            lines.append(f"{ts}  INFO 1 --- [exec-{rnd.randint(1, 9)}] c.a.Api : "
+                         f"GET /api/orders/{rnd.randint(1, 99999)} 200 {rnd.randint(1, 300)}ms "
+                         f"id={rnd.getrandbits(64):016x}")
+        elif r < 0.85:
+            lines.append(f"{ts} DEBUG 1 --- [sched-1] c.a.Cache : refreshed {rnd.randint(1, 500)} entries from "
+                         f"10.244.{rnd.randint(0, 3)}.{rnd.randint(2, 250)}:6379")
+        else:
+            lines.append(f"{ts}  WARN 1 --- [pool-2] c.a.Http : slow response from inventory: "
+                         f"{rnd.randint(600, 5000)}ms")
+        if i == int(n * needle_at):
+            lines.append(f"{ts} {NEEDLE}")
+    return lines + list(tail)
+
+
+def as_extension_json(lines: list[str], pod: str = "orders-6f9c7d8b5-x2kqz") -> str:
+    return json.dumps([{"result": {"content": line, "timeStamp": "2024-11-05T09:00:00Z", "podName": pod,
+                                   "last": False}} for line in lines])
+
+
+# -- parsing ---------------------------------------------------------------------------------------------------------
+
+
+def test_parses_the_extension_attachment():
+    raw = as_extension_json(["one", "two"]) [:-1] + ',{"result":{"content":"","podName":"p","last":true}}]'
+    lines = parse_logs(raw)
+    assert [ln.text for ln in lines] == ["one", "two"]
+    assert lines[0].pod == "orders-6f9c7d8b5-x2kqz" and lines[0].timestamp == "2024-11-05T09:00:00Z"
+
+
+def test_parses_the_argocd_stream_and_plain_text():
+    stream = "\n".join(json.dumps({"result": {"content": c, "podName": "web-1", "timeStampStr": "t"}})
+                       for c in ("a", "b"))
+    assert [ln.text for ln in parse_logs(stream)] == ["a", "b"]
+    assert [ln.text for ln in parse_logs("x\ny\n")] == ["x", "y"]
+    assert [ln.text for ln in parse_logs('{"not": "a stream"}\nplain')] == ['{"not": "a stream"}', "plain"]
+    assert parse_logs(None) == [] and parse_logs("") == []
+    assert [ln.text for ln in parse_logs(b"bytes\nok")] == ["bytes", "ok"]
+
+
+# -- levels and signatures -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("line", "level"), [
+    ("2024-11-05 09:00:00.000  INFO 1 --- [main] App : started", INFO),
+    ("2024-11-05 09:00:00.000 ERROR 1 --- [main] App : boom", ERROR),
+    ('time="2024-11-05T09:00:00Z" level=warning msg="slow"', WARN),
+    ('{"level":"error","msg":"publish failed"}', ERROR),
+    ("E1105 09:00:00.000000       1 controller.go:114] sync failed", ERROR),
+    ("F1105 09:00:00.000000       1 main.go:10] cannot start", FATAL),
+    ("2024/11/05 09:00:00 [error] 29#29: *1 connect() failed (111: Connection refused)", ERROR),
+    ("2024-11-05 09:00:00.123 UTC [1] PANIC:  could not locate a valid checkpoint record", FATAL),
+    ("panic: runtime error: index out of range [3] with length 3", FATAL),
+    ("java.lang.OutOfMemoryError: Java heap space", FATAL),
+    ("Error: connect ECONNREFUSED 10.96.0.12:6379", ERROR),
+    ('10.0.0.1 - - [05/Nov/2024:09:00:00 +0000] "GET /api HTTP/1.1" 502 157 "-" "curl/8.5"', ERROR),
+    ("INFO worker done, OOMKilled earlier", WARN),
+    ("listening on :8080", INFO),
+])
+def test_levels(line, level):
+    assert level_of(line) == level
+
+
+def test_near_duplicates_share_a_signature():
+    a = "2024-11-05T09:00:01.123Z INFO req 4c1de4f8-3196-4396-ba9f-be54f06907f5 from 10.244.1.7:53412 took 12ms"
+    b = "2024-11-05T09:07:44.001Z INFO req 0fa60a77-d8c0-46eb-ac2f-41f47a9c9a7b from 10.244.3.9:40001 took 340ms"
+    assert signature(a) == signature(b)
+    assert signature("GET /api/orders/1 200") != signature("GET /api/cart/1 200")
+    assert signature("pod web-5c7f9d6b8-hlqxz ready") == signature("pod web-84d6b7c5f-abcde ready")
+
+
+# -- stack traces are records --------------------------------------------------------------------------------------
+
+JAVA = ["2024-11-05 ERROR main App : start failed",
+        "org.postgresql.util.PSQLException: FATAL: password authentication failed",
+        *[f"\tat org.postgresql.core.Frame{i}.call(Frame.java:{i})" for i in range(40)],
+        "Caused by: java.net.SocketException: Connection reset",
+        *[f"\tat java.net.Socket{i}.read(Socket.java:{i})" for i in range(20)],
+        "\t... 45 more",
+        "2024-11-05 INFO main App : shutting down"]
+PYTHON = ["Traceback (most recent call last):",
+          '  File "/app/main.py", line 88, in <module>',
+          "    main()",
+          '  File "/app/main.py", line 71, in main',
+          '    dsn = os.environ["WAREHOUSE_DSN"]',
+          "KeyError: 'WAREHOUSE_DSN'",
+          "next line"]
+GO = ["panic: runtime error: invalid memory address or nil pointer dereference",
+      "[signal SIGSEGV: segmentation violation code=0x1 addr=0x18 pc=0x9c4e3a]",
+      "",
+      "goroutine 7 [running]:",
+      "github.com/acme/cart/internal/shipping.(*Quoter).Quote(0xc0004a2f00)",
+      "\t/src/internal/shipping/quote.go:57 +0x3a",
+      "main.main()",
+      "\t/src/main.go:12 +0x1d",
+      "exit status 2",
+      "restarting"]
+
+
+@pytest.mark.parametrize(("lines", "block"), [(JAVA, 63), (PYTHON, 6), (GO, 9)])
+def test_traces_are_one_record(lines, block):
+    records = to_records(parse_logs("\n".join(lines)))
+    trace = next(r for r in records if r.trace)
+    assert len(trace.lines) == block
+
+
+def test_a_long_java_trace_is_trimmed_but_keeps_its_causes():
+    out = compress_logs("\n".join(JAVA), 2000).text
+    assert "PSQLException: FATAL: password authentication failed" in out
+    assert "Caused by: java.net.SocketException: Connection reset" in out
+    assert "frames omitted ...]" in out
+    assert "Frame30" not in out
+
+
+def test_a_python_trace_keeps_its_last_line_even_when_tight():
+    text = "\n".join(noisy_log(3000, needle_at=2.0) + PYTHON[:-1] + noisy_log(3000, seed=8, needle_at=2.0))
+    out = compress_logs(text, 400).text
+    assert "KeyError: 'WAREHOUSE_DSN'" in out
+
+
+# -- the budget and what is kept -------------------------------------------------------------------------------------
+
+
+def test_the_buried_error_survives_a_small_budget():
+    lines = noisy_log(12_000)
+    assert not any(NEEDLE in line for line in lines[-250:])  # what the extension would attach misses it
+    for budget in (300, 1000, 4000):
+        out = compress_logs(as_extension_json(lines), budget)
+        assert out.tokens <= budget
+        assert NEEDLE in out.text
+        assert out.total_lines == len(lines)
+
+
+def test_repeats_are_collapsed_with_counts():
+    lines = ["2024-11-05T09:00:%02dZ GET /healthz 200 %dms" % (i % 60, i % 9) for i in range(5000)]
+    out = compress_logs("\n".join(lines), 500)
+    assert "[x5,000" in out.text
+    assert out.distinct == 1
+    assert out.shown_lines == 5000 and out.omitted_lines == 0
+    assert not out.truncated
+
+
+def test_last_lines_and_warnings_are_kept_and_gaps_are_marked():
+    lines = noisy_log(6000, tail=("2024-11-05 10:00:00.000  INFO 1 --- [main] App : received SIGTERM, exiting",))
+    out = compress_logs("\n".join(lines), 250)
+    assert "received SIGTERM, exiting" in out.text
+    assert NEEDLE in out.text
+    assert "lines omitted ...]" in out.text
+    assert out.truncated
+    assert out.shown_lines + out.omitted_lines == out.total_lines
+    roomier = compress_logs("\n".join(lines), 500)
+    assert "slow response from inventory" in roomier.text and "[x" in roomier.text
+
+
+def test_lines_before_a_fatal_record_are_kept():
+    lines = noisy_log(4000, needle_at=2.0)
+    lines[2000:2000] = ["2024-11-05 09:20:00.000  INFO 1 --- [main] Db : opening WAL segment 000000010000000000000003",
+                        "2024-11-05 09:20:00.001 FATAL 1 --- [main] Db : corrupt WAL segment"]
+    out = compress_logs("\n".join(lines), 500).text
+    assert "opening WAL segment 000000010000000000000003" in out
+    assert "corrupt WAL segment" in out
+
+
+@pytest.mark.parametrize("budget", [0, 5, 40, 120, 777, 3000])
+def test_never_over_budget(budget):
+    out = compress_logs("\n".join(noisy_log(2000) + JAVA + PYTHON + GO), budget)
+    assert out.tokens <= budget
+    assert count_tokens(out.text) == out.tokens
+
+
+def test_several_pods_are_prefixed():
+    raw = json.dumps([{"result": {"content": f"ERROR boom {i}", "podName": f"web-{i % 2}"}} for i in range(4)])
+    out = compress_logs(raw, 500).text
+    assert "[web-0] ERROR boom" in out and "[web-1] ERROR boom" in out
+
+
+def test_empty_input():
+    out = compress_logs("", 100)
+    assert out.empty and out.text == "" and not out.truncated
+
+
+def test_a_very_long_line_is_clipped():
+    out = compress_logs("ERROR " + "x" * 50_000, 3000)
+    assert out.tokens <= 3000
+    assert "characters omitted ...]" in out.text or "[...]" in out.text
+
+
+def test_twelve_thousand_lines_compress_in_well_under_two_seconds():
+    raw = as_extension_json(noisy_log(12_000, seed=99))
+    started = time.perf_counter()
+    compress_logs(raw, 2000)
+    assert time.perf_counter() - started < 2.0
