@@ -1,15 +1,20 @@
 """Turns a question and its attachments into the one user message the model reads.
 
 Attachments are redacted, de-duplicated against what the conversation already saw (the extension re-sends them
-every turn), and fitted into the model's budget with findings first (`context.digest`).
+every turn), and fitted into the model's budget with findings first through `context.digest`, the same code path
+the tools use. Tool results get their own share of the budget.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from llama_stack_argocd.agent.attachments import Attachment, AttachmentKind
+from llama_stack_argocd.context.budget import ATTACHMENTS, TOOL_RESULTS, Budget, cut_text
+from llama_stack_argocd.context.digest import build_context
 from llama_stack_argocd.context.redaction import Redactor
 
 
@@ -21,16 +26,26 @@ class Composed:
     deduplicated: int = 0
     redactions: int = 0
     truncated: bool = False
+    findings: list[str] = field(default_factory=list)
 
 
 class ContextComposer:
-    def __init__(self, redactor_factory: Callable[[], Redactor], max_attachment_chars: int = 60_000) -> None:
+    def __init__(
+        self,
+        redactor_factory: Callable[[], Redactor],
+        context_windows: Mapping[str, int] | None = None,
+        default_context_window: int = 8192,
+    ) -> None:
         self._redactor_factory = redactor_factory
-        self._max_chars = max_attachment_chars
+        self._windows = dict(context_windows or {})
+        self._default_window = default_context_window
+
+    def budget(self, model: str | None) -> Budget:
+        return Budget.for_model(model, windows=self._windows, default_window=self._default_window)
 
     def compose(
         self,
-        question: str,
+        question: str | None,
         attachments: Iterable[Attachment],
         seen: set[str],
         focus: str | None,
@@ -38,29 +53,63 @@ class ContextComposer:
     ) -> Composed:
         redactor = self._redactor_factory()
         composed = Composed(text="")
-        fresh: list[Attachment] = []
+        fresh: dict[AttachmentKind, list[Attachment]] = {}
         repeated: list[Attachment] = []
         for attachment in attachments:
             if attachment.fingerprint in seen:
                 repeated.append(attachment)
             else:
-                fresh.append(attachment)
+                fresh.setdefault(attachment.kind, []).append(attachment)
                 composed.fingerprints.add(attachment.fingerprint)
-        sections = [redactor.redact_text(question)]
+        sections = [redactor.redact_text(question)] if question else []
         if focus:
             sections.append(focus)
-        for attachment in fresh:
-            body = redactor.redact_text(attachment.content)
-            if len(body) > self._max_chars:
-                cut = len(body) - self._max_chars
-                body = f"{body[: self._max_chars]}\n[... {cut:,} characters omitted ...]"
-                composed.truncated = True
-            fence = "json" if attachment.kind is not AttachmentKind.OTHER else ""
-            sections.append(f"Attached {attachment.label}:\n```{fence}\n{body}\n```")
+        budget = self.budget(model)
+        if any(kind is not AttachmentKind.OTHER for kind in fresh):
+            digest = build_context(
+                manifest=_first(fresh, AttachmentKind.MANIFEST, redactor),
+                events=_first(fresh, AttachmentKind.EVENTS, redactor),
+                logs=_joined_logs(fresh.get(AttachmentKind.LOGS, []), redactor),
+                budget=budget,
+                model=model,
+            )
+            sections.append(digest.text)
+            composed.truncated |= digest.truncated
+            composed.findings = [f.title for f in digest.findings]
+        for other in fresh.get(AttachmentKind.OTHER, []):
+            cut = cut_text(redactor.redact_text(other.content), budget.share(ATTACHMENTS) // 4, "head", model)
+            composed.truncated |= cut.truncated
+            sections.append(f"Attached ({other.mime_type}):\n```\n{cut.text}\n```")
         if repeated:
             names = ", ".join(a.label for a in repeated)
             sections.append(f"(Unchanged since earlier in this conversation, not repeated: {names}.)")
         composed.text = "\n\n".join(sections)
-        composed.sent, composed.deduplicated = len(fresh), len(repeated)
+        composed.sent = sum(len(v) for v in fresh.values())
+        composed.deduplicated = len(repeated)
         composed.redactions = redactor.count
         return composed
+
+    def fit_tool_output(self, output: str, model: str | None, calls_in_round: int) -> tuple[str, bool]:
+        """A tool result within its share of the budget (split between the calls of one round)."""
+        room = max(256, self.budget(model).share(TOOL_RESULTS) // max(1, calls_in_round))
+        cut = cut_text(output, room, "head", model)
+        return cut.text, cut.truncated
+
+
+def _first(fresh: dict[AttachmentKind, list[Attachment]], kind: AttachmentKind, redactor: Redactor) -> Any:
+    """The attachment of this kind, parsed and redacted as an object (Secret data, secret-looking env values)."""
+    for attachment in fresh.get(kind, []):
+        parsed = attachment.parsed()
+        return redactor.redact_obj(parsed) if parsed is not None else redactor.redact_text(attachment.content)
+    return None
+
+
+def _joined_logs(attachments: list[Attachment], redactor: Redactor) -> Any:
+    if not attachments:
+        return None
+    if len(attachments) == 1 and isinstance(parsed := attachments[0].parsed(), list):
+        return redactor.redact_obj(parsed)
+    return redactor.redact_text("\n".join(a.content for a in attachments))
+
+
+

@@ -40,6 +40,10 @@ class AgentSettings(BaseModel):
     max_tool_rounds: int = Field(default=5, ge=0, le=20, description="Rounds of server-side tool calls per turn.")
     instructions: str | None = Field(default=None, description="Replaces the built-in instructions (callers' own win).")
     tool_timeout_seconds: float = Field(default=30.0, gt=0)
+    default_context_window: int = Field(default=8192, ge=1024, description="Tokens, for models not listed below.")
+    context_windows: dict[str, int] = Field(
+        default_factory=dict, description="Context window per model id (or regex); known families are built in."
+    )
 
 
 @dataclass
@@ -47,7 +51,7 @@ class AgentRequest:
     """One turn, as every dialect describes it."""
 
     model: str
-    question: str
+    question: str | None  # None: structured input that ends in something other than a user message
     attachments: list[Attachment] = field(default_factory=list)
     instructions: str | None = None
     previous_response_id: str | None = None
@@ -79,7 +83,8 @@ class ArgoCDAgent:
     async def start(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
         """Prepare the turn and start its first round now, so bad requests fail before any byte is streamed."""
         turn = await self._prepare(request)
-        first = await self._round(turn, turn.first_input, request.previous_response_id, offer_tools=True)
+        offer = self._settings.max_tool_rounds > 0
+        first = await self._round(turn, turn.first_input, request.previous_response_id, offer_tools=offer)
         return self._run(turn, first)
 
     async def _prepare(self, request: AgentRequest) -> _Turn:
@@ -98,11 +103,11 @@ class ArgoCDAgent:
             attachments_sent=composed.sent,
             attachments_deduplicated=composed.deduplicated,
         )
-        user_message = {"type": "message", "role": "user", "content": composed.text}
+        user_message = [{"type": "message", "role": "user", "content": composed.text}] if composed.text else []
         return _Turn(
             request=request,
             instructions=system_instructions(request.instructions, self._settings.instructions),
-            first_input=[*request.prior_items, user_message],
+            first_input=[*request.prior_items, *user_message],
             tools=[*await self._toolbox.definitions(), *request.extra_tools],
             fingerprints=seen | composed.fingerprints,
             report=report,
@@ -155,7 +160,9 @@ class ArgoCDAgent:
             outputs = []
             for call in calls:
                 yield ToolCall(call.call_id, call.name, _arguments(call.arguments), round_number)
-            for result in await self._execute(calls, turn.request.caller, round_number):
+            executed, cut = await self._execute(calls, turn.request, round_number)
+            report.truncated |= cut
+            for result in executed:
                 report.tools_called.append(result.name)
                 results.append(result)
                 yield result
@@ -177,10 +184,13 @@ class ArgoCDAgent:
             return getattr(event, "item_id", None) in hidden_items
         return False
 
-    async def _execute(self, calls: list[Any], caller: Caller | None, round_number: int) -> list[ToolResult]:
+    async def _execute(
+        self, calls: list[Any], request: AgentRequest, round_number: int
+    ) -> tuple[list[ToolResult], bool]:
+        """Run one round's calls concurrently, each as the caller; outputs fitted to the tool-result budget."""
         async def one(call: Any) -> ToolResult:
             arguments = _arguments(call.arguments)
-            with acting_as(caller):
+            with acting_as(request.caller):
                 try:
                     output, is_error = await asyncio.wait_for(
                         self._toolbox.call(call.name, arguments), self._settings.tool_timeout_seconds
@@ -188,9 +198,15 @@ class ArgoCDAgent:
                 except TimeoutError:
                     output = json.dumps({"error": "timeout", "message": f"{call.name} did not answer in time."})
                     is_error = True
+            output, cut = self._composer.fit_tool_output(output, request.model, len(calls))
+            if cut:
+                truncated.append(call.call_id)
             return ToolResult(call.call_id, call.name, arguments, output, is_error, round_number)
 
-        return list(await asyncio.gather(*(one(call) for call in calls)))
+        truncated: list[str] = []
+
+        results = list(await asyncio.gather(*(one(call) for call in calls)))
+        return results, bool(truncated)
 
 
 @dataclass

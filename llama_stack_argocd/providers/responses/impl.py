@@ -30,7 +30,11 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
             backend=super().create_openai_response,
             toolbox=Toolbox(self.tool_groups_api, self.tool_runtime_api, self.config.toolgroups),
             memory=ConversationMemory(self.persistence_store),
-            composer=ContextComposer(lambda: Redactor(filters)),
+            composer=ContextComposer(
+                lambda: Redactor(filters),
+                context_windows=self.config.agent.context_windows,
+                default_context_window=self.config.agent.default_context_window,
+            ),
             settings=self.config.agent,
         )
 

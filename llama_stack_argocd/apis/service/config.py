@@ -1,0 +1,24 @@
+"""Configuration of `inline::argocd-service`: how requests prove where they come from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ServiceConfig(BaseModel):
+    proxy_secret_env: str = Field(
+        default="ARGOCD_ASSISTANT_PROXY_SECRET", description="Environment variable holding the proxy secret."
+    )
+    proxy_secret_file_env: str = Field(
+        default="ARGOCD_ASSISTANT_PROXY_SECRET_FILE",
+        description="Environment variable naming a file (a mounted Secret) that holds the proxy secret.",
+    )
+    require_proxy_secret: bool = Field(
+        default=True, description="Refuse to start when no proxy secret is configured (production configs)."
+    )
+
+    @classmethod
+    def sample_run_config(cls, __distro_dir__: str = "", **kwargs: Any) -> dict[str, Any]:
+        return {"require_proxy_secret": True}
