@@ -8,12 +8,15 @@ the server, like a remote MCP tool), never as client-side `function_call`s.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 from llama_stack_api import (
     CreateResponseRequest,
     OpenAIResponseObject,
+    OpenAIResponseObjectStreamResponseCompleted,
+    OpenAIResponseObjectStreamResponseIncomplete,
     OpenAIResponseObjectStreamResponseMcpCallCompleted,
     OpenAIResponseObjectStreamResponseMcpCallFailed,
     OpenAIResponseObjectStreamResponseMcpCallInProgress,
@@ -31,6 +34,7 @@ from llama_stack_argocd.context.scope import AppRef
 SERVER_LABEL = "argocd"
 _PASSED_OPTIONS = ("temperature", "top_p", "max_output_tokens", "metadata", "text", "parallel_tool_calls")
 _ONCE_PER_TURN = {"response.created", "response.in_progress"}
+_CLOSING = {"incomplete": OpenAIResponseObjectStreamResponseIncomplete}
 
 
 def agent_request_from(request: CreateResponseRequest) -> AgentRequest:
@@ -49,12 +53,13 @@ def agent_request_from(request: CreateResponseRequest) -> AgentRequest:
 
 
 def resolve_caller(metadata: dict[str, str] | None) -> Caller | None:
-    """The caller set by a route from trusted headers wins; a direct caller may name its Application in metadata."""
-    if caller := current_caller():
+    """The Application from trusted headers wins; a direct caller may name one in `metadata.argocd_application`."""
+    caller = current_caller()
+    if caller is not None and caller.application is not None:
         return caller
     if metadata and (app := metadata.get("argocd_application")):
-        return Caller(application=AppRef.parse(app))
-    return None
+        return (caller or Caller()).model_copy(update={"application": AppRef.parse(app)})
+    return caller
 
 
 def _split_input(value: str | list[Any]) -> tuple[list[Any], str | None, list[Any]]:
@@ -137,8 +142,8 @@ async def stream_events(events: AsyncIterator[AgentEvent]) -> AsyncIterator[Any]
                 )
             case Finished():
                 final = _final_response(event, tool_items)
-                kind = "response.completed" if final.status == "completed" else f"response.{final.status}"
-                yield {"type": kind, "response": final.model_dump(mode="json"), "sequence_number": sequence + 1}
+                closing = _CLOSING.get(final.status, OpenAIResponseObjectStreamResponseCompleted)
+                yield numbered(closing(response=final, sequence_number=0))
             case Failed(message=message):
                 yield {"error": {"message": message}}
 
@@ -158,8 +163,6 @@ async def collect_response(events: AsyncIterator[AgentEvent]) -> OpenAIResponseO
 
 
 def _mcp_item(event: ToolCall | ToolResult) -> OpenAIResponseOutputMessageMCPCall:
-    import json
-
     item = OpenAIResponseOutputMessageMCPCall(
         id=f"mcp_{event.call_id}",
         arguments=json.dumps(event.arguments),
