@@ -30,6 +30,13 @@ def get_provider_spec() -> list[ProviderSpec]:
             description="Read-only Argo CD / Kubernetes context tools, scoped to the caller's Application.",
         ),
         InlineProviderSpec(
+            api=Api.inference,
+            provider_type="inline::argocd-embedded",
+            module="llama_stack_argocd.providers.inference",
+            config_class="llama_stack_argocd.providers.inference.config.EmbeddedModelConfig",
+            description="SmolLM2-135M served in-process by llama.cpp: the default when no model is configured.",
+        ),
+        InlineProviderSpec(
             api=Api.responses,
             provider_type="inline::argocd-responses",
             module="llama_stack_argocd.providers.responses",
