@@ -210,7 +210,10 @@ def objects() -> list[tuple[tuple[str, str, str], str, str, dict[str, Any]]]:
     return out
 
 
-CURRENT_LOG = "\n".join([f"2026-11-25T06:4{i % 10}:00Z starting guestbook web v1.4.2" for i in range(3)]) + "\n"
+CURRENT_LOG = "\n".join(
+    f"2026-11-25T06:{40 + i // 60:02d}:{i % 60:02d}Z INFO request id={i * 7919 % 100000:05d} path=/api/entries "
+    f"status=200 duration={(i * 37) % 90 + 3}ms" for i in range(600)
+) + "\n"
 PREVIOUS_LOG = "\n".join(
     [f"2026-11-25T06:39:{i:02d}Z INFO {STAND_IN_HEALTHY_LINE} 1ms" for i in range(40)]
     + [

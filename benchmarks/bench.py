@@ -1,0 +1,161 @@
+"""`make bench`: context assembly time, server start-up and memory, and the time to the first streamed word.
+
+Everything runs on this machine against the Kubernetes stand-in and the scripted model (tests/support); the figures
+are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import yaml
+
+from llama_stack_argocd.context.kube import KubernetesSource
+from llama_stack_argocd.context.scope import AppRef, ResourceRef
+from llama_stack_argocd.context.service import ContextService
+from llama_stack_argocd.context.settings import ContextSettings
+from tests.support import cluster as fx
+from tests.support.cluster import start_cluster
+from tests.support.scripted_llm import ScriptedLLM, Text
+from tests.support.stack import ROOT, StackHandle, running_stack, write_config
+
+RUNS = 30
+HEADERS = {"Argocd-Application-Name": "argocd:guestbook", "Argocd-Project-Name": "default", "Argocd-Username": "bench"}
+
+
+def percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return f"p50 {statistics.median(ordered) * 1000:7.1f} ms   p95 {p95 * 1000:7.1f} ms   (n={len(ordered)})"
+
+
+def context_assembly(kubeconfig: str) -> list[float]:
+    """Application + manifest + events + containers + 500 log lines of one workload, read concurrently."""
+    settings = ContextSettings(kubeconfig=kubeconfig, max_log_lines=500)
+    service = ContextService(KubernetesSource(settings), settings)
+    app = AppRef(namespace=fx.ARGOCD_NS, name=fx.APP)
+    deployment = ResourceRef(kind="Deployment", name=fx.DEPLOYMENT)
+    pod = ResourceRef(kind="Pod", name=fx.HEALTHY_POD)
+
+    async def once() -> float:
+        start = time.perf_counter()
+        await asyncio.gather(
+            service.application(app), service.manifest(app, deployment), service.events(app, deployment),
+            service.containers(app, deployment), service.logs(app, pod, "web", 500, False),
+        )
+        return time.perf_counter() - start
+
+    async def runs() -> list[float]:
+        await once()  # warm-up: client construction, first connections
+        return [await once() for _ in range(RUNS)]
+
+    return asyncio.run(runs())
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def first_delta(send: Callable[[], httpx.Response], marker: bytes) -> float:
+    start, elapsed = time.perf_counter(), None
+    with send() as response:
+        for chunk in response.iter_bytes():  # read to the end, noting when the first word arrived
+            if elapsed is None and marker in chunk:
+                elapsed = time.perf_counter() - start
+    if elapsed is None:
+        raise RuntimeError("no text streamed")
+    return elapsed
+
+
+def dialects(stack: StackHandle, model: str) -> dict[str, Callable[[], float]]:
+    base = stack.base_url
+    agent = httpx.post(f"{base}/v1/agents", headers=HEADERS, json={"agent_config": {"model": model, "instructions": "x"}})
+    agent_id = agent.json()["agent_id"]
+
+    def agents() -> float:
+        session = httpx.post(f"{base}/v1/agents/{agent_id}/session", headers=HEADERS, json={"session_name": "b"})
+        url = f"{base}/v1/agents/{agent_id}/session/{session.json()['session_id']}/turn"
+        body = {"stream": True, "messages": [{"role": "user", "content": "hi"}]}
+        return first_delta(lambda: httpx.stream("POST", url, json=body, headers=HEADERS, timeout=60), b'"type": "text"')
+
+    def responses() -> float:
+        body = {"model": model, "input": "hi", "stream": True}
+        return first_delta(lambda: httpx.stream("POST", f"{base}/v1/openai/v1/responses", json=body,
+                                                 headers=HEADERS, timeout=60), b"output_text.delta")
+
+    def lightspeed() -> float:
+        body = {"query": "hi", "conversation_id": str(uuid.uuid4()), "model": "scripted"}
+        return first_delta(lambda: httpx.stream("POST", f"{base}/v1/streaming_query", json=body, headers=HEADERS,
+                                                 timeout=60), b"You")
+
+    return {"Responses (agent)": responses, "Agents turn": agents, "Lightspeed text": lightspeed}
+
+
+def builtin_config(directory: Path) -> Path:
+    """run.yaml with llama-stack's own Responses provider and without our dialects, for comparison."""
+    config = yaml.safe_load((ROOT / "run.yaml").read_text())
+    config["apis"] = [a for a in config["apis"] if a not in ("legacy_agents", "lightspeed")]
+    for name in ("legacy_agents", "lightspeed"):
+        config["providers"].pop(name, None)
+    responses = config["providers"]["responses"][0]
+    responses.update(provider_type="inline::builtin", module=None)
+    responses["config"] = {"persistence": responses["config"]["persistence"]}
+    responses.pop("module")
+    path = directory / "builtin.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return write_config(path, directory)
+
+
+def main() -> None:
+    print("llama-stack-argocd benchmarks (2 cores; stand-in Kubernetes API and scripted model on loopback)\n")
+    with start_cluster() as cluster, ScriptedLLM(chunk_delay=0.01).serving() as llm, \
+            tempfile.TemporaryDirectory() as tmp:
+        print("context assembly, one workload (application, manifest, events, containers, 500 log lines):")
+        print("  " + percentiles(context_assembly(cluster.kubeconfig_path)))
+
+        env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-bench", **cluster.kubeconfig_env()}
+        config = write_config(ROOT / "run.yaml", Path(tmp))
+        starts, rss = [], []
+        for _ in range(3):
+            begin = time.perf_counter()
+            with running_stack(config, env) as stack:
+                starts.append(time.perf_counter() - begin)
+                time.sleep(1)
+                rss.append(rss_mb(stack.process.pid))
+        print(f"\nserver ready (llama stack run -> /v1/health 200): {percentiles(starts)}")
+        print(f"idle RSS after start: {statistics.median(rss):.0f} MB (median of {len(rss)})")
+
+        model = "openai/scripted"
+        llm_own = []
+        for _ in range(RUNS):
+            llm.push(Text("You asked a short question"))
+            body = {"model": "scripted", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+            llm_own.append(first_delta(lambda: httpx.stream("POST", f"{llm.url}/chat/completions", json=body,
+                                                            timeout=60), b'"content": "You"'))
+        print("\ntime to first streamed text (scripted model's own first word, then through each route):")
+        print(f"  {'scripted model itself':28} {percentiles(llm_own)}")
+        with running_stack(builtin_config(Path(tmp)), env) as plain:
+            samples = []
+            for _ in range(RUNS):
+                body = {"model": model, "input": "hi", "stream": True}
+                samples.append(first_delta(lambda: httpx.stream("POST", f"{plain.base_url}/v1/responses",
+                                                                json=body, timeout=60), b"output_text.delta"))
+            print(f"  {'plain llama-stack Responses':28} {percentiles(samples)}")
+        with running_stack(config, env) as stack:
+            for name, measure in dialects(stack, model).items():
+                samples = [measure() for _ in range(RUNS)]
+                print(f"  {name:28} {percentiles(samples)}")
+
+
+if __name__ == "__main__":
+    main()
