@@ -37,10 +37,9 @@ def system_instructions(caller_instructions: str | None, override: str | None = 
 
 def focus_line(caller: Caller | None, resource_label: str | None) -> str | None:
     """One line that tells the model what the user is looking at."""
-    parts = []
+    app = caller.application if caller else None
+    project = f" (project {caller.project})" if caller and caller.project else ""
+    where = f" in Argo CD Application {app}{project}" if app else ""
     if resource_label:
-        parts.append(f"The user is looking at {resource_label}")
-    if caller and caller.application:
-        project = f" (project {caller.project})" if caller.project else ""
-        parts.append(f"in Argo CD Application {caller.application}{project}")
-    return (" ".join(parts) + ".") if parts else None
+        return f"The user is looking at {resource_label}{where}."
+    return f"The user is working{where}." if where else None
