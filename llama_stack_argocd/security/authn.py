@@ -34,7 +34,9 @@ class TokenReviewer(Protocol):
 
 
 def principal_of(caller: Caller) -> Principal:
-    attributes: dict[str, list[str]] = {"roles": list(caller.groups)}
+    # Groups go under "groups", not llama-stack's "roles": its default policy shares resources between users with a
+    # common role, and conversations here belong to the one user who started them.
+    attributes: dict[str, list[str]] = {"groups": list(caller.groups)}
     for name, value in (
         ("username", caller.username),
         ("user_id", caller.user_id),
@@ -57,7 +59,7 @@ def caller_of(principal: str, attributes: Mapping[str, list[str]] | None) -> Cal
     headers = {
         "Argocd-Username": first("username") or principal,
         "Argocd-User-Id": first("user_id") or "",
-        "Argocd-User-Groups": ",".join(attributes.get("roles") or []),
+        "Argocd-User-Groups": ",".join(attributes.get("groups") or []),
         "Argocd-Application-Name": first("argocd_application") or "",
         "Argocd-Project-Name": first("argocd_project") or "",
     }

@@ -117,16 +117,14 @@ def test_related_resources_follow_owners_and_selectors(stack, llm):
     ],
 )
 def test_resources_of_another_application_are_refused(stack, llm, cluster, arguments):
-    before = len(cluster.emulator.requests) if hasattr(cluster.emulator, "requests") else None
+    before = cluster.request_count()
     result, events = ask_with_tool(stack, llm, "argocd_resource_manifest", arguments)
     assert result["error"] == "out_of_scope"
     assert "argocd:guestbook" in result["message"]
     assert "billing-db-password" not in json.dumps(events) and "billing:1" not in json.dumps(events)
     # what the model saw is the refusal
     assert "out_of_scope" in llm.requests[-1]["body"]["messages"][-1]["content"]
-    if before is not None and arguments["kind"] != "Application":
-        paths = [str(r.url) for r in list(cluster.emulator.requests)[before:]]
-        assert not any(f"/namespaces/{fx.OTHER_NS}/" in p for p in paths), "refused before anything was fetched"
+    assert not any(f"/namespaces/{fx.OTHER_NS}/" in p for p in cluster.paths_since(before)), "fetched before refusal"
 
 
 def test_bad_arguments_come_back_as_a_readable_error(stack, llm):

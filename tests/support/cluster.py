@@ -238,6 +238,13 @@ class ClusterHandle:
     def kubeconfig_env(self) -> dict[str, str]:
         return {"KUBECONFIG": self.kubeconfig_path}
 
+    def request_count(self) -> int:
+        return len(self.emulator._requests)
+
+    def paths_since(self, count: int) -> list[str]:
+        """URLs of the requests the stand-in received after the first `count`."""
+        return [str(r.url) for r in list(self.emulator._requests)[count:]]
+
 
 def _write_kubeconfig(url: str) -> str:
     config = {
