@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from llama_stack.log import get_logger
 from llama_stack_api import CreateResponseRequest
 from pydantic import BaseModel, Field
 
@@ -34,6 +35,9 @@ from llama_stack_argocd.agent.instructions import focus_line, system_instruction
 from llama_stack_argocd.agent.state import ConversationMemory
 from llama_stack_argocd.agent.toolbox import Toolbox
 from llama_stack_argocd.caller import Caller, acting_as
+from llama_stack_argocd.security.quota import QuotaKeeper, QuotaSettings
+
+audit_log = get_logger(name="llama_stack_argocd.audit", category="core")
 
 
 class AgentSettings(BaseModel):
@@ -44,6 +48,7 @@ class AgentSettings(BaseModel):
     context_windows: dict[str, int] = Field(
         default_factory=dict, description="Context window per model id (or regex); known families are built in."
     )
+    quota: QuotaSettings = Field(default_factory=QuotaSettings)
 
 
 @dataclass
@@ -59,6 +64,7 @@ class AgentRequest:
     prior_items: list[Any] = field(default_factory=list)  # structured Responses input before the question
     extra_tools: list[Any] = field(default_factory=list)  # the caller's own Responses tools (mcp, functions...)
     options: dict[str, Any] = field(default_factory=dict)  # passed through: temperature, max_output_tokens, ...
+    entrypoint: str = "responses"  # the dialect that asked, for the audit line
 
 
 # Creates one Responses round: llama-stack's builtin `create_openai_response` with a CreateResponseRequest.
@@ -73,7 +79,9 @@ class ArgoCDAgent:
         memory: ConversationMemory,
         composer: ContextComposer,
         settings: AgentSettings,
+        quota: QuotaKeeper,
     ) -> None:
+        self.quota = quota
         self._backend = backend
         self._toolbox = toolbox
         self._memory = memory
@@ -82,10 +90,39 @@ class ArgoCDAgent:
 
     async def start(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
         """Prepare the turn and start its first round now, so bad requests fail before any byte is streamed."""
+        principal = request.caller.principal if request.caller else "anonymous"
+        await self.quota.admit(principal)
         turn = await self._prepare(request)
         offer = self._settings.max_tool_rounds > 0
         first = await self._round(turn, turn.first_input, request.previous_response_id, offer_tools=offer)
-        return self._run(turn, first)
+        return self._audited(turn, self._run(turn, first), principal)
+
+    async def _audited(self, turn: _Turn, events: AsyncIterator[AgentEvent], principal: str) -> AsyncIterator[AgentEvent]:
+        """Count the tokens against the user's quota and write one audit line per turn (never any content)."""
+        status = "incomplete"
+        try:
+            async for event in events:
+                if isinstance(event, Finished):
+                    status = event.response.status
+                elif isinstance(event, Failed):
+                    status = "failed"
+                yield event
+        finally:
+            report = turn.report
+            await self.quota.spend_tokens(principal, report.input_tokens + report.output_tokens)
+            caller = turn.request.caller
+            audit_log.info(
+                "argocd-audit",
+                user=principal,
+                application=str(caller.application) if caller and caller.application else None,
+                entrypoint=turn.request.entrypoint,
+                model=turn.request.model,
+                tools=",".join(report.tools_called),
+                input_tokens=report.input_tokens,
+                output_tokens=report.output_tokens,
+                redactions=report.redactions,
+                status=status,
+            )
 
     async def _prepare(self, request: AgentRequest) -> _Turn:
         seen = await self._memory.seen(request.previous_response_id)

@@ -80,11 +80,11 @@ def write_config(template: Path, directory: Path, **overrides: Any) -> Path:
     """A copy of a run config with `server.host` on loopback and dotted-key overrides applied."""
     config = yaml.safe_load(template.read_text())
     config.setdefault("server", {})["host"] = "127.0.0.1"
-    for dotted, value in overrides.items():
-        node = config
-        *parents, last = dotted.split(".")
+    for dotted, value in overrides.items():  # "providers.responses.0.config.agent" style paths
+        node: Any = config
+        *parents, last = [int(k) if k.isdigit() else k for k in dotted.split(".")]
         for key in parents:
-            node = node.setdefault(key, {})
+            node = node[key] if isinstance(node, list) else node.setdefault(key, {})
         node[last] = value
     path = directory / template.name
     path.write_text(yaml.safe_dump(config, sort_keys=False))

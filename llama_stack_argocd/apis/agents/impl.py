@@ -147,6 +147,7 @@ class LegacyAgentsImpl:
             instructions=agent.agent_config.instructions or None,
             previous_response_id=session["last_response_id"],
             caller=caller,
+            entrypoint="agents",
         )
         events = await self.responses.agent.start(request)
         builder = TurnBuilder(session_id=session_id, input_messages=body.messages)

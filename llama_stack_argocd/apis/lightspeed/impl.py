@@ -143,6 +143,7 @@ class LightspeedImpl:
             instructions=body.system_prompt if self.config.client_system_prompt == "use" else None,
             previous_response_id=conversation["last_response_id"],
             caller=caller,
+            entrypoint="lightspeed",
         )
         return conversation, await self.responses.agent.start(request)
 
@@ -169,13 +170,13 @@ class LightspeedImpl:
         if record.error:
             raise ols_error(502, "The assistant could not answer", record.error)
         await self._save(conversation, body.query, record)
-        return record.answer(conversation["conversation_id"], self.quotas(caller))
+        return record.answer(conversation["conversation_id"], await self.quotas(caller))
 
     async def streaming_query(self, body: QueryRequest, caller: Caller) -> Answer:
         conversation, events = await self._start(body, caller)
         record = TurnRecord()
         if body.media_type == "application/json":
-            rendered = json_events(events, record, conversation["conversation_id"], self.quotas(caller))
+            rendered = json_events(events, record, conversation["conversation_id"], await self.quotas(caller))
         else:
             rendered = plain_text(events, record)
 
@@ -186,8 +187,8 @@ class LightspeedImpl:
 
         return Answer(media_type=body.media_type, body=body_then_save())
 
-    def quotas(self, caller: Caller) -> dict[str, int]:
-        return {}
+    async def quotas(self, caller: Caller) -> dict[str, int]:
+        return await self.responses.agent.quota.available(caller.principal)
 
     # -- feedback --------------------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from llama_stack_argocd.agent.state import ConversationMemory
 from llama_stack_argocd.agent.toolbox import Toolbox
 from llama_stack_argocd.context.redaction import Redactor
 from llama_stack_argocd.providers.responses.config import ArgoCDResponsesConfig
+from llama_stack_argocd.security.quota import QuotaKeeper
 from llama_stack_argocd.providers.responses.dialect import agent_request_from, collect_response, stream_events
 
 
@@ -36,6 +37,7 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
                 default_context_window=self.config.agent.default_context_window,
             ),
             settings=self.config.agent,
+            quota=QuotaKeeper(self.persistence_store, self.config.agent.quota),
         )
 
     async def create_openai_response(

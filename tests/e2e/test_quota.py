@@ -1,0 +1,42 @@
+"""Per-user quotas: a clear 429 with what is left, counted per user, reported as OLS `available_quotas`."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.support.http import EXTENSION_HEADERS, MODEL
+from tests.support.stack import ROOT, running_stack, write_config
+
+
+@pytest.fixture(scope="module")
+def stack(cluster, llm, tmp_path_factory):
+    config = write_config(ROOT / "run.yaml", tmp_path_factory.mktemp("quota"),
+                          **{"providers.responses.0.config.agent.quota": {"requests_per_hour": 2}})
+    env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-test", **cluster.kubeconfig_env()}
+    with running_stack(config, env) as handle:
+        yield handle
+
+
+def test_requests_beyond_the_quota_get_429_per_user(stack, llm):
+    first = httpx.post(f"{stack.base_url}/v1/query", headers=EXTENSION_HEADERS, json={"query": "one"}, timeout=60)
+    assert first.json()["available_quotas"] == {"UserRequestQuota": 1}
+    second = httpx.post(f"{stack.base_url}/v1/responses", headers=EXTENSION_HEADERS, timeout=60,
+                        json={"model": MODEL, "input": "two"})
+    assert second.status_code == 200
+    third = httpx.post(f"{stack.base_url}/v1/query", headers=EXTENSION_HEADERS, json={"query": "three"}, timeout=60)
+    assert third.status_code == 429
+    assert "UserRequestQuota" in third.text
+    other = {**EXTENSION_HEADERS, "Argocd-Username": "bob"}
+    assert httpx.post(f"{stack.base_url}/v1/query", headers=other, json={"query": "hi"}, timeout=60).status_code == 200
+
+
+def test_audit_line_per_turn_without_content(stack, llm):
+    httpx.post(f"{stack.base_url}/v1/query", headers={**EXTENSION_HEADERS, "Argocd-Username": "carol"},
+               json={"query": "the secret question"}, timeout=60)
+    entries = [entry.split("INFO")[0] for entry in stack.log_text().split("argocd-audit")[1:]]
+    mine = [" ".join(entry.split()) for entry in entries if "user=carol" in entry]
+    assert len(mine) == 1
+    for field in ("entrypoint=lightspeed", "application=argocd:guestbook", "status=completed", "input_tokens=10"):
+        assert field in mine[0]
+    assert "the secret question" not in stack.log_text()
