@@ -8,7 +8,7 @@ PORT    ?= 8321
 CONFIG  ?= run.yaml
 STATE   ?= $(CURDIR)/state
 
-.PHONY: install run test bench eval clean
+.PHONY: install run test bench eval fuzz clean
 
 install: $(VENV)/.installed
 
@@ -29,6 +29,9 @@ test: install
 
 bench: install
 	$(PY) -m benchmarks.bench
+
+fuzz: install
+	FUZZ_EXAMPLES=$(or $(EXAMPLES),200) $(PY) -m pytest -q -s tests/e2e/test_schemathesis.py
 
 eval: install
 	$(PY) -m llama_stack_argocd.cli.eval
