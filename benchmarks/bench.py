@@ -137,17 +137,16 @@ def main() -> None:
 
         model = "openai/scripted"
         llm_own = []
+        body = {"model": "scripted", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
         for _ in range(RUNS):
             llm.push(Text("You asked a short question"))
-            body = {"model": "scripted", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
             llm_own.append(first_delta(lambda: httpx.stream("POST", f"{llm.url}/chat/completions", json=body,
                                                             timeout=60), b'"content": "You"'))
         print("\ntime to first streamed text (scripted model's own first word, then through each route):")
         print(f"  {'scripted model itself':28} {percentiles(llm_own)}")
         with running_stack(builtin_config(Path(tmp)), env) as plain:
-            samples = []
+            samples, body = [], {"model": model, "input": "hi", "stream": True}
             for _ in range(RUNS):
-                body = {"model": model, "input": "hi", "stream": True}
                 samples.append(first_delta(lambda: httpx.stream("POST", f"{plain.base_url}/v1/responses",
                                                                 json=body, timeout=60), b"output_text.delta"))
             print(f"  {'plain llama-stack Responses':28} {percentiles(samples)}")

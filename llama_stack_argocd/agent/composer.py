@@ -7,7 +7,6 @@ the tools use. Tool results get their own share of the budget.
 
 from __future__ import annotations
 
-
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any

@@ -17,20 +17,17 @@ from typing import Any
 import yaml
 
 from .budget import ATTACHMENTS, Budget, cut_text, fair_allocate, omission_marker
+from .events import group_events
 from .findings import Finding, analyze
 from .findings.base import (
     condition,
-    event_count,
-    event_message,
-    event_object,
-    event_reason,
-    event_time,
     flatten,
     format_selector,
     kind_of,
     ref,
 )
 from .logs import compress_logs
+from .manifests import clean_manifest
 from .tokens import count_tokens
 
 FINDINGS_MAX_SHARE = 0.4  # findings never take more than this share of the budget
@@ -83,36 +80,9 @@ def _event_items(events: Any) -> list[Mapping[str, Any]]:
 # -- the manifest --------------------------------------------------------------------------------------------------
 
 
-def _clean(obj: Mapping[str, Any]) -> dict[str, Any]:
-    try:
-        from .manifests import clean_manifest  # written alongside; the fallback keeps this usable without it
-    except ImportError:
-        return _fallback_clean(obj)
-    return clean_manifest(obj)
-
-
-_NOISE_META = ("managedFields", "resourceVersion", "uid", "generation", "creationTimestamp", "selfLink",
-               "generateName", "ownerReferences")
-_NOISE_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration", "deployment.kubernetes.io/revision")
-
-
-def _fallback_clean(obj: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(obj)
-    meta = dict(out.get("metadata") or {})
-    for key in _NOISE_META:
-        meta.pop(key, None)
-    ann = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in _NOISE_ANNOTATIONS}
-    if ann:
-        meta["annotations"] = ann
-    else:
-        meta.pop("annotations", None)
-    out["metadata"] = meta
-    return out
-
-
 def render_manifest(obj: Mapping[str, Any]) -> str:
     """Cleaned, as YAML (fewer tokens than JSON), status before spec so that a cut keeps the state."""
-    cleaned = _clean(obj)
+    cleaned = clean_manifest(obj)
     order = ["apiVersion", "kind", "metadata", "status", "spec"]
     ordered = {k: cleaned[k] for k in order if k in cleaned}
     ordered.update({k: v for k, v in cleaned.items() if k not in ordered})
@@ -126,43 +96,8 @@ def render_manifest(obj: Mapping[str, Any]) -> str:
 def render_events(items: Sequence[Mapping[str, Any]]) -> str:
     if not items:
         return ""
-    try:
-        from .events import group_events
-    except ImportError:
-        group_events = None
-    if group_events is not None:
-        groups = group_events(list(items))
-        lines = [_render_group(g) for g in groups]
-    else:
-        lines = _fallback_group_lines(items)
-    return f"## Events ({len(items)} events, grouped; warnings first)\n" + "\n".join(lines)
-
-
-def _render_group(group: Any) -> str:
-    if hasattr(group, "render"):
-        return str(group.render())
-    get = (lambda k, d=None: group.get(k, d)) if isinstance(group, Mapping) else (
-        lambda k, d=None: getattr(group, k, d))
-    obj = get("object") or get("involved") or get("involved_object") or ""
-    count = get("count", 1)
-    last = get("last_seen") or get("last_timestamp") or get("last") or ""
-    return (f"- {get('type', 'Normal')} {get('reason', '')} x{count}"
-            f"{f' ({obj})' if obj else ''}{f' last {last}' if last else ''}: {get('message', '')}")
-
-
-def _fallback_group_lines(items: Sequence[Mapping[str, Any]]) -> list[str]:
-    groups: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-    for ev in items:
-        io = event_object(ev)
-        obj = f"{io.get('kind', '')}/{io.get('name', '')}"
-        key = (str(ev.get("type") or "Normal"), event_reason(ev), obj, event_message(ev))
-        g = groups.setdefault(key, {"count": 0, "last": ""})
-        g["count"] += event_count(ev)
-        g["last"] = max(g["last"], event_time(ev))
-    ordered = sorted(groups.items(), key=lambda kv: kv[1]["last"], reverse=True)  # most recent first
-    ordered.sort(key=lambda kv: kv[0][0] != "Warning")  # stable: warnings first
-    return [f"- {t} {r} x{g['count']} ({o}){' last ' + g['last'] if g['last'] else ''}: {m}"
-            for (t, r, o, m), g in ordered]
+    lines = [group.render() for group in group_events(list(items))]
+    return f"## Events ({len(items)} events, grouped, newest first)\n" + "\n".join(lines)
 
 
 # -- related objects ------------------------------------------------------------------------------------------------

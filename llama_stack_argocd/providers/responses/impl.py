@@ -17,8 +17,8 @@ from llama_stack_argocd.agent.state import ConversationMemory
 from llama_stack_argocd.agent.toolbox import Toolbox
 from llama_stack_argocd.context.redaction import Redactor
 from llama_stack_argocd.providers.responses.config import ArgoCDResponsesConfig
-from llama_stack_argocd.security.quota import QuotaKeeper
 from llama_stack_argocd.providers.responses.dialect import agent_request_from, collect_response, stream_events
+from llama_stack_argocd.security.quota import QuotaKeeper
 
 
 class ArgoCDResponsesImpl(BuiltinResponsesImpl):
