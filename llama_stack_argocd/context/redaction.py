@@ -37,8 +37,9 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+):([^\s@/]+)@"), rf"\1:{MASK}@"),  # user:password@host
     (
         re.compile(
-            r"(?i)\b([\w.-]*(?:passw(?:or)?d|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)"
-            r"[\w.-]*)(\"?\s*[:=]\s*\"?)([^\s\"',;&]+)"
+            # a key that ends in a secret word (db_password=, api_token:, secret_key=), not token_count=
+            r"(?i)\b([\w.-]*(?:passw(?:or)?d|passphrase|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key"
+            r"|private[_-]?key|credentials?))(\"?\s*[:=]\s*\"?)([^\s\"',;&]+)"
         ),
         rf"\1\2{MASK}",
     ),

@@ -6,15 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.cluster import ClusterHandle, start_cluster
+from tests.support.cluster import ClusterHandle
 from tests.support.scripted_llm import ScriptedLLM
 from tests.support.stack import ROOT, StackHandle, running_stack, write_config
-
-
-@pytest.fixture(scope="session")
-def cluster() -> Iterator[ClusterHandle]:
-    with start_cluster() as handle:
-        yield handle
 
 
 @pytest.fixture(scope="module")

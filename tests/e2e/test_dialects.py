@@ -243,3 +243,26 @@ def test_llama_stack_conversations_still_work_beside_lightspeed_ones(stack):
     fetched = httpx.get(f"{stack.base_url}/v1/conversations/{created['id']}")
     assert fetched.status_code == 200 and fetched.json()["id"] == created["id"]
     assert httpx.delete(f"{stack.base_url}/v1/conversations/{created['id']}").json()["deleted"] is True
+
+
+def test_tool_loop_is_bounded(stack, llm):
+    def keep_calling(request: dict) -> Text | ToolCalls:
+        if not request.get("tools"):  # the last round offers none
+            return Text("Enough looking; here is what I found.")
+        return ToolCalls([("argocd_application", {})])
+
+    llm.push(*[keep_calling] * 10)
+    events = stream_response(stack, {"model": MODEL, "input": "Dig forever."})
+    final = completed(events)
+    assert final["metadata"]["argocd_tool_rounds"] == "5"
+    assert len(llm.requests) == 6 and not llm.requests[-1]["body"].get("tools")
+    assert "".join(e["delta"] for e in events if "delta" in e) == "Enough looking; here is what I found."
+
+
+def test_structured_input_items_are_understood(stack, llm):
+    body = {"model": MODEL, "input": [
+        {"type": "message", "role": "user",
+         "content": [{"type": "input_text", "text": f"Why?\n\n[Attachment:application/json]\n{MANIFEST}"}]}]}
+    events = stream_response(stack, body)
+    assert completed(events)["metadata"]["argocd_attachments_sent"] == "1"
+    assert "MinimumReplicasUnavailable" in user_messages(llm.requests[-1])[-1]
