@@ -22,7 +22,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import StreamingResponse
 from llama_stack.core.server import fastapi_router_registry
 from llama_stack_api import CreateResponseRequest, DeleteResponseRequest, RetrieveResponseRequest
@@ -30,7 +30,7 @@ from llama_stack_api.conversations import DeleteConversationRequest, GetConversa
 from llama_stack_api.responses.fastapi_routes import _preserve_context_for_sse, sse_generator
 from llama_stack_api.router_utils import PUBLIC_ROUTE_KEY, ExceptionTranslatingRoute
 
-from llama_stack_argocd.apis.identity import caller_for
+from llama_stack_argocd.apis.identity import body_within_limit, caller_for
 from llama_stack_argocd.caller import acting_as
 
 _MARK = "_argocd_overlay"
@@ -101,7 +101,7 @@ def _responses_router(original: Callable[[Any], APIRouter]) -> Callable[[Any], A
             )
 
         for prefix in ("/v1", LEGACY_PREFIX):
-            add(f"{prefix}/responses", create, "POST", response_model=None)
+            add(f"{prefix}/responses", create, "POST", response_model=None, dependencies=[Depends(body_within_limit)])
         add(f"{LEGACY_PREFIX}/responses/{{response_id}}", retrieve, "GET")
         add(f"{LEGACY_PREFIX}/responses/{{response_id}}", delete, "DELETE")
         return router

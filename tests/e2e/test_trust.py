@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 
 import httpx
+import kmock
 import pytest
 
 from tests.support import cluster as fx
@@ -30,7 +31,7 @@ PROTECTED = [
 def stack(cluster, llm, tmp_path_factory) -> Iterator[StackHandle]:
     config = write_config(ROOT / "distributions/argocd/proxy-trust.yaml", tmp_path_factory.mktemp("trust"))
     env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-test", "ARGOCD_ASSISTANT_PROXY_SECRET": SECRET,
-           **cluster.kubeconfig_env()}
+           "ARGOCD_ASSISTANT_KUBERNETES_TOKENS": "true", **cluster.kubeconfig_env()}
     with running_stack(config, env) as handle:
         yield handle
 
@@ -154,3 +155,37 @@ def test_a_direct_caller_with_a_malformed_application_gets_400(stack):
     response = httpx.post(f"{stack.base_url}/v1/responses", headers=headers, timeout=30,
                           json={"model": MODEL, "input": "x", "metadata": {"argocd_application": "::"}})
     assert response.status_code == 400, response.text
+
+
+def test_direct_clients_with_a_kubernetes_token(stack, cluster, llm):
+    """TokenReview says who; a SubjectAccessReview on the virtual path says whether they may use the assistant."""
+    reviews = "post /apis/authentication.k8s.io/v1/tokenreviews"
+    for token, user in (("token-of-dev", "dev@corp"), ("token-of-guest", "guest@corp")):
+        cluster.emulator[reviews, kmock.data({"spec": {"token": token}})] << {
+            "status": {"authenticated": True, "user": {"username": user, "uid": user, "groups": ["people"]}}}
+    cluster.emulator[reviews] << {"status": {"authenticated": False}}
+    access = "post /apis/authorization.k8s.io/v1/subjectaccessreviews"
+    cluster.emulator[access, kmock.data({"spec": {"user": "dev@corp",
+                                                   "nonResourceAttributes": {"path": "/argocd-assistant-access"}}})] \
+        << {"status": {"allowed": True}}
+    cluster.emulator[access] << {"status": {"allowed": False}}
+
+    def ask(token: str) -> httpx.Response:
+        return httpx.post(f"{stack.base_url}/v1/query", timeout=60, json={"query": "hi"},
+                          headers={"Authorization": f"Bearer {token}", "Argocd-Application-Name": "argocd:guestbook"})
+
+    allowed = ask("token-of-dev")
+    assert allowed.status_code == 200, allowed.text
+    who = httpx.post(f"{stack.base_url}/authorized", headers={"Authorization": "Bearer token-of-dev"})
+    assert who.json().get("username") == "dev@corp", who.text
+    assert ask("token-of-guest").status_code == 401  # a real user, but without the RBAC grant
+    assert ask("not-a-token").status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/v1/query", "/v1/responses", "/v1/openai/v1/responses", "/v1/agents"])
+def test_huge_bodies_are_refused_with_413(stack, path):
+    huge = b'{"query": "' + b"x" * (5 * 1024 * 1024) + b'"}'
+    response = httpx.post(stack.base_url + path, content=huge, timeout=60,
+                          headers={**PROXIED, "Content-Type": "application/json"})
+    assert response.status_code == 413, response.text[:200]
+    assert httpx.get(f"{stack.base_url}/v1/health").status_code == 200

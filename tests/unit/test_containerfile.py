@@ -48,7 +48,7 @@ def instructions(text: str) -> list[tuple[str, str]]:
 def final_stage(instrs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     starts = [i for i, (word, _) in enumerate(instrs) if word == "FROM"]
     assert starts, "no FROM"
-    return instrs[starts[-1]:]
+    return instrs[starts[-1] :]
 
 
 def env_of(stage: list[tuple[str, str]]) -> dict[str, str]:
@@ -82,7 +82,12 @@ def test_hadolint_reports_nothing(tmp_path: Path):
     env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
     run = subprocess.run(
         [_hadolint(), "--failure-threshold", "style", "--no-color", str(CONTAINERFILE.relative_to(REPO))],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+        check=False,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert run.returncode == 0 and not run.stdout.strip(), f"hadolint:\n{run.stdout}{run.stderr}"
 
@@ -91,7 +96,7 @@ def test_every_hadolint_exception_says_why(text: str):
     lines = text.splitlines()
     for number, line in enumerate(lines):
         if "hadolint ignore=" in line:
-            reason = [item for item in lines[max(0, number - 3):number] if item.startswith("#") and len(item) > 20]
+            reason = [item for item in lines[max(0, number - 3) : number] if item.startswith("#") and len(item) > 20]
             assert reason, f"line {number + 1}: a hadolint exception without a comment that gives the reason"
     assert not (REPO / ".hadolint.yaml").exists() or "#" in (REPO / ".hadolint.yaml").read_text()
 
@@ -171,6 +176,7 @@ def test_the_external_api_specs_path_matches_the_package(instrs):
 
 # --- build context: .containerignore / .dockerignore ---
 
+
 def _patterns(path: Path) -> list[str]:
     return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
 
@@ -183,7 +189,9 @@ def _ignored(relative: str, patterns: list[str]) -> bool:
     for pattern in patterns:
         negate = pattern.startswith("!")
         pattern = pattern.lstrip("!").rstrip("/")
-        if any(fnmatch.fnmatchcase(c, pattern) or fnmatch.fnmatchcase(c, pattern.replace("**/", "")) for c in candidates):
+        if any(
+            fnmatch.fnmatchcase(c, pattern) or fnmatch.fnmatchcase(c, pattern.replace("**/", "")) for c in candidates
+        ):
             ignored = not negate
     return ignored
 
@@ -195,8 +203,15 @@ def test_podman_and_docker_see_the_same_build_context():
 
 def test_the_build_context_keeps_out_the_venv_tests_state_and_git():
     patterns = _patterns(IGNORE_FILES[0])
-    for path in (".venv/bin/python", "tests/unit/test_containerfile.py", "state/kvstore.db", ".git/config",
-                 "llama_stack_argocd/__pycache__/x.pyc", "llama_stack_argocd.egg-info/PKG-INFO", "benchmarks/x"):
+    for path in (
+        ".venv/bin/python",
+        "tests/unit/test_containerfile.py",
+        "state/kvstore.db",
+        ".git/config",
+        "llama_stack_argocd/__pycache__/x.pyc",
+        "llama_stack_argocd.egg-info/PKG-INFO",
+        "benchmarks/x",
+    ):
         assert _ignored(path, patterns), f"{path} would be sent to the build"
 
 
@@ -208,8 +223,14 @@ def test_everything_the_containerfile_copies_is_in_the_build_context(instrs):
         *sources, _ = [item for item in args.split() if not item.startswith("--")]
         for source in sources:
             assert (REPO / source).exists(), f"COPY {source}: not in the repository"
-            files = [source] if (REPO / source).is_file() else [
-                str(p.relative_to(REPO)) for p in (REPO / source).rglob("*") if p.is_file() and "__pycache__" not in p.parts
-            ]
+            files = (
+                [source]
+                if (REPO / source).is_file()
+                else [
+                    str(p.relative_to(REPO))
+                    for p in (REPO / source).rglob("*")
+                    if p.is_file() and "__pycache__" not in p.parts
+                ]
+            )
             for relative in files:
                 assert not _ignored(relative, patterns), f"COPY {source}: {relative} is excluded from the build context"

@@ -127,7 +127,9 @@ def _kubectl() -> str:
 
 
 def _kustomize(directory: Path) -> list[dict]:
-    run = subprocess.run([_kubectl(), "kustomize", str(directory)], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [_kubectl(), "kustomize", str(directory)], check=False, capture_output=True, text=True, timeout=120
+    )
     if run.returncode != 0:
         pytest.fail(f"kubectl kustomize {directory} failed:\n{run.stderr}{run.stdout}")
     return [doc for doc in yaml.safe_load_all(run.stdout) if doc]
@@ -145,7 +147,10 @@ def render_component(component: str, label: str, tmp_root: str) -> tuple[dict, .
     work = Path(tmp_root) / component.replace("/", "_") / label
     work.mkdir(parents=True, exist_ok=True)
     # kustomize refuses absolute paths to other kustomizations: refer to the repository relatively.
-    relative = lambda repo_dir: os.path.relpath(REPO / repo_dir, work)  # noqa: E731
+
+    def relative(repo_dir: str) -> str:
+        return os.path.relpath(REPO / repo_dir, work)
+
     kustomization: dict = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
     if namespace:
         kustomization["namespace"] = namespace
@@ -187,8 +192,14 @@ CASES = kustomization_dirs()
 
 def test_the_kit_has_the_expected_kustomizations():
     dirs = {d for d, _ in CASES}
-    for expected in ("deploy/base", "deploy/argocd/backend", "deploy/argocd/wiring", "deploy/openshift-gitops/backend",
-                     "deploy/openshift-gitops/wiring", "deploy/overlays/with-vllm"):
+    for expected in (
+        "deploy/base",
+        "deploy/argocd/backend",
+        "deploy/argocd/wiring",
+        "deploy/openshift-gitops/backend",
+        "deploy/openshift-gitops/wiring",
+        "deploy/overlays/with-vllm",
+    ):
         assert expected in dirs
 
 
@@ -212,13 +223,16 @@ def validate(obj: dict) -> None:
         validate_argocd_cr(obj)
         return
     for version in KUBERNETES_VERSIONS:
+        problem = None
         try:
             kubernetes_validate.validate(obj, version, strict=True)
         except kubernetes_validate.ValidationError as error:
             path = ".".join(str(p) for p in error.path)
-            pytest.fail(f"{where} is not a valid Kubernetes {version} object at {path}: {error.message}")
+            problem = f"{where} is not a valid Kubernetes {version} object at {path}: {error.message}"
         except kubernetes_validate.SchemaNotFoundError as error:
-            pytest.fail(f"{where}: {error.message} (add a structural check for this custom resource)")
+            problem = f"{where}: {error.message} (add a structural check for this custom resource)"
+        if problem:  # reported outside the except block: no jsonschema traceback around it
+            pytest.fail(problem)
 
 
 def validate_argocd_cr(obj: dict) -> None:
@@ -236,10 +250,14 @@ def validate_argocd_cr(obj: dict) -> None:
     assert all(isinstance(v, str) for v in route.get("annotations", {}).values())
     # The core objects inside: validate them as a Pod would carry them.
     pod = {
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "argocd-server"},
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "argocd-server"},
         "spec": {
             "initContainers": server.get("initContainers", []),
-            "containers": [{"name": "argocd-server", "image": "argocd", "volumeMounts": server.get("volumeMounts", [])}],
+            "containers": [
+                {"name": "argocd-server", "image": "argocd", "volumeMounts": server.get("volumeMounts", [])}
+            ],
             "volumes": server.get("volumes", []),
         },
     }
@@ -250,12 +268,15 @@ def test_no_secret_is_committed():
     for path in DEPLOY.rglob("*"):
         if path.is_file() and path.suffix in (".yaml", ".yml"):
             for doc in yaml.safe_load_all(path.read_text()):
-                assert not (doc and doc.get("kind") == "Secret"), f"{path}: Secrets are created by hand, never committed"
+                assert not (doc and doc.get("kind") == "Secret"), (
+                    f"{path}: Secrets are created by hand, never committed"
+                )
         if path.is_file() and path.suffix in (".yaml", ".yml", ".env", ".js"):
             assert "secretGenerator" not in path.read_text(), f"{path}: no generated Secret with a value in git"
 
 
 # --- RBAC: read-only, the listed resources, no Secrets ---
+
 
 def _rules(objects) -> list[dict]:
     return [rule for o in objects if o["kind"] in ("ClusterRole", "Role") for rule in o.get("rules", [])]
@@ -281,8 +302,11 @@ def test_the_back_end_reads_exactly_the_listed_resources(directory: str):
             granted.setdefault(group, set()).update(rule["resources"])
     assert granted == BASE_RULES
     binding = one(objects, "ClusterRoleBinding")
-    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                                  "name": role["metadata"]["name"]}
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": role["metadata"]["name"],
+    }
     account = one(objects, "ServiceAccount")
     assert [(s["kind"], s["name"]) for s in binding["subjects"]] == [("ServiceAccount", account["metadata"]["name"])]
     if directory != "deploy/base":
@@ -404,6 +428,7 @@ def test_with_vllm_sets_the_url_and_keeps_the_token_optional(tmp_root: str):
 
 # --- Argo CD wiring ---
 
+
 def _service_url(backend_dir: str) -> str:
     service = one(render(backend_dir), "Service", NAME)
     port = service["spec"]["ports"][0]["port"]
@@ -452,8 +477,13 @@ def test_plain_argocd_wiring(tmp_root: str):
     server = one(objects, "Deployment", "argocd-server")["spec"]["template"]["spec"]
     (container,) = [c for c in server["containers"] if c["name"] == "argocd-server"]
     assert {"tmp", "plugins-home"} <= {v["name"] for v in server["volumes"]}, "the install's volumes stay"
-    _check_installer_and_settings(server["initContainers"], container["volumeMounts"], server["volumes"],
-                                  one(objects, "ConfigMap", "argocd-assistant-settings"), "argocd")
+    _check_installer_and_settings(
+        server["initContainers"],
+        container["volumeMounts"],
+        server["volumes"],
+        one(objects, "ConfigMap", "argocd-assistant-settings"),
+        "argocd",
+    )
     installer = server["initContainers"][0]["securityContext"]
     assert installer["runAsNonRoot"] is True and installer["runAsUser"] > 0, "the installer image names no UID"
 
@@ -468,8 +498,13 @@ def test_openshift_gitops_wiring(tmp_root: str):
     assert "--enable-proxy-extension" in server["extraCommandArgs"]
     assert server["route"]["annotations"]["haproxy.router.openshift.io/timeout"] == "360s"
     assert server["route"]["enabled"] is True
-    _check_installer_and_settings(server["initContainers"], server["volumeMounts"], server["volumes"],
-                                  one(objects, "ConfigMap", "argocd-assistant-settings"), "openshift-gitops")
+    _check_installer_and_settings(
+        server["initContainers"],
+        server["volumeMounts"],
+        server["volumes"],
+        one(objects, "ConfigMap", "argocd-assistant-settings"),
+        "openshift-gitops",
+    )
     for container in server["initContainers"]:
         assert "runAsUser" not in container.get("securityContext", {}), "OpenShift's SCC assigns the UID"
 
@@ -484,7 +519,7 @@ def test_the_settings_extension_is_valid_javascript_with_a_known_provider():
         f"vm.runInNewContext(require('fs').readFileSync({json.dumps(str(settings))}, 'utf8'), ctx);"
         "process.stdout.write(JSON.stringify(ctx.argocdAssistantSettings));"
     )
-    run = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=60)
+    run = subprocess.run([node, "-e", script], check=False, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     values = json.loads(run.stdout)
     assert values["provider"] in ("Llama-Stack", "Llama-Stack-V2", "Lightspeed")
@@ -492,6 +527,7 @@ def test_the_settings_extension_is_valid_javascript_with_a_known_provider():
 
 
 # --- the README tells the steps these manifests depend on ---
+
 
 def test_readme_documents_build_secret_and_verification():
     text = README.read_text()

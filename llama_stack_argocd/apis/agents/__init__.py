@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Body, Depends, Request, Response
 from llama_stack_api import Api, InlineProviderSpec, ProviderSpec
 from llama_stack_api.router_utils import ExceptionTranslatingRoute
 
@@ -19,7 +19,7 @@ from llama_stack_argocd.apis.agents.models import (
     Session,
     SessionCreated,
 )
-from llama_stack_argocd.apis.identity import caller_for
+from llama_stack_argocd.apis.identity import body_within_limit, caller_for
 from llama_stack_argocd.apis.overlays import streaming_or_object
 
 API_NAME = "legacy_agents"
@@ -51,7 +51,8 @@ async def get_provider_impl(config: Any, deps: dict[Any, Any]) -> Any:
 
 
 def create_router(impl: Any) -> APIRouter:
-    router = APIRouter(prefix="/v1/agents", tags=["Agents (legacy)"], route_class=ExceptionTranslatingRoute)
+    router = APIRouter(prefix="/v1/agents", tags=["Agents (legacy)"], route_class=ExceptionTranslatingRoute,
+                       dependencies=[Depends(body_within_limit)])
 
     @router.post("", response_model=AgentCreated)
     async def create_agent(request: Request, body: Annotated[CreateAgentRequest, Body()]) -> AgentCreated:

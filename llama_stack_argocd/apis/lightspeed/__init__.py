@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any, Protocol, TypeVar
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from llama_stack_api import Api, InlineProviderSpec, ProviderSpec
 from llama_stack_api.router_utils import ExceptionTranslatingRoute
 from pydantic import BaseModel, ValidationError
 
-from llama_stack_argocd.apis.identity import caller_for
+from llama_stack_argocd.apis.identity import body_within_limit, caller_for
 from llama_stack_argocd.apis.lightspeed.impl import ols_error
 from llama_stack_argocd.apis.lightspeed.models import FeedbackRequest, QueryRequest, QueryResponse, TopicUpdate
 from llama_stack_argocd.apis.overlays import PUBLIC, serve_uuid_conversations
@@ -78,7 +78,8 @@ def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def create_router(impl: Any) -> APIRouter:
-    router = APIRouter(tags=["Lightspeed"], route_class=ExceptionTranslatingRoute)
+    router = APIRouter(tags=["Lightspeed"], route_class=ExceptionTranslatingRoute,
+                       dependencies=[Depends(body_within_limit)])
 
     @router.post("/v1/query", response_model=QueryResponse, openapi_extra=_body_schema(QueryRequest))
     async def query(request: Request) -> QueryResponse:

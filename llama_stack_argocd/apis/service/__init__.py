@@ -15,7 +15,9 @@ from llama_stack_api import Api, InlineProviderSpec, ProviderSpec
 from pydantic import BaseModel
 
 from llama_stack_argocd.apis.overlays import PUBLIC
+from llama_stack_argocd.context.settings import ContextSettings
 from llama_stack_argocd.security.authn import Authenticator, Principal, Unauthenticated
+from llama_stack_argocd.security.kube_review import KubernetesTokenReviewer
 from llama_stack_argocd.security.proxy_secret import ProxySecret
 
 API_NAME = "argocd"
@@ -63,7 +65,11 @@ async def get_provider_impl(config: Any, deps: dict[Any, Any]) -> ServiceImpl:
             f"No proxy secret: set {config.proxy_secret_env} or mount a file and set {config.proxy_secret_file_env} "
             "(the same value Argo CD sends as 'Authorization: Bearer ...' from argocd-secret)."
         )
-    return ServiceImpl(Authenticator(secret))
+    reviewer = None
+    if config.kubernetes_tokens:
+        settings = ContextSettings(kubeconfig=config.kubeconfig)
+        reviewer = KubernetesTokenReviewer(settings, config.access_path)
+    return ServiceImpl(Authenticator(secret, reviewer))
 
 
 def create_router(impl: ServiceImpl) -> APIRouter:

