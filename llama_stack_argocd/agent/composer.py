@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llama_stack_argocd.agent.attachments import Attachment, AttachmentKind
-from llama_stack_argocd.context.budget import ATTACHMENTS, TOOL_RESULTS, Budget, cut_text
+from llama_stack_argocd.context.budget import ATTACHMENTS, HISTORY, INSTRUCTIONS, TOOL_RESULTS, Budget, cut_text
 from llama_stack_argocd.context.digest import build_context
 from llama_stack_argocd.context.redaction import Redactor
 
@@ -26,6 +26,7 @@ class Composed:
     redactions: int = 0
     truncated: bool = False
     findings: list[str] = field(default_factory=list)
+    history_over_budget: bool = False
 
 
 class ContextComposer:
@@ -49,6 +50,8 @@ class ContextComposer:
         seen: set[str],
         focus: str | None,
         model: str | None = None,
+        instructions: str = "",
+        history_tokens: int = 0,
     ) -> Composed:
         redactor = self._redactor_factory()
         composed = Composed(text="")
@@ -64,19 +67,20 @@ class ContextComposer:
         if focus:
             sections.append(focus)
         budget = self.budget(model)
+        room, composed.history_over_budget = self.attachment_room(budget, instructions, history_tokens)
         if any(kind is not AttachmentKind.OTHER for kind in fresh):
             digest = build_context(
                 manifest=_first(fresh, AttachmentKind.MANIFEST, redactor),
                 events=_first(fresh, AttachmentKind.EVENTS, redactor),
                 logs=_joined_logs(fresh.get(AttachmentKind.LOGS, []), redactor),
-                budget=budget,
+                budget=room,
                 model=model,
             )
             sections.append(digest.text)
             composed.truncated |= digest.truncated
             composed.findings = [f.title for f in digest.findings]
         for other in fresh.get(AttachmentKind.OTHER, []):
-            cut = cut_text(redactor.redact_text(other.content), budget.share(ATTACHMENTS) // 4, "head", model)
+            cut = cut_text(redactor.redact_text(other.content), room // 4, "head", model)
             composed.truncated |= cut.truncated
             sections.append(f"Attached ({other.mime_type}):\n```\n{cut.text}\n```")
         if repeated:
@@ -87,6 +91,22 @@ class ContextComposer:
         composed.deduplicated = len(repeated)
         composed.redactions = redactor.count
         return composed
+
+    @staticmethod
+    def attachment_room(budget: Budget, instructions: str, history_tokens: int) -> tuple[int, bool]:
+        """Tokens for this turn's attachments once the instructions and the replayed history are counted.
+
+        The roles share the window fairly: what history and instructions do not use goes to the attachments, and
+        a long history takes from them no more than its own share. llama-stack replays a Responses chain whole, so
+        a history over its share cannot be cut here; it is reported (`argocd_history_over_budget`).
+        """
+        grants = budget.allocate({
+            INSTRUCTIONS: budget.count(instructions),
+            HISTORY: history_tokens,
+            ATTACHMENTS: budget.caps.get(ATTACHMENTS, budget.input_tokens),
+            TOOL_RESULTS: budget.share(TOOL_RESULTS),
+        })
+        return grants[ATTACHMENTS], history_tokens > grants[HISTORY]
 
     def fit_tool_output(self, output: str, model: str | None, calls_in_round: int) -> tuple[str, bool]:
         """A tool result within its share of the budget (split between the calls of one round)."""

@@ -69,6 +69,8 @@ class AgentRequest:
 
 # Creates one Responses round: llama-stack's builtin `create_openai_response` with a CreateResponseRequest.
 ResponsesBackend = Callable[[Any], Awaitable[Any]]
+# Tokens the model saw and wrote in a stored response: about what continuing its chain replays.
+HistorySize = Callable[[str], Awaitable[int]]
 
 
 class ArgoCDAgent:
@@ -80,7 +82,9 @@ class ArgoCDAgent:
         composer: ContextComposer,
         settings: AgentSettings,
         quota: QuotaKeeper,
+        history_size: HistorySize,
     ) -> None:
+        self._history_size = history_size
         self.quota = quota
         self._backend = backend
         self._toolbox = toolbox
@@ -125,7 +129,10 @@ class ArgoCDAgent:
             )
 
     async def _prepare(self, request: AgentRequest) -> _Turn:
-        seen = await self._memory.seen(request.previous_response_id)
+        previous = request.previous_response_id
+        seen = await self._memory.seen(previous)
+        history_tokens = await self._history_size(previous) if previous else 0
+        instructions = system_instructions(request.instructions, self._settings.instructions)
         manifest = next((a for a in request.attachments if a.kind == "manifest"), None)
         composed = self._composer.compose(
             request.question,
@@ -133,17 +140,21 @@ class ArgoCDAgent:
             seen=seen,
             focus=focus_line(request.caller, manifest.label if manifest else None),
             model=request.model,
+            instructions=instructions,
+            history_tokens=history_tokens,
         )
         report = TurnReport(
             redactions=composed.redactions,
             truncated=composed.truncated,
             attachments_sent=composed.sent,
             attachments_deduplicated=composed.deduplicated,
+            history_tokens=history_tokens,
+            history_over_budget=composed.history_over_budget,
         )
         user_message = [{"type": "message", "role": "user", "content": composed.text}] if composed.text else []
         return _Turn(
             request=request,
-            instructions=system_instructions(request.instructions, self._settings.instructions),
+            instructions=instructions,
             first_input=[*request.prior_items, *user_message],
             tools=[*await self._toolbox.definitions(), *request.extra_tools],
             fingerprints=seen | composed.fingerprints,

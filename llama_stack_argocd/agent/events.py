@@ -49,6 +49,8 @@ class TurnReport:
     attachments_deduplicated: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    history_tokens: int = 0
+    history_over_budget: bool = False
 
     def as_metadata(self) -> dict[str, str]:
         """Responses metadata values must be strings."""
@@ -59,6 +61,8 @@ class TurnReport:
             "argocd_tools_called": ",".join(self.tools_called),
             "argocd_attachments_sent": str(self.attachments_sent),
             "argocd_attachments_deduplicated": str(self.attachments_deduplicated),
+            "argocd_history_tokens": str(self.history_tokens),
+            "argocd_history_over_budget": str(self.history_over_budget).lower(),
         }
 
 
