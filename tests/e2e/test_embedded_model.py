@@ -1,31 +1,48 @@
-"""With no inference configured, `llama stack run run.yaml` answers with the embedded model, streamed."""
+"""With no inference configured, the distribution answers with the embedded SmolLM2 model, streamed; with another
+model configured the embedded one stays off. The 135M model's wording is never asserted."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import httpx
+import pytest
+import yaml
 from openai import OpenAI
 
-from tests.support.stack import ROOT, running_stack, write_config
+from llama_stack_argocd.providers.inference.config import (
+    OTHER_INFERENCE_ENV,
+    OTHER_INFERENCE_SUBSTITUTION,
+    EmbeddedModelConfig,
+)
+from tests.support.stack import ROOT, start_stack, write_config
 
-INFERENCE_ENV = ("VLLM_URL", "OLLAMA_URL", "OPENAI_BASE_URL", "LLAMA_CPP_SERVER_URL")
+CONFIG = ROOT / "tests/e2e/configs/embedded.yaml"
+NO_OTHER_INFERENCE = dict.fromkeys(OTHER_INFERENCE_ENV)  # None: unset, whatever the shell exports
 
 
-def test_embedded_model_streams_an_answer(tmp_path, monkeypatch):
-    for name in INFERENCE_ENV:
-        monkeypatch.delenv(name, raising=False)
+def llms(base_url: str) -> list[str]:
+    return [m["id"] for m in httpx.get(f"{base_url}/v1/models").json()["data"] if m.get("model_type") == "llm"]
+
+
+def embedded_provider(base_url: str) -> dict:
+    providers = httpx.get(f"{base_url}/v1/providers").json()["data"]
+    return next(p for p in providers if p["provider_type"] == "inline::argocd-embedded")
+
+
+def test_default_distribution_streams_an_answer_from_the_embedded_model(tmp_path):
     config = write_config(ROOT / "run.yaml", tmp_path)
-    with running_stack(config, env={"KUBECONFIG": os.devnull}) as stack:
-        models = httpx.get(f"{stack.base_url}/v1/models").json()["data"]
-        assert [m["id"] for m in models if m["model_type"] == "llm"] == ["embedded/smollm2"]
-        client = OpenAI(base_url=f"{stack.base_url}/v1", api_key="none")
-        chunks = client.chat.completions.create(
-            model="embedded/smollm2", stream=True, max_tokens=24,
+    with start_stack(config, env={**NO_OTHER_INFERENCE, "KUBECONFIG": os.devnull}) as stack:
+        assert llms(stack.base_url) == ["embedded/smollm2"]
+        client = OpenAI(base_url=f"{stack.base_url}/v1", api_key="none", max_retries=0)
+        stream = client.chat.completions.create(
+            model="embedded/smollm2", stream=True, max_tokens=32,
             messages=[{"role": "user", "content": "What is Argo CD?"}],
         )
-        texts = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
-        assert len(texts) >= 3 and "".join(texts).strip()
+        texts = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]
+        assert len(texts) >= 3, texts
+        assert "".join(texts).strip()
         # and through the agent, as the extension's V2 provider asks
         with httpx.stream("POST", f"{stack.base_url}/v1/responses", timeout=120, json={
             "model": "embedded/smollm2", "input": "Say hello.", "stream": True, "max_output_tokens": 24,
@@ -34,3 +51,60 @@ def test_embedded_model_streams_an_answer(tmp_path, monkeypatch):
         assert '"response.output_text.delta"' in body
         # 24 tokens may cut the answer short: then the stream ends "incomplete" rather than "completed"
         assert '"type":"response.completed"' in body or '"type":"response.incomplete"' in body
+        # llama.cpp is inside the distribution's process: no second process to start or stop
+        assert "embedded model server started" in stack.log_text()
+
+
+def test_another_model_keeps_the_embedded_one_off(stack_factory, scripted_llm):
+    stack = stack_factory(CONFIG, env={**NO_OTHER_INFERENCE, "OPENAI_BASE_URL": scripted_llm.url,
+                                       "OPENAI_API_KEY": "sk-test"})
+    assert llms(stack.base_url) == ["openai/scripted"]
+    assert embedded_provider(stack.base_url)["config"]["other_inference"].strip() == "OPENAI_BASE_URL"
+    assert "embedded model server started" not in stack.log_text()
+    # the launcher restarts on the same port with the same state
+    url, state = stack.base_url, stack.state_dir
+    stack.restart()
+    assert (stack.base_url, stack.state_dir) == (url, state)
+    assert llms(stack.base_url) == ["openai/scripted"]
+
+
+@pytest.mark.parametrize("configured", [(), ("VLLM_URL",), ("OLLAMA_URL",), ("OPENAI_BASE_URL",),
+                                        ("LLAMA_CPP_SERVER_URL",), ("VLLM_URL", "OPENAI_BASE_URL")])
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_the_run_config_block_selects_the_embedded_model_only_without_another(configured, monkeypatch):
+    from llama_stack.core.datatypes import StackConfig
+    from llama_stack.core.stack import replace_env_vars
+
+    for name in OTHER_INFERENCE_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name in configured:
+        monkeypatch.setenv(name, "http://127.0.0.1:9/v1")
+    raw = yaml.safe_load(CONFIG.read_text())
+    assert raw["providers"]["inference"][0]["config"]["other_inference"] == OTHER_INFERENCE_SUBSTITUTION.strip()
+    providers = [p for p in StackConfig(**replace_env_vars(raw)).providers["inference"] if p.provider_id]
+    embedded = EmbeddedModelConfig(**providers[0].config)
+    assert bool(embedded.other_inference) == bool(configured)
+    assert len(providers) == 1 + len(configured)
+
+
+def test_the_server_lives_across_event_loops_and_stops_with_shutdown():
+    """llama-stack initializes providers in a temporary loop and serves from another; shutdown() frees the port."""
+    from llama_stack_argocd.providers.inference import get_provider_impl
+
+    adapter = asyncio.run(get_provider_impl(EmbeddedModelConfig(other_inference=None, context_size=2048), {}))
+    url = adapter.get_base_url()
+
+    async def serve() -> str:
+        assert await adapter.list_provider_model_ids() == ["smollm2"]
+        assert (await adapter.health())["status"] == "OK"
+        reply = await adapter.client.chat.completions.create(
+            model="smollm2", max_tokens=8, messages=[{"role": "user", "content": "Hi"}])
+        return reply.choices[0].message.content
+
+    try:
+        assert asyncio.run(serve()) is not None
+        assert httpx.get(f"{url}/models").status_code == 401, "the per-start API key is required"
+    finally:
+        asyncio.run(adapter.shutdown())
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/models", timeout=2)

@@ -10,9 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-# The routes this project serves or adjusts (llama-stack's own schema has dangling refs schemathesis refuses).
+# The routes this project serves or adjusts. Left out: llama-stack's own schemas, which have dangling refs and
+# constructs schemathesis cannot generate from (the Responses request model among them; tests/e2e covers it).
 OUR_ROUTES = (
-    r"^/(v1/(query|streaming_query|feedback(/status)?|agents.*|openai/v1/(responses|models)|models"
+    r"^/(v1/(query|streaming_query|feedback(/status)?|agents.*|openai/v1/models|models"
     r")|liveness|readiness|authorized)$"
 )
 
@@ -23,6 +24,7 @@ def test_generated_requests_never_get_a_server_error(stack):
     result = subprocess.run(
         [str(st), "run", f"{stack.base_url}/openapi.json", "--url", stack.base_url,
          "--checks", "not_a_server_error", "--max-examples", examples, "--phases", "examples,fuzzing",
+         "--seed", os.environ.get("FUZZ_SEED", "20261125"),
          "--include-path-regex", OUR_ROUTES, "--request-timeout", "30", "--workers", "1",
          "-H", "Argocd-Application-Name: argocd:guestbook", "-H", "Argocd-Project-Name: default",
          "-H", "Argocd-Username: fuzzer"],

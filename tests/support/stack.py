@@ -1,18 +1,29 @@
-"""Runs the real `llama stack run` for end-to-end tests: 127.0.0.1, a free port, its own state, always stopped."""
+"""Runs the real `llama stack run` for end-to-end tests: 127.0.0.1, a free port, its own state, always stopped.
+
+    with start_stack(config, env={"OPENAI_BASE_URL": llm.url}) as stack:   # waits for GET /v1/health == 200
+        httpx.get(f"{stack.base_url}/v1/models")
+        stack.restart()                                                     # same port, same state directory
+
+The process gets its own session (so stop() ends llama.cpp threads and any children too), dies with the test
+process (PR_SET_PDEATHSIG) and is stopped at interpreter exit if a test forgot to.
+"""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import yaml
@@ -21,82 +32,173 @@ from tests.support.scripted_llm import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LLAMA = Path(sys.executable).with_name("llama")
+START_TIMEOUT = float(os.environ.get("STACK_START_TIMEOUT", "90"))
+
+_RUNNING: set[StackHandle] = set()  # started and not yet stopped, stopped at exit if a test forgot
 
 
-@dataclass
+@atexit.register
+def _stop_leftovers() -> None:
+    for handle in list(_RUNNING):
+        handle.stop()
+
+
+def _die_with_parent() -> list[str]:
+    """A command prefix setting PR_SET_PDEATHSIG (util-linux setpriv), so the server dies with the test process.
+
+    The signal follows the thread that started the child: only used from the main thread."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or threading.current_thread() is not threading.main_thread():
+        return []
+    return [setpriv, "--pdeathsig", "TERM", "--"]
+
+
+@dataclass(eq=False)
 class StackHandle:
+    """One `llama stack run <config> --port <port>`; `env` values of None unset inherited variables."""
+
     config: Path
-    env: dict[str, str]
+    env: Mapping[str, str | None]
     state_dir: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    owns_state_dir: bool = False
+    starts: int = 0
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def log_text(self) -> str:
+        """The output of the current (or last) run."""
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
 
-    def start(self, timeout: float = 90) -> None:
-        self.log_path = self.state_dir / f"server-{int(time.time() * 1000)}.log"
+    def _environment(self) -> dict[str, str]:
         env = {**os.environ, "SQLITE_STORE_DIR": str(self.state_dir), "LLAMA_STACK_PORT": str(self.port),
-               "LLAMA_STACK_ARGOCD_APIS_DIR": str(ROOT / "llama_stack_argocd/apis/specs"), **self.env}
+               "LLAMA_STACK_ARGOCD_APIS_DIR": str(ROOT / "llama_stack_argocd/apis/specs"),
+               "PYTHONUNBUFFERED": "1"}
+        for name, value in self.env.items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = str(value)
+        return env
+
+    def start(self, timeout: float = START_TIMEOUT) -> StackHandle:
+        if self.running:
+            return self
+        self.starts += 1
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.state_dir / f"server-{self.starts}.log"
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [str(LLAMA), "stack", "run", str(self.config), "--port", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True,
+                [*_die_with_parent(), str(LLAMA), "stack", "run", str(self.config), "--port", str(self.port)],
+                stdout=log, stderr=subprocess.STDOUT, env=self._environment(), cwd=ROOT, start_new_session=True,
             )
+        _RUNNING.add(self)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"llama stack run exited ({self.process.returncode}):\n{self.log_text()[-4000:]}")
             try:
                 if httpx.get(f"{self.base_url}/v1/health", timeout=1).status_code == 200:
-                    return
+                    return self
             except httpx.HTTPError:
                 pass
-            time.sleep(0.2)
+            time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"llama stack run was not healthy within {timeout}s:\n{self.log_text()[-4000:]}")
 
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+    def stop(self, grace: float = 8) -> None:
+        """SIGTERM to the whole process group, SIGKILL after `grace` seconds."""
+        process = self.process
+        if process is None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(5)
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(grace)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+            except ProcessLookupError:
+                pass
+        _RUNNING.discard(self)
 
-    def restart(self) -> None:
+    def restart(self, timeout: float = START_TIMEOUT) -> StackHandle:
+        """Stop and start again on the same port with the same state directory (persistence checks)."""
         self.stop()
-        self.start()
+        return self.start(timeout)
+
+    def close(self) -> None:
+        """Stop, and remove the state directory if start_stack created it."""
+        self.stop()
+        if self.owns_state_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
-def write_config(template: Path, directory: Path, **overrides: Any) -> Path:
-    """A copy of a run config with `server.host` on loopback and dotted-key overrides applied."""
-    config = yaml.safe_load(template.read_text())
+def start_stack(config_path: Path | str, env: Mapping[str, str | None] | None = None, port: int | None = None,
+                state_dir: Path | str | None = None, timeout: float = START_TIMEOUT) -> StackHandle:
+    """Start `llama stack run` and wait until it is healthy; use the handle as a context manager (or close())."""
+    owns = state_dir is None
+    directory = Path(tempfile.mkdtemp(prefix="stack-state-")) if state_dir is None else Path(state_dir)
+    handle = StackHandle(config=Path(config_path), env=dict(env or {}), state_dir=directory,
+                         port=port or free_port(), owns_state_dir=owns)
+    try:
+        return handle.start(timeout)
+    except BaseException:
+        handle.close()
+        raise
+
+
+@contextmanager
+def running_stack(config: Path, env: Mapping[str, str | None] | None = None,
+                  state_dir: Path | None = None) -> Iterator[StackHandle]:
+    with start_stack(config, env, state_dir=state_dir) as handle:
+        yield handle
+
+
+def write_config(template: Path, directory: Path, name: str | None = None, **overrides: Any) -> Path:
+    """A copy of a run config with `server.host` on loopback and dotted-key overrides applied.
+
+    Keys are dotted paths, list items by index: `write_config(ROOT / "run.yaml", tmp_path,
+    **{"providers.inference.0.config.context_size": 4096})`. A value of None at a list index removes that item.
+    """
+    config = yaml.safe_load(Path(template).read_text())
     config.setdefault("server", {})["host"] = "127.0.0.1"
-    for dotted, value in overrides.items():  # "providers.responses.0.config.agent" style paths
+    for dotted, value in overrides.items():
         node: Any = config
         *parents, last = [int(k) if k.isdigit() else k for k in dotted.split(".")]
         for key in parents:
             node = node[key] if isinstance(node, list) else node.setdefault(key, {})
-        node[last] = value
-    path = directory / template.name
+        if isinstance(node, list) and value is None:
+            del node[last]
+        else:
+            node[last] = value
+    path = Path(directory) / (name or Path(template).name)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
 
-@contextmanager
-def running_stack(config: Path, env: dict[str, str] | None = None, state_dir: Path | None = None) -> Iterator[StackHandle]:
-    with tempfile.TemporaryDirectory(prefix="stack-state-") as tmp:
-        handle = StackHandle(config=config, env=env or {}, state_dir=state_dir or Path(tmp))
-        handle.start()
-        try:
-            yield handle
-        finally:
-            handle.stop()
+def scripted_llm_env(llm_url: str, kubeconfig: Path | str | None = None) -> dict[str, str | None]:
+    """Environment for run.yaml-style configs: inference from the scripted LLM only, optional kubeconfig."""
+    env: dict[str, str | None] = {"OPENAI_BASE_URL": llm_url, "OPENAI_API_KEY": "sk-test",
+                                  "VLLM_URL": None, "OLLAMA_URL": None, "LLAMA_CPP_SERVER_URL": None}
+    if kubeconfig is not None:
+        env["KUBECONFIG"] = str(kubeconfig)
+    return env

