@@ -1,8 +1,9 @@
-"""`ClusterSource` over the Kubernetes API, with the official client.
+"""`ClusterSource` over the Kubernetes API, with the official `kubernetes` client.
 
 The client's configuration loading (in-cluster service account or kubeconfig), TLS and auth are used as they are;
-requests are plain REST reads with a timeout on every call, run in threads so independent reads overlap. Failures
-become `ContextError`s that say what the back-end's own account is missing.
+requests are plain REST reads through `ApiClient.call_api` on explicit paths (source.KINDS), bounded by a timeout on
+every call and run in threads, so independent reads overlap. Bodies are decoded as JSON dicts, exactly as the API
+serves them. Failures become `ContextError`s that say what failed and what the back-end's own account is missing.
 """
 
 from __future__ import annotations
@@ -10,30 +11,72 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlencode
 
 import urllib3
 from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
 
-from llama_stack_argocd.context.errors import AccessDenied, NotFound, Unavailable
-from llama_stack_argocd.context.settings import ContextSettings
-from llama_stack_argocd.context.source import resource_type
+from llama_stack_argocd.context.errors import AccessDenied, InvalidArgument, NotFound, Unavailable
+from llama_stack_argocd.context.settings import HARD_MAX_LOG_LINES, ContextSettings
+from llama_stack_argocd.context.source import ResourceType, resource_type
+
+_IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
 
 
-def _api_client(settings: ContextSettings) -> client.ApiClient:
+def api_client(settings: ContextSettings) -> client.ApiClient:
+    """An ApiClient for the configured cluster: explicit kubeconfig, else in-cluster, else $KUBECONFIG/~/.kube."""
     configuration = client.Configuration()
     if settings.kubeconfig:
         config.load_kube_config(settings.kubeconfig, context=settings.kube_context, client_configuration=configuration)
-    elif os.environ.get("KUBERNETES_SERVICE_HOST"):
+    elif os.environ.get(_IN_CLUSTER_ENV):
         config.load_incluster_config(client_configuration=configuration)
-    else:
-        config.load_kube_config(context=settings.kube_context, client_configuration=configuration)
-    configuration.retries = 0
+    else:  # read now, not at import: the client's own default is frozen when it is imported
+        config.load_kube_config(
+            os.environ.get("KUBECONFIG") or None, context=settings.kube_context, client_configuration=configuration
+        )
+    configuration.retries = 0  # no silent retries: the timeout bounds the whole read, the model may ask again
     return client.ApiClient(configuration)
 
 
+class _Read(NamedTuple):
+    """One API read, described for error messages: `verb` on `rtype` (`subresource`) in `namespace`."""
+
+    verb: str
+    rtype: ResourceType
+    kind: str
+    namespace: str | None
+    name: str | None = None
+    subresource: str | None = None
+
+    def describe(self) -> str:
+        where = f" in namespace {self.namespace}" if self.namespace else ""
+        if self.subresource == "log":
+            return f"the log of Pod {self.namespace}/{self.name}"
+        if self.name:
+            return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
+        return f"the {self.kind} list{where}"
+
+    def permission(self) -> str:
+        resource = f"{self.rtype.plural}/{self.subresource}" if self.subresource else self.rtype.plural
+        group = self.rtype.group or '"" (core)'
+        where = f" in namespace {self.namespace}" if self.namespace else " cluster-wide"
+        return f"'{self.verb}' on '{resource}' (API group {group}){where}"
+
+
+def _status_message(body: bytes) -> str:
+    """The `message` of a Kubernetes Status body, if the error came with one."""
+    try:
+        status = json.loads(body)
+    except ValueError:
+        return ""
+    return str(status.get("message") or "") if isinstance(status, dict) else ""
+
+
 class KubernetesSource:
+    """Reads one cluster with the back-end's own credentials. The ApiClient is built on first use."""
+
     def __init__(self, settings: ContextSettings) -> None:
         self._settings = settings
         self._client: client.ApiClient | None = None
@@ -42,75 +85,123 @@ class KubernetesSource:
     def api(self) -> client.ApiClient:
         if self._client is None:
             try:
-                self._client = _api_client(self._settings)
-            except Exception as error:  # noqa: BLE001 - no kubeconfig, bad file...: say so to the model
+                self._client = api_client(self._settings)
+            except Exception as error:  # no kubeconfig, a bad file...: say so to the model
                 raise Unavailable(
                     f"No Kubernetes API is configured for the assistant: {error}",
-                    hint="Run it in-cluster with its service account, or set KUBECONFIG.",
+                    hint="Run it in-cluster with its service account, or set KUBECONFIG / the provider's kubeconfig.",
                 ) from error
         return self._client
 
-    def _path(self, kind: str, namespace: str | None, name: str | None = None) -> str:
-        _, rtype = resource_type(kind)
+    @property
+    def host(self) -> str:
+        return self.api.configuration.host.rstrip("/")
+
+    def _path(self, rtype: ResourceType, namespace: str | None, name: str | None = None) -> str:
         base = f"/apis/{rtype.group}/{rtype.version}" if rtype.group else f"/api/{rtype.version}"
         if rtype.namespaced and namespace:
-            base += f"/namespaces/{quote(namespace)}"
+            base += f"/namespaces/{quote(namespace, safe='')}"
         base += f"/{rtype.plural}"
-        return f"{base}/{quote(name)}" if name else base
+        return f"{base}/{quote(name, safe='')}" if name else base
 
-    async def _request(self, path: str, what: str, accept: str = "application/json") -> bytes:
-        api = self.api
-        url = api.configuration.host.rstrip("/") + path
+    async def _request(self, path: str, read: _Read | None, accept: str = "application/json") -> bytes:
+        api, timeout = self.api, self._settings.request_timeout_seconds
+        url = self.host + path
+        what = read.describe() if read else path
 
-        def call() -> Any:
-            response = api.call_api(
-                "GET", url, header_params={"Accept": accept}, _request_timeout=self._settings.request_timeout_seconds
-            )
-            response.read()
-            return response
+        def call() -> tuple[int, bytes]:
+            response = api.call_api("GET", url, header_params={"Accept": accept}, _request_timeout=timeout)
+            return response.status, response.read()
 
         try:
-            response = await asyncio.to_thread(call)
-        except (urllib3.exceptions.HTTPError, OSError) as error:
+            status, body = await asyncio.to_thread(call)
+        except urllib3.exceptions.HTTPError as error:
+            raise self._transport_error(error, what) from error
+        except ApiException as error:  # the client's wrapper for TLS failures (status 0)
             raise Unavailable(
-                f"The Kubernetes API did not answer reading {what}: {type(error).__name__}.",
-                hint="It may be down or slow; try again shortly.",
+                f"Kubernetes API at {self.host} could not be reached reading {what}: {error.reason}",
+                hint="Check the API server address and its TLS certificate in the kubeconfig.",
             ) from error
-        status = response.status
-        if status == 404:
-            raise NotFound(f"{what} does not exist.", hint="Check the kind, name and namespace.")
-        if status in (401, 403):
-            raise AccessDenied(
-                f"The assistant's service account may not read {what} (HTTP {status}).",
-                hint="Grant get/list on that resource to the assistant's ClusterRole.",
-            )
-        if status >= 400:
-            raise Unavailable(f"The Kubernetes API answered HTTP {status} reading {what}.")
-        return response.data
+        except OSError as error:
+            raise Unavailable(f"Kubernetes API unreachable at {self.host} reading {what}: {error}") from error
+        if status < 300:
+            return body
+        raise self._status_error(status, _status_message(body), what, read)
 
-    async def get(self, kind: str, namespace: str | None, name: str) -> dict[str, Any]:
-        where = f"{namespace}/" if namespace else ""
-        return json.loads(await self._request(self._path(kind, namespace, name), f"{kind} {where}{name}"))
+    def _transport_error(self, error: urllib3.exceptions.HTTPError, what: str) -> Unavailable:
+        reason = getattr(error, "reason", None) or error
+        timeout = self._settings.request_timeout_seconds
+        refused = isinstance(reason, urllib3.exceptions.NewConnectionError)  # a subclass of ConnectTimeoutError
+        timed_out = isinstance(reason, urllib3.exceptions.TimeoutError) or isinstance(
+            error, urllib3.exceptions.TimeoutError
+        )
+        if timed_out and not refused:
+            return Unavailable(
+                f"Kubernetes API timed out after {timeout:g}s reading {what}.",
+                hint="The API server is slow or overloaded; try again shortly, or ask for less (fewer log lines).",
+            )
+        return Unavailable(
+            f"Kubernetes API unreachable at {self.host} reading {what}: {type(reason).__name__}.",
+            hint="The API server may be down or the address in the kubeconfig wrong; try again shortly.",
+        )
+
+    def _status_error(self, status: int, message: str, what: str, read: _Read | None) -> Exception:
+        detail = f": {message}" if message else "."
+        if status == 404:
+            return NotFound(f"{what} does not exist{detail}", hint="Check the kind, name and namespace.")
+        if status == 401:
+            return AccessDenied(
+                f"The Kubernetes API refused the assistant's credentials (HTTP 401) reading {what}.",
+                hint="The assistant's service account token (or kubeconfig user) is invalid or expired.",
+            )
+        if status == 403:
+            needed = read.permission() if read else "access"
+            return AccessDenied(
+                f"The assistant's service account lacks {needed}, so it cannot read {what} (HTTP 403).",
+                hint=f"Grant {needed} to the assistant's Role or ClusterRole.",
+            )
+        if status == 400:
+            return InvalidArgument(f"The Kubernetes API rejected reading {what}{detail}")
+        return Unavailable(
+            f"The Kubernetes API answered HTTP {status} reading {what}{detail}",
+            hint="A server-side problem; try again shortly.",
+        )
+
+    @staticmethod
+    def _typed(obj: dict[str, Any], kind: str, rtype: ResourceType) -> dict[str, Any]:
+        obj.setdefault("kind", kind)  # list items carry no kind/apiVersion
+        obj.setdefault("apiVersion", rtype.api_version)
+        return obj
+
+    async def get(self, kind: str, namespace: str | None, name: str, group: str | None = None) -> dict[str, Any]:
+        canonical, rtype = resource_type(kind, group)
+        namespace = namespace if rtype.namespaced else None
+        read = _Read("get", rtype, canonical, namespace, name)
+        return self._typed(json.loads(await self._request(self._path(rtype, namespace, name), read)), canonical, rtype)
+
+    async def get_application(self, namespace: str, name: str) -> dict[str, Any]:
+        return await self.get("Application", namespace, name)
 
     async def list(self, kind: str, namespace: str | None) -> list[dict[str, Any]]:
-        where = f" in namespace {namespace}" if namespace else ""
-        data = json.loads(await self._request(self._path(kind, namespace), f"the {kind} list{where}"))
         canonical, rtype = resource_type(kind)
-        items = data.get("items") or []
-        for item in items:  # list items carry no kind/apiVersion
-            item.setdefault("kind", canonical)
-            item.setdefault("apiVersion", rtype.api_version)
-        return items
+        namespace = namespace if rtype.namespaced else None
+        read = _Read("list", rtype, canonical, namespace)
+        try:
+            data = json.loads(await self._request(self._path(rtype, namespace), read))
+        except NotFound:
+            return []  # the cluster does not serve this kind (an uninstalled CRD): there are none
+        return [self._typed(item, canonical, rtype) for item in data.get("items") or []]
 
     async def log(self, namespace: str, pod: str, container: str | None, tail_lines: int, previous: bool) -> str:
-        params = {"tailLines": tail_lines, "previous": str(previous).lower()}
+        _, rtype = resource_type("Pod")
+        params: dict[str, Any] = {"tailLines": max(1, min(tail_lines, HARD_MAX_LOG_LINES))}
         if container:
             params["container"] = container
-        path = f"{self._path('Pod', namespace, pod)}/log?{urlencode(params)}"
-        what = f"the {'previous ' if previous else ''}log of Pod {namespace}/{pod}" + (
-            f" container {container}" if container else ""
-        )
-        return (await self._request(path, what, accept="text/plain")).decode("utf-8", errors="replace")
+        if previous:
+            params["previous"] = "true"
+        read = _Read("get", rtype, "Pod", namespace, pod, subresource="log")
+        body = await self._request(f"{self._path(rtype, namespace, pod)}/log?{urlencode(params)}", read, "text/plain")
+        return body.decode("utf-8", errors="replace")
 
     async def ping(self) -> None:
-        await self._request("/version", "the API server version")
+        await self._request("/version", None)

@@ -1,31 +1,56 @@
-"""The six reads behind the tools, each inside one Application and redacted before it is returned."""
+"""The six reads behind the tools, each inside one Application and redacted before it is returned.
+
+Every method takes the caller's `AppRef` first, reads the Application (once per call: no cache outlives a call),
+checks the resource is in its scope, and returns a JSON-able dict that has been through a fresh `Redactor`; when
+values were withheld, `redacted_values` says how many.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
-from llama_stack_argocd.context.errors import InvalidArgument
-from llama_stack_argocd.context.events import group_events
+from llama_stack_argocd.context.errors import ContextError, InvalidArgument
+from llama_stack_argocd.context.events import group_events, last_seen, parse_time
 from llama_stack_argocd.context.logs import compress_logs
 from llama_stack_argocd.context.manifests import clean_manifest
-from llama_stack_argocd.context.membership import ApplicationScope, fetch_in_scope, load_scope
+from llama_stack_argocd.context.membership import ApplicationScope, fetch_in_scope, in_scope, load_scope
 from llama_stack_argocd.context.redaction import Redactor
 from llama_stack_argocd.context.scope import AppRef, ResourceRef
 from llama_stack_argocd.context.settings import ContextSettings
 from llama_stack_argocd.context.source import ClusterSource
-from llama_stack_argocd.context.workloads import WORKLOAD_KINDS, children, container_summary, pods_of, related
+from llama_stack_argocd.context.workloads import (
+    WORKLOAD_KINDS,
+    container_names,
+    container_summary,
+    default_container,
+    descendants,
+    related,
+)
 
 LOG_TOKENS = 3000  # a log read fits this many tokens; repeats collapse, errors and the tail are kept
+_FAILED_SYNC_STATUSES = frozenset({"SyncFailed"})
+_FAILED_HOOK_PHASES = frozenset({"Failed", "Error"})
+
+
+def _pick(mapping: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: mapping[k] for k in keys if mapping.get(k) not in (None, "", [], {})}
 
 
 class ContextService:
-    def __init__(self, source: ClusterSource, settings: ContextSettings) -> None:
+    def __init__(
+        self,
+        source: ClusterSource,
+        settings: ContextSettings,
+        redactor_factory: Callable[[], Redactor] | None = None,
+    ) -> None:
         self.source = source
         self.settings = settings
+        self._redactor_factory = redactor_factory or (lambda: Redactor(settings.redaction_filters))
 
     def _redacted(self, payload: dict[str, Any]) -> dict[str, Any]:
-        redactor = Redactor(self.settings.redaction_filters)
+        redactor = self._redactor_factory()
         out = redactor.redact_obj(payload)
         if redactor.count:
             out["redacted_values"] = redactor.count
@@ -39,32 +64,36 @@ class ContextService:
         await self.source.ping()
 
     async def application(self, app: AppRef) -> dict[str, Any]:
-        application = (await load_scope(self.source, app)).application
+        """Sync and health, conditions, the last operation with its failed results, every managed resource."""
+        scope = await load_scope(self.source, app)
+        application = scope.application
         spec, status = application.get("spec") or {}, application.get("status") or {}
         operation = status.get("operationState") or {}
-        results = (operation.get("syncResult") or {}).get("resources") or []
+        sync_result = operation.get("syncResult") or {}
         failed = [
-            {k: r.get(k) for k in ("group", "kind", "namespace", "name", "status", "message", "hookPhase") if r.get(k)}
-            for r in results
-            if r.get("status") not in (None, "Synced", "Pruned") or r.get("hookPhase") in ("Failed", "Error")
+            _pick(r, "group", "kind", "namespace", "name", "status", "message", "hookPhase")
+            for r in sync_result.get("resources") or []
+            if r.get("status") in _FAILED_SYNC_STATUSES or r.get("hookPhase") in _FAILED_HOOK_PHASES
         ]
+        operation_state = _pick(operation, "phase", "message", "startedAt", "finishedAt")
+        if sync_result.get("revision"):
+            operation_state["revision"] = sync_result["revision"]
+        if failed:
+            operation_state["failedResults"] = failed
         return self._redacted(
             {
                 "application": str(app),
                 "project": spec.get("project"),
                 "source": spec.get("source") or spec.get("sources"),
                 "destination": spec.get("destination"),
-                "sync": {k: v for k, v in (status.get("sync") or {}).items() if k in ("status", "revision", "revisions")},
-                "health": status.get("health"),
+                "sync": _pick(status.get("sync") or {}, "status", "revision", "revisions"),
+                "health": _pick(status.get("health") or {}, "status", "message"),
                 "conditions": status.get("conditions") or [],
-                "operationState": {
-                    k: operation.get(k) for k in ("phase", "message", "startedAt", "finishedAt") if operation.get(k)
-                }
-                | ({"failedResults": failed} if failed else {}),
+                "operationState": operation_state,
                 "resources": [
                     {
                         "kind": r.get("kind"),
-                        "namespace": r.get("namespace"),
+                        "namespace": scope.namespace_of(r),
                         "name": r.get("name"),
                         "group": r.get("group") or None,
                         "sync": r.get("status"),
@@ -76,60 +105,94 @@ class ContextService:
         )
 
     async def manifest(self, app: AppRef, ref: ResourceRef) -> dict[str, Any]:
+        """The live object without noise; Secrets show keys only."""
         _, obj = await self._in_scope(app, ref)
         return self._redacted({"manifest": clean_manifest(obj)})
 
     async def events(self, app: AppRef, ref: ResourceRef) -> dict[str, Any]:
+        """Events of the resource and, for a workload, of its ReplicaSets/Jobs and Pods; grouped, newest first."""
         _, obj = await self._in_scope(app, ref)
         meta = obj.get("metadata") or {}
-        subjects = [obj]
         if obj.get("kind") in WORKLOAD_KINDS - {"Pod"}:
-            subjects += await pods_of(self.source, obj, self.settings.max_pods)
-            subjects += await self._owned_replicasets(obj)
+            (middle, pods), items = await asyncio.gather(
+                descendants(self.source, obj), self.source.list("Event", meta.get("namespace"))
+            )
+            subjects = [obj, *middle, *pods[: self.settings.max_pods]]
+        else:
+            subjects, items = [obj], await self.source.list("Event", meta.get("namespace"))
         uids = {(s.get("metadata") or {}).get("uid") for s in subjects} - {None}
         names = {(s.get("kind"), (s.get("metadata") or {}).get("name")) for s in subjects}
-        items = await self.source.list("Event", meta.get("namespace"))
-        mine = [
-            e for e in items
-            if (io := e.get("involvedObject") or {}).get("uid") in uids or (io.get("kind"), io.get("name")) in names
-        ]
-        groups = group_events(mine[-self.settings.max_events:])
-        return self._redacted(
-            {"resource": f"{obj.get('kind')}/{meta.get('name')}", "events": [g.model_dump() for g in groups]}
-        )
 
-    async def _owned_replicasets(self, obj: dict[str, Any]) -> list[dict[str, Any]]:
-        if obj.get("kind") not in ("Deployment", "Rollout"):
-            return []
-        return await children(self.source, obj)
+        def about_subject(event: dict[str, Any]) -> bool:
+            involved = event.get("involvedObject") or event.get("regarding") or {}
+            if involved.get("uid") and uids:
+                return involved["uid"] in uids
+            return (involved.get("kind"), involved.get("name")) in names
+
+        mine = sorted((e for e in items if about_subject(e)), key=lambda e: parse_time(last_seen(e)), reverse=True)
+        kept = mine[: self.settings.max_events]
+        payload: dict[str, Any] = {
+            "resource": f"{obj.get('kind')}/{meta.get('name')}",
+            "events": [g.model_dump(exclude={"objects"} if len(g.objects) < 2 else None) for g in group_events(kept)],
+        }
+        if len(mine) > len(kept):
+            payload["older_events_omitted"] = len(mine) - len(kept)
+        return self._redacted(payload)
+
+    async def _pods(self, obj: dict[str, Any], purpose: str) -> list[dict[str, Any]]:
+        if obj.get("kind") not in WORKLOAD_KINDS:
+            name = (obj.get("metadata") or {}).get("name")
+            raise InvalidArgument(
+                f"{obj.get('kind')} {name} runs no containers, so there are no {purpose} to show.",
+                hint="Ask about a Pod or a workload (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob); "
+                "argocd_related_resources shows which Pods a Service selects.",
+            )
+        return (await descendants(self.source, obj))[1][: self.settings.max_pods]
 
     async def containers(self, app: AppRef, ref: ResourceRef) -> dict[str, Any]:
+        """Containers and init containers of a Pod or of a workload's newest Pods, with state and last exit."""
         _, obj = await self._in_scope(app, ref)
-        pods = await pods_of(self.source, obj, self.settings.max_pods)
-        return self._redacted({"pods": [container_summary(p) for p in pods]})
+        pods = await self._pods(obj, "containers")
+        return self._redacted({"resource": f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}",
+                               "pods": [container_summary(p) for p in pods]})
 
     async def logs(
-        self, app: AppRef, ref: ResourceRef, container: str | None, tail_lines: int | None, previous: bool
+        self,
+        app: AppRef,
+        ref: ResourceRef,
+        container: str | None = None,
+        tail_lines: int | None = None,
+        previous: bool = False,
     ) -> dict[str, Any]:
+        """The last lines of one container of a Pod, or of each of a workload's Pods (lines shared between them)."""
         _, obj = await self._in_scope(app, ref)
-        pods = await pods_of(self.source, obj, self.settings.max_pods)
+        pods = await self._pods(obj, "logs")
         if not pods:
-            raise InvalidArgument(f"{ref} has no Pods, so it has no logs.")
-        lines = min(tail_lines or self.settings.default_log_lines, self.settings.max_log_lines)
+            raise InvalidArgument(f"{ref} has no Pods right now, so there are no logs to read.",
+                                  hint="argocd_resource_events may say why no Pod was created or scheduled.")
+        lines = self.settings.log_lines(tail_lines)
         per_pod = max(1, lines // len(pods))
+        single = obj.get("kind") == "Pod"
 
         async def read(pod: dict[str, Any]) -> dict[str, Any]:
-            names = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
-            names += [c.get("name") for c in (pod.get("spec") or {}).get("initContainers") or []]
-            chosen = container or (names[0] if len(names) == 1 else None)
-            pod_name = (pod.get("metadata") or {}).get("name", "")
+            pod_meta = pod.get("metadata") or {}
+            pod_name = pod_meta.get("name") or ""
+            names, init_names = container_names(pod)
+            chosen = container or default_container(pod)
             if chosen is None:
-                raise InvalidArgument(f"Pod {pod_name} has several containers; say which.", hint=f"Containers: {names}")
-            if chosen not in names:
-                raise InvalidArgument(f"Pod {pod_name} has no container {chosen!r}.", hint=f"Containers: {names}")
-            text = await self.source.log(pod["metadata"]["namespace"], pod_name, chosen, per_pod, previous)
-            tail = "\n".join(text.splitlines()[-per_pod:])
-            compressed = compress_logs(tail, LOG_TOKENS // len(pods))
+                raise InvalidArgument(
+                    f"Pod {pod_name} has several containers ({', '.join(names)}); say which one with `container`.",
+                    hint=f"Containers: {', '.join(names)}" + (f"; init containers: {', '.join(init_names)}"
+                                                             if init_names else "") + ".",
+                )
+            if chosen not in names and chosen not in init_names:
+                raise InvalidArgument(
+                    f"Pod {pod_name} has no container {chosen!r}.",
+                    hint=f"Containers: {', '.join(names + init_names)}.",
+                )
+            text = await self.source.log(pod_meta.get("namespace") or "", pod_name, chosen, per_pod, previous)
+            tail = text.splitlines()[-per_pod:]  # also when the source ignores tailLines
+            compressed = compress_logs("\n".join(tail), LOG_TOKENS // len(pods))
             return {
                 "pod": pod_name,
                 "container": chosen,
@@ -138,8 +201,28 @@ class ContextService:
                 "log": compressed.text,
             }
 
-        return self._redacted({"logs": list(await asyncio.gather(*(read(p) for p in pods)))})
+        if single:
+            results = [await read(pods[0])]
+        else:  # one Pod without a previous instance (or gone meanwhile) does not sink the others
+            outcomes = await asyncio.gather(*(read(p) for p in pods), return_exceptions=True)
+            failures = [o for o in outcomes if isinstance(o, BaseException)]
+            for failure in failures:
+                if not isinstance(failure, ContextError):
+                    raise failure
+            if len(failures) == len(outcomes):
+                raise failures[0]
+            results = [
+                o if isinstance(o, dict) else {"pod": (p.get("metadata") or {}).get("name"), **o.to_dict()}
+                for p, o in zip(pods, outcomes, strict=True)
+            ]
+        return self._redacted({"resource": f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}",
+                               "max_lines": lines, "logs": list(results)})
 
     async def related(self, app: AppRef, ref: ResourceRef) -> dict[str, Any]:
-        _, obj = await self._in_scope(app, ref)
-        return self._redacted(await related(self.source, obj))
+        """Owner chain up, children down, and for a Service its Endpoints and the Pods its selector matches."""
+        scope, obj = await self._in_scope(app, ref)
+
+        async def visible(candidate: dict[str, Any]) -> bool:
+            return await in_scope(self.source, scope, candidate)
+
+        return self._redacted(await related(self.source, obj, visible))

@@ -1,7 +1,8 @@
 """Where the context comes from: the seam between the domain and a cluster API.
 
-`KubernetesSource` reads through the Kubernetes API with the back-end's service account; a second source (Argo CD's
-REST API, for Applications on remote clusters) can implement the same protocol.
+`KubernetesSource` (kube.py) reads through the Kubernetes API with the back-end's service account; a second source
+(Argo CD's REST API, for Applications on remote clusters) can implement the same protocol. Everything crossing this
+seam is plain Kubernetes JSON (camelCase dicts, as the API serves them), so the domain never sees client models.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from llama_stack_argocd.context.errors import InvalidArgument
 
 
 class ResourceType(NamedTuple):
+    """Where a kind lives in the API: group, version, plural, and whether objects sit in a namespace."""
+
     group: str
     version: str
     plural: str
@@ -22,6 +25,7 @@ class ResourceType(NamedTuple):
         return f"{self.group}/{self.version}" if self.group else self.version
 
 
+# Explicit rather than discovered: the kinds the tools reason about, at the versions every supported cluster serves.
 KINDS: dict[str, ResourceType] = {
     "Pod": ResourceType("", "v1", "pods"),
     "Service": ResourceType("", "v1", "services"),
@@ -32,6 +36,7 @@ KINDS: dict[str, ResourceType] = {
     "ServiceAccount": ResourceType("", "v1", "serviceaccounts"),
     "Event": ResourceType("", "v1", "events"),
     "Namespace": ResourceType("", "v1", "namespaces", namespaced=False),
+    "PersistentVolume": ResourceType("", "v1", "persistentvolumes", namespaced=False),
     "Deployment": ResourceType("apps", "v1", "deployments"),
     "ReplicaSet": ResourceType("apps", "v1", "replicasets"),
     "StatefulSet": ResourceType("apps", "v1", "statefulsets"),
@@ -41,27 +46,80 @@ KINDS: dict[str, ResourceType] = {
     "Ingress": ResourceType("networking.k8s.io", "v1", "ingresses"),
     "NetworkPolicy": ResourceType("networking.k8s.io", "v1", "networkpolicies"),
     "HorizontalPodAutoscaler": ResourceType("autoscaling", "v2", "horizontalpodautoscalers"),
+    "PodDisruptionBudget": ResourceType("policy", "v1", "poddisruptionbudgets"),
+    "Role": ResourceType("rbac.authorization.k8s.io", "v1", "roles"),
+    "RoleBinding": ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings"),
     "Application": ResourceType("argoproj.io", "v1alpha1", "applications"),
     "Rollout": ResourceType("argoproj.io", "v1alpha1", "rollouts"),
 }
 _BY_LOWER = {kind.lower(): kind for kind in KINDS}
+# What a model may type instead of the kind's name.
+_ALIASES = {
+    "po": "Pod", "pods": "Pod", "svc": "Service", "services": "Service", "ep": "Endpoints", "endpoint": "Endpoints",
+    "cm": "ConfigMap", "configmaps": "ConfigMap", "secrets": "Secret", "pvc": "PersistentVolumeClaim",
+    "sa": "ServiceAccount", "ns": "Namespace", "deploy": "Deployment", "deployments": "Deployment",
+    "rs": "ReplicaSet", "replicasets": "ReplicaSet", "sts": "StatefulSet", "statefulsets": "StatefulSet",
+    "ds": "DaemonSet", "daemonsets": "DaemonSet", "jobs": "Job", "cj": "CronJob", "cronjobs": "CronJob",
+    "ing": "Ingress", "ingresses": "Ingress", "hpa": "HorizontalPodAutoscaler", "pdb": "PodDisruptionBudget",
+    "app": "Application", "applications": "Application", "ro": "Rollout", "rollouts": "Rollout",
+}
 
 
-def resource_type(kind: str) -> tuple[str, ResourceType]:
-    """The canonical kind name and its API coordinates; unknown kinds are refused with the known ones listed."""
-    canonical = _BY_LOWER.get(kind.strip().lower())
+def resource_type(kind: str, group: str | None = None) -> tuple[str, ResourceType]:
+    """The canonical kind name and its API coordinates.
+
+    Unknown kinds, and a known kind asked for in another API group (say `Service` of serving.knative.dev), are
+    refused with the supported kinds listed, so the model can correct itself instead of reading the wrong object.
+    """
+    key = kind.strip().lower()
+    canonical = _BY_LOWER.get(key) or _ALIASES.get(key)
     if canonical is None:
-        raise InvalidArgument(f"Unknown kind {kind!r}.", hint=f"Known kinds: {', '.join(sorted(KINDS))}.")
-    return canonical, KINDS[canonical]
+        raise InvalidArgument(f"Unsupported kind {kind!r}.", hint=f"Supported kinds: {', '.join(sorted(KINDS))}.")
+    rtype = KINDS[canonical]
+    if group and _normal_group(group) != rtype.group:
+        raise InvalidArgument(
+            f"{canonical} in API group {group!r} is not supported; {canonical} is read from "
+            f"{rtype.group or 'the core group'}.",
+            hint="Leave group empty for the standard kinds.",
+        )
+    return canonical, rtype
+
+
+def _normal_group(group: str) -> str:
+    """`apps`, `apps/v1`, `core`, `v1` and `` as the API names groups (`` is the core group)."""
+    group = group.strip().lower()
+    if "/" in group:
+        group = group.partition("/")[0]
+    return "" if group in ("core", "v1") else group
 
 
 class ClusterSource(Protocol):
-    async def get(self, kind: str, namespace: str | None, name: str) -> dict[str, Any]: ...
+    """Read-only access to one cluster's objects, as plain JSON dicts.
 
-    async def list(self, kind: str, namespace: str | None) -> list[dict[str, Any]]: ...
+    Implementations raise the `ContextError`s of errors.py: `NotFound` for a missing object, `AccessDenied` when
+    their own credentials are refused, `Unavailable` when the API is unreachable, slow or failing.
+    """
 
-    async def log(
-        self, namespace: str, pod: str, container: str | None, tail_lines: int, previous: bool
-    ) -> str: ...
+    async def get_application(self, namespace: str, name: str) -> dict[str, Any]:
+        """The Argo CD Application custom object (argoproj.io/v1alpha1)."""
+        ...
 
-    async def ping(self) -> None: ...
+    async def get(self, kind: str, namespace: str | None, name: str, group: str | None = None) -> dict[str, Any]:
+        """One object by kind (optionally checked against `group`), namespace and name."""
+        ...
+
+    async def list(self, kind: str, namespace: str | None) -> list[dict[str, Any]]:
+        """Every object of a kind in a namespace, each with `kind` and `apiVersion` set.
+
+        No label or field selectors: callers filter by owner or involved object themselves, which keeps a second
+        source simple. A kind the cluster does not serve (an uninstalled CRD) lists as empty.
+        """
+        ...
+
+    async def log(self, namespace: str, pod: str, container: str | None, tail_lines: int, previous: bool) -> str:
+        """The last `tail_lines` lines of a container's log; `previous` for the instance before the last restart."""
+        ...
+
+    async def ping(self) -> None:
+        """Cheap reachability check for health endpoints."""
+        ...

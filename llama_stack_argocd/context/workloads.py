@@ -1,71 +1,121 @@
-"""Workloads and their Pods: who owns whom, what the containers are doing, what a Service selects."""
+"""Workloads and their Pods: who owns whom, what the containers are doing, what a Service selects.
+
+Owners are matched through ownerReferences (uid, else kind and name) on namespace listings, never with label
+selectors: kmock ignores them, and a second source may not support them either.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from llama_stack_argocd.context.errors import ContextError
 from llama_stack_argocd.context.source import ClusterSource
 
-# Kinds whose Pods are found through ReplicaSets (or Jobs) they own, and kinds that own Pods directly.
-_VIA = {"Deployment": "ReplicaSet", "Rollout": "ReplicaSet", "CronJob": "Job"}
-_POD_OWNERS = {"ReplicaSet", "StatefulSet", "DaemonSet", "Job"}
-WORKLOAD_KINDS = {*_VIA, *_POD_OWNERS, "Pod"}
+Obj = dict[str, Any]
+
+# What each controller owns one level down.
+CHILD_KIND = {
+    "Deployment": "ReplicaSet", "Rollout": "ReplicaSet", "CronJob": "Job",
+    "ReplicaSet": "Pod", "StatefulSet": "Pod", "DaemonSet": "Pod", "Job": "Pod",
+}
+WORKLOAD_KINDS = frozenset({*CHILD_KIND, "Pod"})
+DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
+MAX_OWNER_DEPTH = 5
 
 
-def owned_by(items: list[dict[str, Any]], owner: dict[str, Any]) -> list[dict[str, Any]]:
-    meta = owner.get("metadata") or {}
+def _meta(obj: Obj) -> Obj:
+    return obj.get("metadata") or {}
+
+
+def _created(obj: Obj) -> str:
+    return str(_meta(obj).get("creationTimestamp") or "")
+
+
+def owned_by(items: list[Obj], owner: Obj) -> list[Obj]:
+    """The items whose ownerReferences name `owner` (by uid, else by kind and name)."""
+    meta = _meta(owner)
     uid, name, kind = meta.get("uid"), meta.get("name"), owner.get("kind")
 
-    def matches(ref: dict[str, Any]) -> bool:
-        return (uid is not None and ref.get("uid") == uid) or (ref.get("kind") == kind and ref.get("name") == name)
+    def matches(ref: Obj) -> bool:
+        if uid and ref.get("uid"):
+            return ref.get("uid") == uid
+        return ref.get("kind") == kind and ref.get("name") == name
 
-    return [i for i in items if any(matches(r) for r in (i.get("metadata") or {}).get("ownerReferences") or [])]
+    return [i for i in items if any(matches(r) for r in _meta(i).get("ownerReferences") or [])]
 
 
-async def children(source: ClusterSource, obj: dict[str, Any]) -> list[dict[str, Any]]:
+async def children(source: ClusterSource, obj: Obj) -> list[Obj]:
     """Objects `obj` owns one level down (ReplicaSets of a Deployment, Pods of a ReplicaSet, Jobs of a CronJob)."""
-    kind, namespace = obj.get("kind"), (obj.get("metadata") or {}).get("namespace")
-    if kind in _VIA:
-        return owned_by(await source.list(_VIA[kind], namespace), obj)
-    if kind in _POD_OWNERS:
-        return owned_by(await source.list("Pod", namespace), obj)
-    return []
-
-
-async def pods_of(source: ClusterSource, obj: dict[str, Any], limit: int) -> list[dict[str, Any]]:
-    """The Pods of a workload (or the Pod itself), newest first, at most `limit`."""
-    kind = obj.get("kind")
-    if kind == "Pod":
-        return [obj]
-    if kind in _VIA:
-        middle = await children(source, obj)
-        namespace = (obj.get("metadata") or {}).get("namespace")
-        all_pods = await source.list("Pod", namespace) if middle else []
-        pods = [p for m in middle for p in owned_by(all_pods, m)]
-    elif kind in _POD_OWNERS:
-        pods = await children(source, obj)
-    else:
+    child = CHILD_KIND.get(obj.get("kind") or "")
+    if child is None:
         return []
-    pods.sort(key=lambda p: (p.get("metadata") or {}).get("creationTimestamp") or "", reverse=True)
-    return pods[:limit]
+    return owned_by(await source.list(child, _meta(obj).get("namespace")), obj)
 
 
-def _state(state: dict[str, Any] | None) -> dict[str, Any]:
+async def descendants(source: ClusterSource, obj: Obj) -> tuple[list[Obj], list[Obj]]:
+    """(intermediate controllers, Pods) of a workload, newest first; a Pod is its own only Pod.
+
+    The two namespace listings a two-level workload needs (ReplicaSets or Jobs, and Pods) run concurrently.
+    """
+    kind, namespace = obj.get("kind") or "", _meta(obj).get("namespace")
+    if kind == "Pod":
+        return [], [obj]
+    child = CHILD_KIND.get(kind)
+    if child is None:
+        return [], []
+    if child == "Pod":
+        pods = owned_by(await source.list("Pod", namespace), obj)
+        middle: list[Obj] = []
+    else:
+        listed, all_pods = await asyncio.gather(source.list(child, namespace), source.list("Pod", namespace))
+        middle = owned_by(listed, obj)
+        pods = [p for m in middle for p in owned_by(all_pods, m)]
+    middle.sort(key=_created, reverse=True)
+    pods.sort(key=_created, reverse=True)
+    return middle, pods
+
+
+async def pods_of(source: ClusterSource, obj: Obj, limit: int) -> list[Obj]:
+    """The Pods of a workload (or the Pod itself), newest first, at most `limit`."""
+    return (await descendants(source, obj))[1][:limit]
+
+
+def container_names(pod: Obj) -> tuple[list[str], list[str]]:
+    """(containers, init containers) of a Pod, by name."""
+    spec = pod.get("spec") or {}
+    return (
+        [c.get("name") or "" for c in spec.get("containers") or []],
+        [c.get("name") or "" for c in spec.get("initContainers") or []],
+    )
+
+
+def default_container(pod: Obj) -> str | None:
+    """The container `kubectl logs` would pick without -c: the annotated default, or the only one."""
+    names, _ = container_names(pod)
+    annotated = (_meta(pod).get("annotations") or {}).get(DEFAULT_CONTAINER_ANNOTATION)
+    if annotated in names:
+        return annotated
+    return names[0] if len(names) == 1 else None
+
+
+def _state(state: Obj | None) -> Obj:
     if not state:
         return {"state": "unknown"}
     name, detail = next(iter(state.items()))
-    out = {"state": name}
+    out: Obj = {"state": name}
     for key in ("reason", "message", "exitCode", "signal", "startedAt", "finishedAt"):
         if detail and detail.get(key) not in (None, ""):
             out[key] = detail[key]
     return out
 
 
-def container_summary(pod: dict[str, Any]) -> dict[str, Any]:
-    spec, status = pod.get("spec") or {}, pod.get("status") or {}
+def container_summary(pod: Obj) -> Obj:
+    """Per container and init container: image, state (with waiting/terminated reason), ready, restarts, last exit."""
+    spec, status, meta = pod.get("spec") or {}, pod.get("status") or {}, _meta(pod)
 
-    def describe(specs: list[dict[str, Any]], statuses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def describe(specs: list[Obj], statuses: list[Obj]) -> list[Obj]:
         by_name = {s.get("name"): s for s in statuses}
         out = []
         for container in specs:
@@ -73,80 +123,106 @@ def container_summary(pod: dict[str, Any]) -> dict[str, Any]:
             entry = {
                 "name": container.get("name"),
                 "image": container.get("image"),
-                "ready": st.get("ready", False),
+                "ready": bool(st.get("ready", False)),
                 "restartCount": st.get("restartCount", 0),
                 **_state(st.get("state")),
             }
             if last := st.get("lastState"):
                 entry["lastTermination"] = _state(last)
-            resources = container.get("resources")
-            if resources:
+            if resources := container.get("resources"):
                 entry["resources"] = resources
             out.append(entry)
         return out
 
-    meta = pod.get("metadata") or {}
-    return {
+    summary: Obj = {
         "pod": f"{meta.get('namespace')}/{meta.get('name')}",
         "phase": status.get("phase"),
         "node": spec.get("nodeName"),
-        "initContainers": describe(spec.get("initContainers") or [], status.get("initContainerStatuses") or []),
-        "containers": describe(spec.get("containers") or [], status.get("containerStatuses") or []),
     }
+    for key in ("reason", "message"):  # Evicted, NodeLost, DeadlineExceeded...
+        if status.get(key):
+            summary[key] = status[key]
+    summary["initContainers"] = describe(spec.get("initContainers") or [], status.get("initContainerStatuses") or [])
+    summary["containers"] = describe(spec.get("containers") or [], status.get("containerStatuses") or [])
+    return summary
 
 
-def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    """A Service's equality selector; an empty selector selects nothing (Endpoints are then managed by hand)."""
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
-async def related(source: ClusterSource, obj: dict[str, Any]) -> dict[str, Any]:
-    """Owner chain up, children down, and for a Service its Endpoints and the Pods its selector matches."""
-    meta = obj.get("metadata") or {}
-    namespace = meta.get("namespace")
-    owners: list[str] = []
-    current = obj
-    for _ in range(5):
-        refs = (current.get("metadata") or {}).get("ownerReferences") or []
-        if not refs:
-            break
-        ref = next((r for r in refs if r.get("controller")), refs[0])
-        owners.append(f"{ref.get('kind')}/{ref.get('name')}")
-        try:
-            current = await source.get(ref.get("kind", ""), namespace, ref.get("name", ""))
-        except Exception:  # noqa: BLE001 - the chain ends where we cannot read further
-            break
-    out: dict[str, Any] = {"resource": f"{obj.get('kind')}/{meta.get('name')}", "owners": owners, "children": []}
-    level = [obj]
-    for _ in range(2):  # Deployment -> ReplicaSets -> Pods
-        found = [c for parent in level for c in await children(source, parent)]
-        out["children"] += [_brief(c) for c in found]
-        level = found
-    if obj.get("kind") == "Service":
-        selector = (obj.get("spec") or {}).get("selector") or {}
-        pods, endpoints = await asyncio.gather(
-            source.list("Pod", namespace), _maybe(source.get("Endpoints", namespace, meta.get("name", "")))
-        )
-        out["selector"] = selector
-        out["selectedPods"] = [_brief(p) for p in pods if _selects(selector, (p.get("metadata") or {}).get("labels") or {})]
-        if endpoints:
-            out["endpoints"] = endpoints.get("subsets") or []
+def brief(obj: Obj) -> Obj:
+    """One related object in a line's worth of fields."""
+    meta, status = _meta(obj), obj.get("status") or {}
+    out: Obj = {"kind": obj.get("kind"), "name": meta.get("name")}
+    if obj.get("kind") == "Pod":
+        statuses = status.get("containerStatuses") or []
+        out["phase"] = status.get("phase")
+        out["ready"] = bool(statuses) and all(c.get("ready") for c in statuses)
+        out["restarts"] = sum(c.get("restartCount", 0) for c in statuses)
+    elif obj.get("kind") == "Job":
+        out.update({k: status[k] for k in ("active", "succeeded", "failed") if k in status})
+    elif "replicas" in status or "readyReplicas" in status:
+        out["replicas"] = status.get("replicas", 0)
+        out["ready"] = status.get("readyReplicas", 0)
     return out
 
 
-async def _maybe(awaitable: Any) -> Any:
+async def owner_chain(source: ClusterSource, obj: Obj) -> list[str]:
+    """`Kind/name` of the controlling owners, nearest first, as far as they can be read."""
+    namespace, chain, current = _meta(obj).get("namespace"), [], obj
+    for _ in range(MAX_OWNER_DEPTH):
+        refs = _meta(current).get("ownerReferences") or []
+        if not refs:
+            break
+        ref = next((r for r in refs if r.get("controller")), refs[0])
+        chain.append(f"{ref.get('kind')}/{ref.get('name')}")
+        try:
+            current = await source.get(ref.get("kind") or "", namespace, ref.get("name") or "")
+        except ContextError:  # the chain ends where it cannot be read further (gone, unknown kind)
+            break
+    return chain
+
+
+async def related(source: ClusterSource, obj: Obj, visible: Callable[[Obj], Awaitable[bool]]) -> Obj:
+    """Owner chain up, children down (two levels), and for a Service its Endpoints and the Pods it selects.
+
+    `visible` says whether a Pod found by label (not by ownership) belongs to the caller's Application; the others
+    are only counted, so a Service's selector cannot be used to look into a neighbour's Pods.
+    """
+    meta, kind = _meta(obj), obj.get("kind")
+    namespace, name = meta.get("namespace"), meta.get("name") or ""
+    owners, (middle, pods) = await asyncio.gather(owner_chain(source, obj), descendants(source, obj))
+    out: Obj = {
+        "resource": f"{kind}/{name}",
+        "owners": owners,
+        "children": [brief(c) for c in middle] + ([] if kind == "Pod" else [brief(p) for p in pods]),
+    }
+    if kind == "Service":
+        selector = (obj.get("spec") or {}).get("selector") or {}
+        listed, endpoints = await asyncio.gather(
+            source.list("Pod", namespace), _maybe(source.get("Endpoints", namespace, name))
+        )
+        matched = [p for p in listed if selects(selector, _meta(p).get("labels") or {})]
+        shown = [p for p, ok in zip(matched, await asyncio.gather(*(visible(p) for p in matched)), strict=True) if ok]
+        out["selector"] = selector
+        out["selectedPods"] = [brief(p) for p in shown]
+        if len(shown) < len(matched):
+            out["selectedPodsOutsideApplication"] = len(matched) - len(shown)
+        if endpoints:
+            out["endpoints"] = endpoints.get("subsets") or []
+    elif kind == "Pod":
+        labels = meta.get("labels") or {}
+        services = await source.list("Service", namespace)
+        chosen = [s for s in services if selects((s.get("spec") or {}).get("selector") or {}, labels)]
+        flags = await asyncio.gather(*(visible(s) for s in chosen))
+        out["selectedBy"] = [f"Service/{_meta(s).get('name')}" for s, ok in zip(chosen, flags, strict=True) if ok]
+    return out
+
+
+async def _maybe(awaitable: Awaitable[Obj]) -> Obj | None:
     try:
         return await awaitable
-    except Exception:  # noqa: BLE001 - e.g. no Endpoints object yet
+    except ContextError:  # e.g. a Service without a selector has no Endpoints object yet
         return None
-
-
-def _brief(obj: dict[str, Any]) -> dict[str, Any]:
-    meta, status = obj.get("metadata") or {}, obj.get("status") or {}
-    brief = {"kind": obj.get("kind"), "name": meta.get("name")}
-    if obj.get("kind") == "Pod":
-        brief["phase"] = status.get("phase")
-        brief["ready"] = all(c.get("ready") for c in status.get("containerStatuses") or []) or False
-    elif "replicas" in status or "readyReplicas" in status:
-        brief["replicas"] = status.get("replicas", 0)
-        brief["ready"] = status.get("readyReplicas", 0)
-    return brief
