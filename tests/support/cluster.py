@@ -411,7 +411,8 @@ def _seed(emulator: Any) -> None:
         emulator[path] << plain << current.encode()
 
 
-def _write_kubeconfig(url: str) -> str:
+def write_kubeconfig(url: str) -> str:
+    """A kubeconfig file (temporary; the caller deletes it) for an API server at `url`."""
     config = {
         "apiVersion": "v1", "kind": "Config", "current-context": "stand-in",
         "clusters": [{"name": "stand-in", "cluster": {"server": url}}],
@@ -458,7 +459,7 @@ class ClusterHandle:
         self._thread.start()
         if not self._ready.wait(15) or self._error is not None or not self.url:
             raise RuntimeError(f"the Kubernetes stand-in did not start: {self._error!r}")
-        self.kubeconfig_path = _write_kubeconfig(self.url)
+        self.kubeconfig_path = write_kubeconfig(self.url)
         return self
 
     def stop(self) -> None:

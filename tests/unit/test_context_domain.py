@@ -14,6 +14,7 @@ from llama_stack_argocd.context.membership import ApplicationScope, fetch_in_sco
 from llama_stack_argocd.context.redaction import RedactionFilter, Redactor
 from llama_stack_argocd.context.scope import AppRef, ResourceRef
 from llama_stack_argocd.context.settings import ContextSettings
+from tests.support.cluster import write_kubeconfig
 
 SECRETS = {
     "jwt": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW0ifQ.c2lnbmF0dXJlLXZhbHVlLWhlcmU",
@@ -123,14 +124,9 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-async def test_unreachable_api_is_unavailable_quickly(tmp_path):
-    kubeconfig = tmp_path / "config"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-        f"clusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{closed_port()}'}}}}]\n"
-        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
-    )
-    source = KubernetesSource(ContextSettings(kubeconfig=str(kubeconfig), request_timeout_seconds=2))
+async def test_unreachable_api_is_unavailable_quickly():
+    kubeconfig = write_kubeconfig(f"http://127.0.0.1:{closed_port()}")
+    source = KubernetesSource(ContextSettings(kubeconfig=kubeconfig, request_timeout_seconds=2))
     start = time.monotonic()
     with pytest.raises(Unavailable, match="unreachable"):
         await source.get("Pod", "web", "x")

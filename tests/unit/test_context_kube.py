@@ -16,6 +16,7 @@ from llama_stack_argocd.context.kube import KubernetesSource, api_client
 from llama_stack_argocd.context.settings import ContextSettings
 from llama_stack_argocd.context.source import KINDS, resource_type
 from tests.support import cluster as fx
+from tests.support.cluster import write_kubeconfig
 
 
 def source_for(handle, **settings) -> KubernetesSource:
@@ -167,13 +168,8 @@ async def test_an_api_that_never_answers_times_out_within_the_configured_bound(t
     with socket.socket() as silent:  # accepts connections (backlog) and never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
-        kubeconfig = tmp_path / "config"
-        kubeconfig.write_text(
-            "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-            f"clusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{silent.getsockname()[1]}'}}}}]\n"
-            "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
-        )
-        source = KubernetesSource(ContextSettings(kubeconfig=str(kubeconfig), request_timeout_seconds=0.5))
+        kubeconfig = write_kubeconfig(f"http://127.0.0.1:{silent.getsockname()[1]}")
+        source = KubernetesSource(ContextSettings(kubeconfig=kubeconfig, request_timeout_seconds=0.5))
         start = time.monotonic()
         with pytest.raises(Unavailable, match="timed out after 0.5s reading the Pod list in namespace guestbook"):
             await source.list("Pod", fx.APP_NS)
