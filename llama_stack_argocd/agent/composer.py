@@ -29,6 +29,13 @@ class Composed:
     history_over_budget: bool = False
 
 
+@dataclass(frozen=True)
+class Allocation:
+    attachments: int  # tokens for this turn's attachments
+    history: int  # tokens the replayed conversation may take
+    history_over: bool  # the replayed conversation is longer than that
+
+
 class ContextComposer:
     def __init__(
         self,
@@ -67,7 +74,8 @@ class ContextComposer:
         if focus:
             sections.append(focus)
         budget = self.budget(model)
-        room, composed.history_over_budget = self.attachment_room(budget, instructions, history_tokens)
+        allocation = self.allocation(budget, instructions, history_tokens)
+        room, composed.history_over_budget = allocation.attachments, allocation.history_over
         if any(kind is not AttachmentKind.OTHER for kind in fresh):
             digest = build_context(
                 manifest=_first(fresh, AttachmentKind.MANIFEST, redactor),
@@ -93,12 +101,11 @@ class ContextComposer:
         return composed
 
     @staticmethod
-    def attachment_room(budget: Budget, instructions: str, history_tokens: int) -> tuple[int, bool]:
-        """Tokens for this turn's attachments once the instructions and the replayed history are counted.
+    def allocation(budget: Budget, instructions: str, history_tokens: int) -> Allocation:
+        """Tokens for this turn's attachments and for the replayed history, once the instructions are counted.
 
         The roles share the window fairly: what history and instructions do not use goes to the attachments, and
-        a long history takes from them no more than its own share. llama-stack replays a Responses chain whole, so
-        a history over its share cannot be cut here; it is reported (`argocd_history_over_budget`).
+        a long history takes from them no more than its own share (the agent trims a history over it).
         """
         grants = budget.allocate({
             INSTRUCTIONS: budget.count(instructions),
@@ -106,7 +113,8 @@ class ContextComposer:
             ATTACHMENTS: budget.caps.get(ATTACHMENTS, budget.input_tokens),
             TOOL_RESULTS: budget.share(TOOL_RESULTS),
         })
-        return grants[ATTACHMENTS], history_tokens > grants[HISTORY]
+        history_room = max(grants[HISTORY], budget.share(HISTORY))
+        return Allocation(grants[ATTACHMENTS], history_room, history_tokens > history_room)
 
     def fit_tool_output(self, output: str, model: str | None, calls_in_round: int) -> tuple[str, bool]:
         """A tool result within its share of the budget (split between the calls of one round)."""

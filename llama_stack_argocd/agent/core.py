@@ -31,6 +31,7 @@ from llama_stack_argocd.agent.events import (
     ToolResult,
     TurnReport,
 )
+from llama_stack_argocd.agent.history import as_items, history_tokens, trim
 from llama_stack_argocd.agent.instructions import focus_line, system_instructions
 from llama_stack_argocd.agent.state import ConversationMemory
 from llama_stack_argocd.agent.toolbox import Toolbox
@@ -69,8 +70,8 @@ class AgentRequest:
 
 # Creates one Responses round: llama-stack's builtin `create_openai_response` with a CreateResponseRequest.
 ResponsesBackend = Callable[[Any], Awaitable[Any]]
-# Tokens the model saw and wrote in a stored response: about what continuing its chain replays.
-HistorySize = Callable[[str], Awaitable[int]]
+# The items continuing from a stored response replays (its input, then its output); empty when it is unknown.
+HistoryItems = Callable[[str], Awaitable[list[Any]]]
 
 
 class ArgoCDAgent:
@@ -82,9 +83,9 @@ class ArgoCDAgent:
         composer: ContextComposer,
         settings: AgentSettings,
         quota: QuotaKeeper,
-        history_size: HistorySize,
+        history: HistoryItems,
     ) -> None:
-        self._history_size = history_size
+        self._history = history
         self.quota = quota
         self._backend = backend
         self._toolbox = toolbox
@@ -98,7 +99,7 @@ class ArgoCDAgent:
         await self.quota.admit(principal)
         turn = await self._prepare(request)
         offer = self._settings.max_tool_rounds > 0
-        first = await self._round(turn, turn.first_input, request.previous_response_id, offer_tools=offer)
+        first = await self._round(turn, turn.first_input, turn.previous_response_id, offer_tools=offer)
         return self._audited(turn, self._run(turn, first), principal)
 
     async def _audited(self, turn: _Turn, events: AsyncIterator[AgentEvent], principal: str) -> AsyncIterator[AgentEvent]:
@@ -130,9 +131,18 @@ class ArgoCDAgent:
 
     async def _prepare(self, request: AgentRequest) -> _Turn:
         previous = request.previous_response_id
-        seen = await self._memory.seen(previous)
-        history_tokens = await self._history_size(previous) if previous else 0
         instructions = system_instructions(request.instructions, self._settings.instructions)
+        budget = self._composer.budget(request.model)
+        history = as_items(await self._history(previous)) if previous else []
+        replayed = history_tokens(history, budget)
+        allocation = self._composer.allocation(budget, instructions, replayed)
+        seen = await self._memory.seen(previous)
+        restart: list[dict[str, Any]] = []
+        omitted = 0
+        if allocation.history_over:
+            # Restart the chain from what fits; attachments the model saw in the omitted part are sent again.
+            trimmed = trim(history, allocation.history, budget)
+            restart, replayed, omitted, previous, seen = trimmed.items, trimmed.tokens, trimmed.omitted, None, set()
         manifest = next((a for a in request.attachments if a.kind == "manifest"), None)
         composed = self._composer.compose(
             request.question,
@@ -141,21 +151,23 @@ class ArgoCDAgent:
             focus=focus_line(request.caller, manifest.label if manifest else None),
             model=request.model,
             instructions=instructions,
-            history_tokens=history_tokens,
+            history_tokens=replayed,
         )
         report = TurnReport(
             redactions=composed.redactions,
-            truncated=composed.truncated,
+            truncated=composed.truncated or omitted > 0,
             attachments_sent=composed.sent,
             attachments_deduplicated=composed.deduplicated,
-            history_tokens=history_tokens,
-            history_over_budget=composed.history_over_budget,
+            history_tokens=replayed,
+            history_over_budget=allocation.history_over,
+            history_items_omitted=omitted,
         )
         user_message = [{"type": "message", "role": "user", "content": composed.text}] if composed.text else []
         return _Turn(
             request=request,
             instructions=instructions,
-            first_input=[*request.prior_items, *user_message],
+            previous_response_id=previous,
+            first_input=[*restart, *request.prior_items, *user_message],
             tools=[*await self._toolbox.definitions(), *request.extra_tools],
             fingerprints=seen | composed.fingerprints,
             report=report,
@@ -261,6 +273,7 @@ class ArgoCDAgent:
 class _Turn:
     request: AgentRequest
     instructions: str
+    previous_response_id: str | None  # None when the history was trimmed and the chain restarts
     first_input: list[Any]
     tools: list[Any]
     fingerprints: set[str]

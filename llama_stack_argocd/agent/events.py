@@ -50,7 +50,8 @@ class TurnReport:
     input_tokens: int = 0
     output_tokens: int = 0
     history_tokens: int = 0
-    history_over_budget: bool = False
+    history_over_budget: bool = False  # the conversation was longer than its share of the window...
+    history_items_omitted: int = 0  # ...so this many of its oldest items were left out, with a marker
 
     def as_metadata(self) -> dict[str, str]:
         """Responses metadata values must be strings."""
@@ -63,6 +64,7 @@ class TurnReport:
             "argocd_attachments_deduplicated": str(self.attachments_deduplicated),
             "argocd_history_tokens": str(self.history_tokens),
             "argocd_history_over_budget": str(self.history_over_budget).lower(),
+            "argocd_history_items_omitted": str(self.history_items_omitted),
         }
 
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from llama_stack.providers.inline.responses.builtin.impl import BuiltinResponsesImpl
-from llama_stack_api import CreateResponseRequest, OpenAIResponseObject, RetrieveResponseRequest
+from llama_stack_api import CreateResponseRequest, OpenAIResponseObject
 
 from llama_stack_argocd.agent.composer import ContextComposer
 from llama_stack_argocd.agent.core import AgentRequest, ArgoCDAgent
@@ -38,17 +38,16 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
             ),
             settings=self.config.agent,
             quota=QuotaKeeper(self.persistence_store, self.config.agent.quota),
-            history_size=self._history_size,
+            history=self._history,
         )
 
-    async def _history_size(self, response_id: str) -> int:
-        """What continuing from `response_id` replays, from its stored usage (0 when unknown)."""
+    async def _history(self, response_id: str) -> list[Any]:
+        """What continuing from `response_id` replays: its stored input, then its output."""
         try:
-            response = await self.get_openai_response(RetrieveResponseRequest(response_id=response_id))
+            stored = await self.responses_store.get_response_object(response_id)
         except Exception:  # noqa: BLE001 - an unknown id fails in the round itself, with llama-stack's message
-            return 0
-        usage = response.usage
-        return (usage.input_tokens + usage.output_tokens) if usage else 0
+            return []
+        return [*stored.input, *stored.output]
 
     async def create_openai_response(
         self, request: CreateResponseRequest
