@@ -11,7 +11,7 @@ import contextvars
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from llama_stack_argocd.context.scope import AppRef
 
@@ -26,6 +26,11 @@ class Caller(BaseModel):
     groups: tuple[str, ...] = ()
     application: AppRef | None = None
     project: str | None = None
+    # The caller's own Argo CD token for the MCP bridge, when the request carried one; never serialized.
+    argocd_token: SecretStr | None = Field(default=None, exclude=True, repr=False)
+
+    def with_argocd_token(self, token: str | None) -> Caller:
+        return self.model_copy(update={"argocd_token": SecretStr(token)}) if token else self
 
     @property
     def principal(self) -> str:

@@ -30,6 +30,13 @@ def get_provider_spec() -> list[ProviderSpec]:
             description="Read-only Argo CD / Kubernetes context tools, scoped to the caller's Application.",
         ),
         InlineProviderSpec(
+            api=Api.tool_runtime,
+            provider_type="inline::argocd-mcp",
+            module="llama_stack_argocd.providers.argocd_mcp",
+            config_class="llama_stack_argocd.providers.argocd_mcp.config.ArgoCDMCPConfig",
+            description="mcp-for-argocd's tools through a bridge: the caller's Application only, read-only by default.",
+        ),
+        InlineProviderSpec(
             api=Api.inference,
             provider_type="inline::argocd-embedded",
             module="llama_stack_argocd.providers.inference",

@@ -32,7 +32,7 @@ from llama_stack_argocd.agent.events import (
     TurnReport,
 )
 from llama_stack_argocd.agent.history import as_items, history_tokens, trim
-from llama_stack_argocd.agent.instructions import focus_line, system_instructions
+from llama_stack_argocd.agent.instructions import focus_line, system_instructions, unavailable_tools_note
 from llama_stack_argocd.agent.state import ConversationMemory
 from llama_stack_argocd.agent.toolbox import Toolbox
 from llama_stack_argocd.caller import Caller, acting_as
@@ -132,6 +132,9 @@ class ArgoCDAgent:
     async def _prepare(self, request: AgentRequest) -> _Turn:
         previous = request.previous_response_id
         instructions = system_instructions(request.instructions, self._settings.instructions)
+        tools, missing = await self._toolbox.definitions()
+        if missing:
+            instructions += "\n\n" + unavailable_tools_note(missing)
         budget = self._composer.budget(request.model)
         history = as_items(await self._history(previous)) if previous else []
         replayed = history_tokens(history, budget)
@@ -168,7 +171,7 @@ class ArgoCDAgent:
             instructions=instructions,
             previous_response_id=previous,
             first_input=[*restart, *request.prior_items, *user_message],
-            tools=[*await self._toolbox.definitions(), *request.extra_tools],
+            tools=[*tools, *request.extra_tools],
             fingerprints=seen | composed.fingerprints,
             report=report,
         )

@@ -43,3 +43,12 @@ def focus_line(caller: Caller | None, resource_label: str | None) -> str | None:
     if resource_label:
         return f"The user is looking at {resource_label}{where}."
     return f"The user is working{where}." if where else None
+
+
+def unavailable_tools_note(groups: list[str]) -> str:
+    """Tells the model which tool groups cannot be used this turn, so its answer says what went unchecked."""
+    names = ", ".join(groups)
+    return (
+        f"Unavailable right now: the tools of {names} (their server did not answer). Answer with the other tools "
+        "and tell the user which information could not be checked because of that."
+    )

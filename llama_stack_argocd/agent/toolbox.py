@@ -22,15 +22,22 @@ class Toolbox:
     def __contains__(self, name: str) -> bool:
         return name in self._names
 
-    async def definitions(self) -> list[dict[str, Any]]:
-        """Function-tool definitions for a Responses request. A group that cannot be listed is left out."""
+    async def definitions(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """Function-tool definitions for a Responses request, and the groups that offered none (a server down).
+
+        llama-stack leaves a group it cannot list out of the listing (and lists it again next time), so an empty
+        group is one whose tools cannot be used now; the agent tells the model, which tells the user.
+        """
         tools: list[dict[str, Any]] = []
+        missing: list[str] = []
         for group in self._toolgroup_ids:
             try:
-                listed = await self._tool_groups.list_tools(ListToolsRequest(toolgroup_id=group))
+                listed = (await self._tool_groups.list_tools(ListToolsRequest(toolgroup_id=group))).data
             except Exception:  # noqa: BLE001 - e.g. an MCP server that is down: answer with the other tools
-                continue
-            for tool in listed.data:
+                listed = []
+            if not listed:
+                missing.append(group)
+            for tool in listed:
                 self._names.add(tool.name)
                 tools.append(
                     {
@@ -40,7 +47,7 @@ class Toolbox:
                         "parameters": tool.input_schema or {"type": "object", "properties": {}},
                     }
                 )
-        return tools
+        return tools, missing
 
     async def call(self, name: str, arguments: dict[str, Any]) -> tuple[str, bool]:
         """Run one tool; failures come back as a JSON error the model can read, never as an exception."""

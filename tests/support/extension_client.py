@@ -16,14 +16,9 @@ force it. If npm fails the test fails with npm's output; nothing is skipped.
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import hashlib
 import json
 import os
-import shutil
 import subprocess
-import tempfile
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -32,6 +27,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+
+from tests.support.npm import npm_ci
 
 DRIVER_DIR = Path(__file__).resolve().parents[1] / "clients" / "extension"
 DRIVER = DRIVER_DIR / "drive.mjs"
@@ -48,55 +45,12 @@ INSTRUCTIONS = (
 
 Provider = Literal["agents", "responses"]
 
-_install_lock = threading.Lock()
-_installed = False
-_STAMP = ".llama-stack-argocd-npm-ci"
-
-
-class NpmError(RuntimeError):
-    """`npm ci` (or node) failed; the message carries npm's own output."""
-
-
 # ---- installing the driver -------------------------------------------------------------------------------
 def ensure_npm_ci(force: bool | None = None) -> float:
-    """Make sure `npm ci` installed package-lock.json into tests/clients/extension/node_modules.
-
-    Runs at most once per process, and only if the lock changed since the last install (or `force`, or
-    EXTENSION_NPM_CI=always). Returns the seconds npm took (0.0 when nothing had to be done)."""
-    global _installed
+    """`npm ci` in tests/clients/extension when its lock changed (or `force`, or EXTENSION_NPM_CI=always)."""
     if force is None:
         force = os.environ.get("EXTENSION_NPM_CI") == "always"
-    with _install_lock:
-        if _installed and not force:
-            return 0.0
-        for tool in ("node", "npm"):
-            if shutil.which(tool) is None:
-                raise NpmError(f"`{tool}` is not on PATH; the extension driver needs Node 20+ and npm")
-        lock = DRIVER_DIR / "package-lock.json"
-        digest = hashlib.sha256(lock.read_bytes()).hexdigest()
-        stamp = DRIVER_DIR / "node_modules" / _STAMP
-        took = 0.0
-        # a file lock, so two pytest processes in the same tree do not run `npm ci` over each other
-        lock_path = Path(tempfile.gettempdir()) / f"npm-ci-{hashlib.sha256(bytes(DRIVER_DIR)).hexdigest()[:16]}.lock"
-        with open(lock_path, "w") as guard:
-            fcntl.flock(guard, fcntl.LOCK_EX)
-            try:
-                current = stamp.read_text().strip() if stamp.exists() else ""
-                if force or current != digest:
-                    start = time.monotonic()
-                    result = subprocess.run(
-                        ["npm", "ci", "--no-audit", "--no-fund", "--prefer-offline", "--ignore-scripts"],
-                        cwd=DRIVER_DIR, capture_output=True, text=True, timeout=600, check=False,
-                    )
-                    took = time.monotonic() - start
-                    if result.returncode != 0:
-                        raise NpmError(f"npm ci failed (exit {result.returncode}) in {DRIVER_DIR}:\n"
-                                       f"{result.stdout}\n{result.stderr}")
-                    stamp.write_text(digest + "\n")
-            finally:
-                fcntl.flock(guard, fcntl.LOCK_UN)
-        _installed = True
-        return took
+    return npm_ci(DRIVER_DIR, force=force)
 
 
 # ---- jobs and results ------------------------------------------------------------------------------------

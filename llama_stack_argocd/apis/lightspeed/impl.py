@@ -22,6 +22,7 @@ from llama_stack_argocd.agent.core import AgentRequest
 from llama_stack_argocd.apis.lightspeed.config import LightspeedConfig
 from llama_stack_argocd.apis.lightspeed.models import FeedbackRequest, QueryRequest, QueryResponse
 from llama_stack_argocd.apis.lightspeed.render import TurnRecord, json_events, plain_text
+from llama_stack_argocd.bridge.credentials import token_in_mcp_headers
 from llama_stack_argocd.caller import Caller
 
 
@@ -142,7 +143,7 @@ class LightspeedImpl:
             ],
             instructions=body.system_prompt if self.config.client_system_prompt == "use" else None,
             previous_response_id=conversation["last_response_id"],
-            caller=caller,
+            caller=caller.with_argocd_token(token_in_mcp_headers(body.mcp_headers)),
             entrypoint="lightspeed",
         )
         return conversation, await self.responses.agent.start(request)

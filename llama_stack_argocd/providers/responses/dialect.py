@@ -28,6 +28,7 @@ from llama_stack_api import (
 from llama_stack_argocd.agent.attachments import split_inline
 from llama_stack_argocd.agent.core import AgentRequest
 from llama_stack_argocd.agent.events import AgentEvent, Failed, Finished, Passthrough, TextDelta, ToolCall, ToolResult
+from llama_stack_argocd.bridge.credentials import split_mcp_tools
 from llama_stack_argocd.caller import Caller, current_caller
 from llama_stack_argocd.context.scope import AppRef
 
@@ -39,15 +40,17 @@ _CLOSING = {"incomplete": OpenAIResponseObjectStreamResponseIncomplete}
 
 def agent_request_from(request: CreateResponseRequest) -> AgentRequest:
     prior, question, attachments = _split_input(request.input)
+    tools, argocd_token = split_mcp_tools(request.tools or [])
+    caller = resolve_caller(request.metadata)
     return AgentRequest(
         model=request.model,
         question=question,
         attachments=attachments,
         instructions=request.instructions,
         previous_response_id=request.previous_response_id or None,
-        caller=resolve_caller(request.metadata),
+        caller=(caller or Caller()).with_argocd_token(argocd_token) if argocd_token else caller,
         prior_items=prior,
-        extra_tools=list(request.tools or []),
+        extra_tools=tools,
         options={k: v for k in _PASSED_OPTIONS if (v := getattr(request, k, None)) is not None},
     )
 

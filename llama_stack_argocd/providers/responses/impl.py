@@ -5,17 +5,21 @@ Only `create_openai_response` changes; retrieval, listing, deletion and storage 
 
 from __future__ import annotations
 
+import contextlib
+
 from collections.abc import AsyncIterator
 from typing import Any
 
 from llama_stack.providers.inline.responses.builtin.impl import BuiltinResponsesImpl
-from llama_stack_api import CreateResponseRequest, OpenAIResponseObject
+from llama_stack_api import URL, CreateResponseRequest, OpenAIResponseObject
 
 from llama_stack_argocd.agent.composer import ContextComposer
 from llama_stack_argocd.agent.core import AgentRequest, ArgoCDAgent
 from llama_stack_argocd.agent.state import ConversationMemory
 from llama_stack_argocd.agent.toolbox import Toolbox
 from llama_stack_argocd.context.redaction import Redactor
+from llama_stack_argocd.providers.argocd_mcp.impl import PROVIDER_ID as MCP_PROVIDER_ID
+from llama_stack_argocd.providers.argocd_mcp.impl import TOOLGROUP_ID as MCP_TOOLGROUP_ID
 from llama_stack_argocd.providers.responses.config import ArgoCDResponsesConfig
 from llama_stack_argocd.providers.responses.dialect import agent_request_from, collect_response, stream_events
 from llama_stack_argocd.security.quota import QuotaKeeper
@@ -27,9 +31,13 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
     async def initialize(self) -> None:
         await super().initialize()
         filters = self.config.redaction_filters
+        toolgroups = list(self.config.toolgroups)
+        if self.config.argocd_mcp_url:
+            await self._register_mcp_bridge(self.config.argocd_mcp_url)
+            toolgroups.append(MCP_TOOLGROUP_ID)
         self.agent = ArgoCDAgent(
             backend=super().create_openai_response,
-            toolbox=Toolbox(self.tool_groups_api, self.tool_runtime_api, self.config.toolgroups),
+            toolbox=Toolbox(self.tool_groups_api, self.tool_runtime_api, toolgroups),
             memory=ConversationMemory(self.persistence_store),
             composer=ContextComposer(
                 lambda: Redactor(filters),
@@ -39,6 +47,15 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
             settings=self.config.agent,
             quota=QuotaKeeper(self.persistence_store, self.config.agent.quota),
             history=self._history,
+        )
+
+    async def _register_mcp_bridge(self, url: str) -> None:
+        """Register mcp-for-argocd as a tool group with an endpoint, so llama-stack lists its tools lazily and tries
+        again after a failed listing (a server that is down at start-up is picked up once it answers)."""
+        with contextlib.suppress(Exception):  # not registered yet
+            await self.tool_groups_api.unregister_toolgroup(MCP_TOOLGROUP_ID)
+        await self.tool_groups_api.register_tool_group(
+            toolgroup_id=MCP_TOOLGROUP_ID, provider_id=MCP_PROVIDER_ID, mcp_endpoint=URL(uri=url)
         )
 
     async def _history(self, response_id: str) -> list[Any]:

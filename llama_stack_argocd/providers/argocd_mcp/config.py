@@ -1,0 +1,50 @@
+"""Configuration of `inline::argocd-mcp`: how the bridge authenticates to mcp-for-argocd and Argo CD.
+
+The MCP server's URL is the tool group's endpoint (registered by the Responses provider from the same
+`ARGOCD_MCP_URL`), as for llama-stack's own MCP provider.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+
+
+class ArgoCDMCPConfig(BaseModel):
+    argocd_base_url: str | None = Field(
+        default=None,
+        description="argocd-server's URL, sent as x-argocd-base-url; empty: the MCP server's own ARGOCD_BASE_URL. "
+        "A caller can never choose it, so no token is sent to a host the operator did not name.",
+    )
+    api_token: SecretStr | None = Field(default=None, description="Token of a read-only Argo CD account.")
+    api_token_file: str | None = Field(default=None, description="File holding that token (a mounted Secret).")
+    mcp_auth_token: SecretStr | None = Field(
+        default=None, description="Bearer token the MCP server itself asks for (its MCP_AUTH_TOKEN), if any."
+    )
+    allow_write_tools: bool = Field(
+        default=False, description="Offer sync/update/delete/actions; every such call then waits for approval."
+    )
+    list_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Bound on listing the tools.")
+    call_timeout_seconds: float = Field(default=30.0, gt=0, le=300, description="Bound on one tool call.")
+
+    @field_validator("argocd_base_url", "api_token_file", "api_token", "mcp_auth_token", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return value or None  # `${env.X:=}` gives "" when unset
+
+    def server_token(self) -> str | None:
+        """The distribution's own token; the file is read at each call so a rotated Secret is picked up."""
+        if self.api_token_file:
+            return Path(self.api_token_file).read_text().strip() or None
+        return self.api_token.get_secret_value() if self.api_token else None
+
+    @classmethod
+    def sample_run_config(cls, __distro_dir__: str = "", **kwargs: Any) -> dict[str, Any]:
+        return {
+            "argocd_base_url": "${env.ARGOCD_SERVER_URL:=}",
+            "api_token": "${env.ARGOCD_API_TOKEN:=}",
+            "api_token_file": "${env.ARGOCD_API_TOKEN_FILE:=}",
+            "allow_write_tools": "${env.ARGOCD_MCP_ALLOW_WRITE_TOOLS:=false}",
+        }

@@ -1,0 +1,150 @@
+"""Lists and calls mcp-for-argocd's tools through llama-stack's MCP client, under the bridge's policy.
+
+Transport (streamable HTTP, then SSE), sessions and result parsing are llama-stack's (`providers/utils/tools/mcp`).
+This adapter adds what the bridge is for: only the tools the policy offers, the caller's Application forced into
+every call before it leaves, credentials chosen here (the caller's own Argo CD token when one came with the
+request, else the distribution's read-only one) and sent as headers only, and answers redacted. Every failure is
+a tool result the model can read; tokens appear in no tool result, error or log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from llama_stack.providers.utils.tools.mcp import invoke_mcp_tool, list_mcp_tools
+from llama_stack_api import (
+    URL,
+    ListToolDefsResponse,
+    ToolDef,
+    ToolGroup,
+    ToolGroupsProtocolPrivate,
+    ToolInvocationResult,
+    ToolRuntime,
+)
+
+from llama_stack_argocd.bridge import policy
+from llama_stack_argocd.caller import current_caller
+from llama_stack_argocd.context.errors import ContextError, OutOfScope, Unavailable
+from llama_stack_argocd.context.redaction import Redactor
+from llama_stack_argocd.providers.argocd_mcp.config import ArgoCDMCPConfig
+
+TOOLGROUP_ID = "mcp::argocd"
+PROVIDER_ID = "argocd-mcp"
+
+
+class ArgoCDMCPToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
+    def __init__(self, config: ArgoCDMCPConfig) -> None:
+        self.config = config
+
+    async def register_toolgroup(self, toolgroup: ToolGroup) -> None:
+        return None
+
+    async def unregister_toolgroup(self, toolgroup_id: str) -> None:
+        return None
+
+    async def list_runtime_tools(
+        self, tool_group_id: str | None = None, mcp_endpoint: URL | None = None, authorization: str | None = None
+    ) -> ListToolDefsResponse:
+        """The tools the policy offers. Raises when the server cannot be listed: llama-stack then leaves the group
+        out of this listing and tries again on the next one."""
+        if mcp_endpoint is None:
+            raise ValueError(f"{TOOLGROUP_ID} needs the MCP server's URL (ARGOCD_MCP_URL)")
+        listed = await asyncio.wait_for(
+            list_mcp_tools(mcp_endpoint.uri, headers=self._headers(), authorization=self._inbound()),
+            self.config.list_timeout_seconds,
+        )
+        tools = []
+        for tool in listed.data:
+            if not policy.offered(tool.name, self.config.allow_write_tools):
+                continue
+            schema = tool.input_schema or {}
+            tools.append(
+                ToolDef(
+                    toolgroup_id=TOOLGROUP_ID,
+                    name=tool.name,
+                    description=tool.description,
+                    input_schema=policy.model_schema(schema),
+                    metadata={
+                        "endpoint": mcp_endpoint.uri,
+                        "parameters": sorted((schema.get("properties") or {}).keys()),
+                        "requires_approval": policy.needs_approval(tool.name),
+                    },
+                )
+            )
+        return ListToolDefsResponse(data=tools)
+
+    async def invoke_tool(
+        self, tool_name: str, kwargs: dict[str, Any], authorization: str | None = None
+    ) -> ToolInvocationResult:
+        caller = current_caller()
+        try:
+            if not policy.offered(tool_name, self.config.allow_write_tools):
+                raise OutOfScope(f"{tool_name} is not enabled on this assistant (read-only).")
+            tool = await self.tool_store.get_tool(tool_name)
+            metadata = tool.metadata or {}
+            arguments = policy.scoped_arguments(
+                tool_name,
+                kwargs,
+                set(metadata.get("parameters", [])),
+                caller.application if caller else None,
+                caller.project if caller else None,
+            )
+            result = await asyncio.wait_for(
+                invoke_mcp_tool(
+                    metadata["endpoint"], tool_name, arguments, headers=self._headers(), authorization=self._inbound()
+                ),
+                self.config.call_timeout_seconds,
+            )
+        except ContextError as error:
+            return _failure(error)
+        except TimeoutError:
+            return _failure(Unavailable(f"The Argo CD MCP server did not answer {tool_name} in time."))
+        except Exception as error:  # noqa: BLE001 - connection refused, protocol errors: the model hears of it
+            return _failure(Unavailable(f"The Argo CD MCP server could not run {tool_name}: {_safe(error, self)}"))
+        text = "\n".join(getattr(item, "text", "") for item in _items(result.content))
+        redacted = Redactor().redact_text(text)
+        return ToolInvocationResult(
+            content=redacted,
+            error_message=redacted[:500] if result.error_code else None,
+            error_code=result.error_code,
+        )
+
+    def _headers(self) -> dict[str, str]:
+        """The caller's own Argo CD token when the request carried one, else the distribution's read-only token."""
+        caller = current_caller()
+        token = caller.argocd_token.get_secret_value() if caller and caller.argocd_token else None
+        token = token or self.config.server_token()
+        headers = {}
+        if self.config.argocd_base_url:
+            headers["x-argocd-base-url"] = self.config.argocd_base_url
+        if token:
+            headers["x-argocd-api-token"] = token
+        return headers
+
+    def _inbound(self) -> str | None:
+        return self.config.mcp_auth_token.get_secret_value() if self.config.mcp_auth_token else None
+
+    def secrets(self) -> list[str]:
+        caller = current_caller()
+        values = [self.config.server_token(), self._inbound()]
+        if caller and caller.argocd_token:
+            values.append(caller.argocd_token.get_secret_value())
+        return [v for v in values if v]
+
+
+def _items(content: Any) -> list[Any]:
+    return content if isinstance(content, list) else [content]
+
+
+def _safe(error: BaseException, runtime: ArgoCDMCPToolRuntimeImpl) -> str:
+    """An error's message with every credential blanked (an HTTP error may echo request headers)."""
+    message = str(error) or type(error).__name__
+    for secret in runtime.secrets():
+        message = message.replace(secret, "[REDACTED]")
+    return message
+
+
+def _failure(error: ContextError) -> ToolInvocationResult:
+    return ToolInvocationResult(content=json.dumps(error.to_dict()), error_message=error.message, error_code=1)

@@ -1,0 +1,158 @@
+"""The MCP bridge, end to end: the real npm `argocd-mcp` on loopback, reading the Argo CD API stand-in.
+
+Through a real `llama stack run`: the read tools are listed beside `argocd::context` and the write tools are not;
+the agent calls a read tool for a Responses request and for the Lightspeed route; calls about another Application
+never leave the server; the distribution's token, or the caller's own, reaches Argo CD as a header only, and no
+token shows in a log line, a stored response or anything the model was sent.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+import pytest
+
+from tests.support.argocd_api import LIMITED_TOKEN, TOKEN
+from tests.support.argocd_mcp import start_argocd_mcp
+from tests.support.http import EXTENSION_HEADERS, MODEL, completed, stream_response, tool_outputs
+from tests.support.scripted_llm import Text, ToolCalls, free_port
+from tests.support.stack import ROOT, running_stack, write_config
+
+READ_TOOLS = {"get_application", "get_application_resource_tree", "get_application_managed_resources",
+              "get_application_workload_logs", "get_application_events", "get_resource_events", "get_resources",
+              "get_resource_actions", "get_appproject"}
+WRITE_TOOLS = {"create_application", "update_application", "delete_application", "sync_application",
+               "run_resource_action"}
+USER_TOKEN = LIMITED_TOKEN  # an account that may read argocd/guestbook only
+
+
+@pytest.fixture(scope="module")
+def argocd_mcp():
+    with start_argocd_mcp() as handle:
+        yield handle
+
+
+def bridge_env(llm, cluster, argocd_api, mcp_url: str) -> dict[str, str]:
+    return {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-test", **cluster.kubeconfig_env(),
+            "ARGOCD_MCP_URL": mcp_url, "ARGOCD_SERVER_URL": argocd_api.url,
+            "ARGOCD_API_TOKEN_FILE": argocd_api.token_file()}
+
+
+@pytest.fixture(scope="module")
+def stack(cluster, llm, argocd_api, argocd_mcp, tmp_path_factory):
+    config = write_config(ROOT / "run.yaml", tmp_path_factory.mktemp("bridge"))
+    with running_stack(config, bridge_env(llm, cluster, argocd_api, argocd_mcp.url)) as handle:
+        yield handle
+
+
+def offered_tools(request: dict) -> set[str]:
+    return {tool["function"]["name"] for tool in request["body"].get("tools", [])}
+
+
+def bearer_tokens(requests) -> set[str]:
+    return {r.headers.get("authorization", "").partition(" ")[2] for r in requests}
+
+
+def test_read_tools_listed_beside_ours_and_no_write_tool(stack):
+    tools = httpx.get(f"{stack.base_url}/v1/tools", timeout=30).json()["data"]
+    groups = {}
+    for tool in tools:
+        groups.setdefault(tool["toolgroup_id"], set()).add(tool["name"])
+    assert groups["mcp::argocd"] == READ_TOOLS
+    assert "argocd_application" in groups["argocd::context"]
+    bridged = next(t for t in tools if t["name"] == "get_application")
+    assert "argocdBaseUrl" not in json.dumps(bridged["input_schema"])
+
+
+def test_read_tool_through_responses_with_the_distribution_token(stack, llm, argocd_api):
+    before = argocd_api.request_count()
+    llm.push(ToolCalls([("get_application", {"applicationName": "guestbook"})]), Text("It is OutOfSync."))
+    events = stream_response(stack, {"model": MODEL, "input": "Is guestbook in sync?"})
+    output = tool_outputs(completed(events))["get_application"]
+    assert '"name":"guestbook"' in output.replace(" ", "") and "OutOfSync" in output
+    assert offered_tools(llm.requests[0]) >= READ_TOOLS | {"argocd_application"}
+    assert not offered_tools(llm.requests[0]) & WRITE_TOOLS
+    reads = argocd_api.requests_since(before)
+    assert any(r.path == "/api/v1/applications/guestbook" for r in reads)
+    assert bearer_tokens(reads) == {TOKEN}
+
+
+def test_read_tool_through_lightspeed_with_the_callers_token(stack, llm, argocd_api):
+    before = argocd_api.request_count()
+    llm.push(ToolCalls([("get_application_events", {"applicationName": "guestbook"})]), Text("Sync failed."))
+    answer = httpx.post(f"{stack.base_url}/v1/query", headers=EXTENSION_HEADERS, timeout=60, json={
+        "conversation_id": str(uuid.uuid4()), "query": "What happened?",
+        "mcp_headers": {"argocd": {"x-argocd-api-token": USER_TOKEN}}})
+    assert answer.status_code == 200, answer.text
+    assert [c["name"] for c in answer.json()["tool_calls"]] == ["get_application_events"]
+    reads = argocd_api.requests_since(before)
+    assert any(r.path == "/api/v1/applications/guestbook/events" for r in reads)
+    assert bearer_tokens(reads) == {USER_TOKEN}
+
+
+def test_the_extensions_mcp_tool_lends_its_token_and_is_not_passed_on(stack, llm, argocd_api):
+    before = argocd_api.request_count()
+    llm.push(ToolCalls([("get_application", {"applicationName": "guestbook"})]), Text("Healthy enough."))
+    tool = {"type": "mcp", "server_label": "Argo CD MCP", "server_url": "http://argocd-mcp.example:3000/mcp",
+            "require_approval": "never", "headers": {"x-argocd-api-token": USER_TOKEN,
+                                                   "x-argocd-base-url": "https://evil.example"}}
+    events = stream_response(stack, {"model": MODEL, "input": "Status?", "tools": [tool]})
+    response = completed(events)
+    assert "get_application" in tool_outputs(response)
+    assert bearer_tokens(argocd_api.requests_since(before)) == {USER_TOKEN}
+    stored = httpx.get(f"{stack.base_url}/v1/responses/{response['id']}", headers=EXTENSION_HEADERS, timeout=30)
+    assert USER_TOKEN not in stored.text and "evil.example" not in stored.text
+
+
+def test_another_application_is_refused_before_anything_is_forwarded(stack, llm, argocd_api):
+    before = argocd_api.request_count()
+    llm.push(ToolCalls([("get_application", {"applicationName": "billing"}),
+                        ("get_application", {"applicationName": "guestbook", "argocdBaseUrl": "https://evil.example"}),
+                        ("get_appproject", {"projectName": "payments"})]),
+             Text("Cannot."))
+    outputs = tool_outputs(completed(stream_response(stack, {"model": MODEL, "input": "And billing?"})))
+    assert "out_of_scope" in outputs["get_application"] and "out_of_scope" in outputs["get_appproject"]
+    assert argocd_api.requests_since(before) == []
+
+
+def test_write_tools_are_refused_even_when_the_model_names_them(stack, llm, argocd_api):
+    llm.push(ToolCalls([("sync_application", {"applicationName": "guestbook"})]), Text("Did not sync."))
+    stream_response(stack, {"model": MODEL, "input": "Sync it."})
+    assert argocd_api.writes() == []
+    assert "sync_application" not in offered_tools(llm.requests[0])
+
+
+def test_no_token_in_any_log_line_or_model_request(stack, llm, argocd_mcp):
+    llm.push(ToolCalls([("get_application", {"applicationName": "guestbook"})]), Text("ok"))
+    httpx.post(f"{stack.base_url}/v1/query", headers=EXTENSION_HEADERS, timeout=60, json={
+        "query": "status", "mcp_headers": {"argocd": {"x-argocd-api-token": USER_TOKEN}}})
+    sent_to_model = json.dumps([r["body"] for r in llm.requests]) + json.dumps([r["headers"] for r in llm.requests])
+    for token in (TOKEN, USER_TOKEN):
+        assert token not in stack.log_text()
+        assert token not in sent_to_model
+
+
+def test_server_down_the_agent_answers_with_the_other_tools_and_says_so(cluster, llm, argocd_api, tmp_path):
+    config = write_config(ROOT / "run.yaml", tmp_path)
+    closed = f"http://127.0.0.1:{free_port()}/mcp"
+    with running_stack(config, bridge_env(llm, cluster, argocd_api, closed)) as handle:
+        llm.push(ToolCalls([("argocd_application", {})]), Text("Partly checked."))
+        events = stream_response(handle, {"model": MODEL, "input": "Status?"})
+        response = completed(events)
+    assert "argocd_application" in tool_outputs(response)
+    first = llm.requests[0]["body"]
+    assert "mcp::argocd" in first["messages"][0]["content"] and "Unavailable right now" in first["messages"][0]["content"]
+    assert "argocd_application" in offered_tools(llm.requests[0])
+    assert not offered_tools(llm.requests[0]) & READ_TOOLS
+
+
+def test_sse_transport_is_found_when_the_url_names_it(cluster, llm, argocd_api, tmp_path):
+    config = write_config(ROOT / "run.yaml", tmp_path)
+    with start_argocd_mcp("sse") as sse, running_stack(config, bridge_env(llm, cluster, argocd_api, sse.url)) as handle:
+        names = {t["name"] for t in httpx.get(f"{handle.base_url}/v1/tools", timeout=30).json()["data"]}
+        assert READ_TOOLS <= names
+        llm.push(ToolCalls([("get_application_resource_tree", {"applicationName": "guestbook"})]), Text("Tree."))
+        outputs = tool_outputs(completed(stream_response(handle, {"model": MODEL, "input": "Tree?"})))
+    assert "guestbook-ui" in outputs["get_application_resource_tree"]

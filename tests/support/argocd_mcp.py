@@ -1,0 +1,77 @@
+"""The real mcp-for-argocd server (npm `argocd-mcp` 0.9.0), run with node on loopback for end-to-end tests.
+
+It reads Argo CD through whatever base URL and token a connection's headers carry (the bridge sends the Argo CD
+API stand-in's), so it starts with no Argo CD settings of its own. `npm ci` in tests/clients/argocd-mcp installs
+it the first time it is needed.
+
+    with start_argocd_mcp() as mcp:      # http://127.0.0.1:<port>/mcp, stopped at the end
+        ... mcp.url ...
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.support.npm import npm_ci
+from tests.support.scripted_llm import free_port
+
+PEER_DIR = Path(__file__).resolve().parents[1] / "clients" / "argocd-mcp"
+ENTRY = PEER_DIR / "node_modules" / "argocd-mcp" / "dist" / "index.js"
+
+
+@dataclass
+class ArgoCDMCPHandle:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def start_argocd_mcp(transport: str = "http", env: dict[str, str] | None = None) -> Iterator[ArgoCDMCPHandle]:
+    """`argocd-mcp http` (streamable HTTP at /mcp) or `argocd-mcp sse` (/sse) on 127.0.0.1 and a free port."""
+    npm_ci(PEER_DIR)
+    port = free_port()
+    log_path = Path(tempfile.mkstemp(prefix="argocd-mcp-", suffix=".log")[1])
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("ARGOCD_", "MCP_"))}
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            ["node", str(ENTRY), transport, "--port", str(port)],
+            cwd=PEER_DIR, env={**clean, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
+        )
+    path = "/mcp" if transport == "http" else "/sse"
+    handle = ArgoCDMCPHandle(f"http://127.0.0.1:{port}{path}", process, log_path)
+    try:
+        _wait_listening(handle, port)
+        yield handle
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log_path.unlink(missing_ok=True)
+
+
+def _wait_listening(handle: ArgoCDMCPHandle, port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if handle.process.poll() is not None:
+            raise RuntimeError(f"argocd-mcp exited with {handle.process.returncode}:\n{handle.log_text()}")
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"argocd-mcp did not listen on port {port} within {timeout} s:\n{handle.log_text()}")
