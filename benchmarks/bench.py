@@ -104,8 +104,8 @@ def dialects(stack: StackHandle, model: str) -> dict[str, Callable[[], float]]:
 def builtin_config(directory: Path) -> Path:
     """run.yaml with llama-stack's own Responses provider and without our dialects, for comparison."""
     config = yaml.safe_load((ROOT / "run.yaml").read_text())
-    config["apis"] = [a for a in config["apis"] if a not in ("legacy_agents", "lightspeed")]
-    for name in ("legacy_agents", "lightspeed"):
+    config["apis"] = [a for a in config["apis"] if a not in ("legacy_agents", "lightspeed", "argocd_mcp")]
+    for name in ("legacy_agents", "lightspeed", "argocd_mcp"):
         config["providers"].pop(name, None)
     responses = config["providers"]["responses"][0]
     responses.update(provider_type="inline::builtin", module=None)

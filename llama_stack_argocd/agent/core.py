@@ -35,7 +35,7 @@ from llama_stack_argocd.agent.history import as_items, history_tokens, trim
 from llama_stack_argocd.agent.instructions import focus_line, system_instructions, unavailable_tools_note
 from llama_stack_argocd.agent.state import ConversationMemory
 from llama_stack_argocd.agent.toolbox import Toolbox
-from llama_stack_argocd.caller import Caller, acting_as
+from llama_stack_argocd.caller import Caller
 from llama_stack_argocd.security.quota import QuotaKeeper, QuotaSettings
 
 audit_log = get_logger(name="llama_stack_argocd.audit", category="core")
@@ -253,14 +253,9 @@ class ArgoCDAgent:
         """Run one round's calls concurrently, each as the caller; outputs fitted to the tool-result budget."""
         async def one(call: Any) -> ToolResult:
             arguments = _arguments(call.arguments)
-            with acting_as(request.caller):
-                try:
-                    output, is_error = await asyncio.wait_for(
-                        self._toolbox.call(call.name, arguments), self._settings.tool_timeout_seconds
-                    )
-                except TimeoutError:
-                    output = json.dumps({"error": "timeout", "message": f"{call.name} did not answer in time."})
-                    is_error = True
+            output, is_error = await self._toolbox.call_as(
+                request.caller, call.name, arguments, self._settings.tool_timeout_seconds
+            )
             output, cut = self._composer.fit_tool_output(output, request.model, len(calls))
             if cut:
                 truncated.append(call.call_id)

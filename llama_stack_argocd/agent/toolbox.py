@@ -6,10 +6,13 @@ registers) and executed through llama-stack's tool runtime, so each tool keeps i
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from llama_stack_api import ListToolsRequest
+
+from llama_stack_argocd.caller import Caller, acting_as
 
 
 class Toolbox:
@@ -59,3 +62,17 @@ class Toolbox:
         if not isinstance(content, str):
             content = json.dumps(content, default=str) if not hasattr(content, "text") else content.text
         return content, bool(result.error_message or (result.error_code or 0) > 0)
+
+    async def call_as(
+        self, caller: Caller | None, name: str, arguments: dict[str, Any], timeout: float
+    ) -> tuple[str, bool]:
+        """Run one tool on behalf of `caller` (its Application is the scope) within `timeout` seconds.
+
+        Every front door that runs tools (the agent's loop, the MCP endpoint) goes through here, so the scope, the
+        error shape and the time limit are the same everywhere.
+        """
+        with acting_as(caller):
+            try:
+                return await asyncio.wait_for(self.call(name, arguments), timeout)
+            except TimeoutError:
+                return json.dumps({"error": "timeout", "message": f"{name} did not answer in time."}), True

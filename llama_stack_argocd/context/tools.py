@@ -164,11 +164,17 @@ def _problems(error: ValidationError) -> tuple[str, list[str]]:
     return "; ".join(problems), extra
 
 
-async def run_tool(service: ContextService, app: AppRef, name: str, arguments: dict[str, Any] | None) -> dict[str, Any]:
-    """Validate `arguments` for tool `name` and run it inside `app`; unknown tools and bad arguments are refused."""
+def tool_spec(name: str) -> ToolSpec:
+    """The catalog entry for `name`; an unknown name is an `InvalidArgument` that lists the tools there are."""
     spec = TOOLS_BY_NAME.get(name)
     if spec is None:
         raise InvalidArgument(f"There is no tool {name!r}.", hint=f"Tools: {', '.join(TOOLS_BY_NAME)}.")
+    return spec
+
+
+async def run_tool(service: ContextService, app: AppRef, name: str, arguments: dict[str, Any] | None) -> dict[str, Any]:
+    """Validate `arguments` for tool `name` and run it inside `app`; unknown tools and bad arguments are refused."""
+    spec = tool_spec(name)
     try:
         args = spec.args_model.model_validate(arguments or {})
     except ValidationError as error:

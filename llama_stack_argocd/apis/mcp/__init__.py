@@ -1,0 +1,83 @@
+"""The `argocd::context` tools for MCP clients (other agents, IDEs): streamable HTTP at `POST /v1/argocd/mcp`.
+
+A route like every other: behind llama-stack's authentication (under proxy trust a request without the proxy secret
+gets 401 before it reaches here), and scoped to the caller's Application (`apis/identity.py`). The route hands the
+raw ASGI request to the `mcp` SDK's transport (`server.py`), which speaks the protocol; nothing of MCP is written here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from llama_stack_api import Api, InlineProviderSpec, ProviderSpec
+from starlette.types import Receive, Scope, Send
+
+from llama_stack_argocd.apis.identity import body_within_limit, caller_for
+from llama_stack_argocd.apis.mcp.server import TOOLGROUP_ID, ContextToolServer
+from llama_stack_argocd.caller import Caller, acting_as
+
+API_NAME = "argocd_mcp"
+MCP_PATH = "/v1/argocd/mcp"
+
+
+class ArgoCDMcp(Protocol):
+    """Marker protocol: routes are defined in `create_router`."""
+
+
+def available_providers() -> list[ProviderSpec]:
+    return [
+        InlineProviderSpec(
+            api=Api(API_NAME),
+            provider_type="inline::argocd-mcp",
+            module="llama_stack_argocd.apis.mcp",
+            config_class="llama_stack_argocd.apis.mcp.config.McpConfig",
+            api_dependencies=[Api.tool_runtime, Api.tool_groups],
+            description="The argocd::context tools over MCP (streamable HTTP), scoped to the caller's Application.",
+        )
+    ]
+
+
+class McpImpl:
+    def __init__(self, tools: ContextToolServer) -> None:
+        self.tools = tools
+
+    async def shutdown(self) -> None:
+        return None
+
+
+async def get_provider_impl(config: Any, deps: dict[Any, Any]) -> McpImpl:
+    from llama_stack_argocd.agent.toolbox import Toolbox
+
+    toolbox = Toolbox(deps[Api.tool_groups], deps[Api.tool_runtime], [TOOLGROUP_ID])
+    return McpImpl(ContextToolServer(toolbox, config.max_result_tokens, config.tool_timeout_seconds))
+
+
+class _ToMcpTransport(Response):
+    """The route's answer: the request itself, handed to the MCP transport as the caller it was authenticated as."""
+
+    def __init__(self, tools: ContextToolServer, caller: Caller) -> None:
+        super().__init__()
+        self._tools = tools
+        self._caller = caller
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with acting_as(self._caller):
+            await self._tools.handle(scope, receive, send)
+
+
+def create_router(impl: McpImpl) -> APIRouter:
+    router = APIRouter(tags=["MCP"], dependencies=[Depends(body_within_limit)])
+
+    # An APIRoute, not a starlette Mount: an ordinary route of this router, included and authenticated like the
+    # others. POST carries the messages; DELETE gets the transport's stateless answer (405). GET is not routed (405,
+    # as the protocol allows): a stateless server has no stream to offer, and an open one would only hold a socket.
+    @router.api_route(MCP_PATH, methods=["POST", "DELETE"], response_model=None, include_in_schema=False)
+    async def mcp(request: Request) -> Response:
+        return _ToMcpTransport(impl.tools, caller_for(request))
+
+    return router
+
+
+__all__ = ["available_providers", "create_router", "get_provider_impl"]
