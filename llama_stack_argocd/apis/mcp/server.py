@@ -56,6 +56,7 @@ class ContextToolServer:
         self.server.call_tool(validate_input=False)(self.call)
 
     async def tools(self) -> list[types.Tool]:
+        definitions, _ = await self._toolbox.definitions()
         return [
             types.Tool(
                 name=tool["name"],
@@ -63,7 +64,7 @@ class ContextToolServer:
                 inputSchema=tool["parameters"],
                 annotations=READ_ONLY,
             )
-            for tool in await self._toolbox.definitions()
+            for tool in definitions
         ]
 
     async def call(self, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
