@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.argocd_api import ArgoCDApiHandle, start_argocd_api
 from tests.support.cluster import ClusterHandle, start_cluster
 from tests.support.scripted_llm import ScriptedLLM
 from tests.support.stack import StackHandle, start_stack
@@ -40,3 +41,10 @@ def scripted_llm() -> Iterator[ScriptedLLM]:
     """A fresh scripted OpenAI-compatible model for one test (tests/support/scripted_llm.py)."""
     with ScriptedLLM() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def argocd_api() -> Iterator[ArgoCDApiHandle]:
+    """The argocd-server API stand-in (tests/support/argocd_api.py), serving the same fixtures as `cluster`."""
+    with start_argocd_api() as handle:
+        yield handle
