@@ -17,11 +17,13 @@ from pathlib import Path
 import httpx
 import yaml
 
+from llama_stack_argocd.context.argocd_api import ArgoCDSource
 from llama_stack_argocd.context.kube import KubernetesSource
 from llama_stack_argocd.context.scope import AppRef, ResourceRef
 from llama_stack_argocd.context.service import ContextService
 from llama_stack_argocd.context.settings import ContextSettings
 from tests.support import cluster as fx
+from tests.support.argocd_api import start_argocd_api
 from tests.support.cluster import start_cluster
 from tests.support.scripted_llm import ScriptedLLM, Text
 from tests.support.stack import ROOT, StackHandle, running_stack, write_config
@@ -36,10 +38,10 @@ def percentiles(samples: list[float]) -> str:
     return f"p50 {statistics.median(ordered) * 1000:7.1f} ms   p95 {p95 * 1000:7.1f} ms   (n={len(ordered)})"
 
 
-def context_assembly(kubeconfig: str) -> list[float]:
+def context_assembly(settings: ContextSettings) -> list[float]:
     """Application + manifest + events + containers + 500 log lines of one workload, read concurrently."""
-    settings = ContextSettings(kubeconfig=kubeconfig, max_log_lines=500)
-    service = ContextService(KubernetesSource(settings), settings)
+    source = ArgoCDSource(settings) if settings.source == "argocd" else KubernetesSource(settings)
+    service = ContextService(source, settings)
     app = AppRef(namespace=fx.ARGOCD_NS, name=fx.APP)
     deployment = ResourceRef(kind="Deployment", name=fx.DEPLOYMENT)
     pod = ResourceRef(kind="Pod", name=fx.HEALTHY_POD)
@@ -121,7 +123,12 @@ def main() -> None:
     with start_cluster() as cluster, ScriptedLLM(chunk_delay=0.01).serving() as llm, \
             tempfile.TemporaryDirectory() as tmp:
         print("context assembly, one workload (application, manifest, events, containers, 500 log lines):")
-        print("  " + percentiles(context_assembly(cluster.kubeconfig_path)))
+        kube = ContextSettings(kubeconfig=cluster.kubeconfig_path, max_log_lines=500)
+        print(f"  {'Kubernetes API source':28} {percentiles(context_assembly(kube))}")
+        with start_argocd_api() as argocd:
+            argo = ContextSettings(source="argocd", max_log_lines=500,
+                                   argocd={"server_url": argocd.url, "api_token": argocd.token})
+            print(f"  {'Argo CD API source':28} {percentiles(context_assembly(argo))}")
 
         env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-bench", **cluster.kubeconfig_env()}
         config = write_config(ROOT / "run.yaml", Path(tmp))

@@ -100,3 +100,15 @@ def group_events(items: Iterable[Mapping[str, Any]]) -> list[EventGroup]:
             group.objects.insert(0, obj)
     return sorted(groups.values(), key=lambda g: (latest[(g.type, g.reason, g.message)], g.type == "Warning"),
                   reverse=True)
+
+
+def about(event: Mapping[str, Any], subjects: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether an event is about one of `subjects` (objects): by uid when both carry one, else by kind and name."""
+    involved = event.get("involvedObject") or event.get("regarding") or {}
+    subjects = list(subjects)
+    metas = [s.get("metadata") or {} for s in subjects]
+    uids = {m.get("uid") for m in metas} - {None}
+    if involved.get("uid") and uids:
+        return involved["uid"] in uids
+    return (involved.get("kind"), involved.get("name")) in {(s.get("kind"), m.get("name"))
+                                                            for s, m in zip(subjects, metas, strict=True)}

@@ -19,6 +19,8 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from llama_stack_argocd.context.errors import AccessDenied, InvalidArgument, NotFound, Unavailable
+from llama_stack_argocd.context.events import about
+from llama_stack_argocd.context.scope import AppRef
 from llama_stack_argocd.context.settings import HARD_MAX_LOG_LINES, ContextSettings
 from llama_stack_argocd.context.source import ResourceType, resource_type
 
@@ -80,6 +82,9 @@ class KubernetesSource:
     def __init__(self, settings: ContextSettings) -> None:
         self._settings = settings
         self._client: client.ApiClient | None = None
+
+    def for_application(self, app: AppRef) -> KubernetesSource:
+        return self  # the service account reads every Application the same way
 
     @property
     def api(self) -> client.ApiClient:
@@ -191,6 +196,10 @@ class KubernetesSource:
         except NotFound:
             return []  # the cluster does not serve this kind (an uninstalled CRD): there are none
         return [self._typed(item, canonical, rtype) for item in data.get("items") or []]
+
+    async def events(self, namespace: str | None, subjects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One listing of the namespace's Events (kmock ignores field selectors), filtered to the subjects."""
+        return [e for e in await self.list("Event", namespace) if about(e, subjects)]
 
     async def log(self, namespace: str, pod: str, container: str | None, tail_lines: int, previous: bool) -> str:
         _, rtype = resource_type("Pod")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from llama_stack_argocd.context.errors import ContextError, InvalidArgument
-from llama_stack_argocd.context.events import group_events, last_seen, parse_time
+from llama_stack_argocd.context.events import about, group_events, last_seen, parse_time
 from llama_stack_argocd.context.logs import compress_logs
 from llama_stack_argocd.context.manifests import clean_manifest
 from llama_stack_argocd.context.membership import ApplicationScope, fetch_in_scope, in_scope, load_scope
@@ -56,16 +56,19 @@ class ContextService:
             out["redacted_values"] = redactor.count
         return out
 
-    async def _in_scope(self, app: AppRef, ref: ResourceRef) -> tuple[ApplicationScope, dict[str, Any]]:
-        scope = await load_scope(self.source, app)
-        return scope, await fetch_in_scope(self.source, scope, ref)
+    @staticmethod
+    async def _in_scope(
+        source: ClusterSource, app: AppRef, ref: ResourceRef
+    ) -> tuple[ApplicationScope, dict[str, Any]]:
+        scope = await load_scope(source, app)
+        return scope, await fetch_in_scope(source, scope, ref)
 
     async def ping(self) -> None:
         await self.source.ping()
 
     async def application(self, app: AppRef) -> dict[str, Any]:
         """Sync and health, conditions, the last operation with its failed results, every managed resource."""
-        scope = await load_scope(self.source, app)
+        scope = await load_scope(self.source.for_application(app), app)
         application = scope.application
         spec, status = application.get("spec") or {}, application.get("status") or {}
         operation = status.get("operationState") or {}
@@ -106,30 +109,20 @@ class ContextService:
 
     async def manifest(self, app: AppRef, ref: ResourceRef) -> dict[str, Any]:
         """The live object without noise; Secrets show keys only."""
-        _, obj = await self._in_scope(app, ref)
+        _, obj = await self._in_scope(self.source.for_application(app), app, ref)
         return self._redacted({"manifest": clean_manifest(obj)})
 
     async def events(self, app: AppRef, ref: ResourceRef) -> dict[str, Any]:
         """Events of the resource and, for a workload, of its ReplicaSets/Jobs and Pods; grouped, newest first."""
-        _, obj = await self._in_scope(app, ref)
+        source = self.source.for_application(app)
+        _, obj = await self._in_scope(source, app, ref)
         meta = obj.get("metadata") or {}
+        subjects = [obj]
         if obj.get("kind") in WORKLOAD_KINDS - {"Pod"}:
-            (middle, pods), items = await asyncio.gather(
-                descendants(self.source, obj), self.source.list("Event", meta.get("namespace"))
-            )
-            subjects = [obj, *middle, *pods[: self.settings.max_pods]]
-        else:
-            subjects, items = [obj], await self.source.list("Event", meta.get("namespace"))
-        uids = {(s.get("metadata") or {}).get("uid") for s in subjects} - {None}
-        names = {(s.get("kind"), (s.get("metadata") or {}).get("name")) for s in subjects}
-
-        def about_subject(event: dict[str, Any]) -> bool:
-            involved = event.get("involvedObject") or event.get("regarding") or {}
-            if involved.get("uid") and uids:
-                return involved["uid"] in uids
-            return (involved.get("kind"), involved.get("name")) in names
-
-        mine = sorted((e for e in items if about_subject(e)), key=lambda e: parse_time(last_seen(e)), reverse=True)
+            middle, pods = await descendants(source, obj)
+            subjects += [*middle, *pods[: self.settings.max_pods]]
+        items = await source.events(meta.get("namespace"), subjects)
+        mine = sorted((e for e in items if about(e, subjects)), key=lambda e: parse_time(last_seen(e)), reverse=True)
         kept = mine[: self.settings.max_events]
         payload: dict[str, Any] = {
             "resource": f"{obj.get('kind')}/{meta.get('name')}",
@@ -139,7 +132,7 @@ class ContextService:
             payload["older_events_omitted"] = len(mine) - len(kept)
         return self._redacted(payload)
 
-    async def _pods(self, obj: dict[str, Any], purpose: str) -> list[dict[str, Any]]:
+    async def _pods(self, source: ClusterSource, obj: dict[str, Any], purpose: str) -> list[dict[str, Any]]:
         if obj.get("kind") not in WORKLOAD_KINDS:
             name = (obj.get("metadata") or {}).get("name")
             raise InvalidArgument(
@@ -147,12 +140,13 @@ class ContextService:
                 hint="Ask about a Pod or a workload (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob); "
                 "argocd_related_resources shows which Pods a Service selects.",
             )
-        return (await descendants(self.source, obj))[1][: self.settings.max_pods]
+        return (await descendants(source, obj))[1][: self.settings.max_pods]
 
     async def containers(self, app: AppRef, ref: ResourceRef) -> dict[str, Any]:
         """Containers and init containers of a Pod or of a workload's newest Pods, with state and last exit."""
-        _, obj = await self._in_scope(app, ref)
-        pods = await self._pods(obj, "containers")
+        source = self.source.for_application(app)
+        _, obj = await self._in_scope(source, app, ref)
+        pods = await self._pods(source, obj, "containers")
         return self._redacted({"resource": f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}",
                                "pods": [container_summary(p) for p in pods]})
 
@@ -165,8 +159,9 @@ class ContextService:
         previous: bool = False,
     ) -> dict[str, Any]:
         """The last lines of one container of a Pod, or of each of a workload's Pods (lines shared between them)."""
-        _, obj = await self._in_scope(app, ref)
-        pods = await self._pods(obj, "logs")
+        source = self.source.for_application(app)
+        _, obj = await self._in_scope(source, app, ref)
+        pods = await self._pods(source, obj, "logs")
         if not pods:
             raise InvalidArgument(f"{ref} has no Pods right now, so there are no logs to read.",
                                   hint="argocd_resource_events may say why no Pod was created or scheduled.")
@@ -190,7 +185,7 @@ class ContextService:
                     f"Pod {pod_name} has no container {chosen!r}.",
                     hint=f"Containers: {', '.join(names + init_names)}.",
                 )
-            text = await self.source.log(pod_meta.get("namespace") or "", pod_name, chosen, per_pod, previous)
+            text = await source.log(pod_meta.get("namespace") or "", pod_name, chosen, per_pod, previous)
             tail = text.splitlines()[-per_pod:]  # also when the source ignores tailLines
             compressed = compress_logs("\n".join(tail), LOG_TOKENS // len(pods))
             return {
@@ -220,9 +215,10 @@ class ContextService:
 
     async def related(self, app: AppRef, ref: ResourceRef) -> dict[str, Any]:
         """Owner chain up, children down, and for a Service its Endpoints and the Pods its selector matches."""
-        scope, obj = await self._in_scope(app, ref)
+        source = self.source.for_application(app)
+        scope, obj = await self._in_scope(source, app, ref)
 
         async def visible(candidate: dict[str, Any]) -> bool:
-            return await in_scope(self.source, scope, candidate)
+            return await in_scope(source, scope, candidate)
 
-        return self._redacted(await related(self.source, obj, visible))
+        return self._redacted(await related(source, obj, visible))

@@ -1,8 +1,13 @@
 """Where the context comes from: the seam between the domain and a cluster API.
 
-`KubernetesSource` (kube.py) reads through the Kubernetes API with the back-end's service account; a second source
-(Argo CD's REST API, for Applications on remote clusters) can implement the same protocol. Everything crossing this
-seam is plain Kubernetes JSON (camelCase dicts, as the API serves them), so the domain never sees client models.
+`KubernetesSource` (kube.py) reads through the Kubernetes API with the back-end's service account;
+`ArgoCDSource` (argocd_api.py) reads through argocd-server's REST API with a read-only Argo CD account, for
+Applications on clusters the back-end cannot reach. Everything crossing this seam is plain Kubernetes JSON
+(camelCase dicts, as the API serves them), so the domain never sees client models.
+
+Argo CD's API is per Application, not per kind, so the service asks for a source bound to the caller's Application
+(`for_application`) at the start of every tool call and reads through it; the Kubernetes source is the same for
+every Application and returns itself.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple, Protocol
 
 from llama_stack_argocd.context.errors import InvalidArgument
+from llama_stack_argocd.context.scope import AppRef
 
 
 class ResourceType(NamedTuple):
@@ -100,6 +106,10 @@ class ClusterSource(Protocol):
     their own credentials are refused, `Unavailable` when the API is unreachable, slow or failing.
     """
 
+    def for_application(self, app: AppRef) -> ClusterSource:
+        """The source to read `app`'s resources through, for one tool call (it may cache within that call)."""
+        ...
+
     async def get_application(self, namespace: str, name: str) -> dict[str, Any]:
         """The Argo CD Application custom object (argoproj.io/v1alpha1)."""
         ...
@@ -113,6 +123,14 @@ class ClusterSource(Protocol):
 
         No label or field selectors: callers filter by owner or involved object themselves, which keeps a second
         source simple. A kind the cluster does not serve (an uninstalled CRD) lists as empty.
+        """
+        ...
+
+    async def events(self, namespace: str | None, subjects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The Events (core/v1 or events.k8s.io/v1 dicts) about any of `subjects`, objects read from this source.
+
+        Subjects rather than a namespace listing: Argo CD serves events per resource (by uid), Kubernetes per
+        namespace; each source asks the way its API answers and returns only the events about the subjects.
         """
         ...
 

@@ -106,7 +106,20 @@ COMPONENT_HOSTS: dict[str, list[tuple[str, str | None, list[str], str]]] = {
         ("argocd-backend", None, ["deploy/argocd/backend"], ""),
         ("openshift-backend", None, ["deploy/openshift-gitops/backend"], ""),
     ],
+    "deploy/overlays/kubernetes-tokens": [
+        ("argocd-backend", None, ["deploy/argocd/backend"], ""),
+        ("openshift-backend", None, ["deploy/openshift-gitops/backend"], ""),
+    ],
+    "deploy/overlays/argocd-api-source": [
+        ("argocd-backend", None, ["deploy/argocd/backend"], ""),
+        ("openshift-backend", None, ["deploy/openshift-gitops/backend"], ""),
+    ],
+    "deploy/overlays/argocd-api-account": [("argocd-install", "argocd", [], ARGOCD_STANDIN)],
 }
+# The one opt-in write: the Kubernetes-token mode's reviews (they answer a question and change nothing).
+TOKEN_REVIEW_OVERLAY = "deploy/overlays/kubernetes-tokens"
+TOKEN_REVIEW_RULES = {("authentication.k8s.io", "tokenreviews", "create"),
+                      ("authorization.k8s.io", "subjectaccessreviews", "create")}
 
 
 def kustomization_dirs() -> list[tuple[str, str]]:
@@ -282,10 +295,16 @@ def _rules(objects) -> list[dict]:
     return [rule for o in objects if o["kind"] in ("ClusterRole", "Role") for rule in o.get("rules", [])]
 
 
+def _grants(rule: dict) -> set[tuple[str, str, str]]:
+    return {(g, r, v) for g in rule.get("apiGroups", []) for r in rule.get("resources", []) for v in rule["verbs"]}
+
+
 def test_no_role_anywhere_can_write_or_read_secrets(tmp_root: str):
     for label, objects in all_renders(tmp_root):
         for rule in _rules(objects):
-            assert set(rule.get("verbs", [])) <= READ_VERBS, f"{label}: write verb in {rule}"
+            if not set(rule.get("verbs", [])) <= READ_VERBS:  # only the opt-in reviews, and exactly those
+                assert label.startswith(TOKEN_REVIEW_OVERLAY), f"{label}: write verb in {rule}"
+                assert _grants(rule) <= TOKEN_REVIEW_RULES, f"{label}: {rule}"
             assert "*" not in json.dumps(rule), f"{label}: wildcard in {rule}"
             assert not rule.get("nonResourceURLs"), f"{label}: {rule}"
             assert not {"secrets", "configmaps"} & set(rule.get("resources", [])), f"{label}: {rule}"
@@ -311,6 +330,65 @@ def test_the_back_end_reads_exactly_the_listed_resources(directory: str):
     assert [(s["kind"], s["name"]) for s in binding["subjects"]] == [("ServiceAccount", account["metadata"]["name"])]
     if directory != "deploy/base":
         assert binding["subjects"][0]["namespace"] == account["metadata"]["namespace"]
+
+
+@pytest.mark.parametrize("label", [h[0] for h in COMPONENT_HOSTS[TOKEN_REVIEW_OVERLAY]])
+def test_kubernetes_tokens_overlay_adds_exactly_the_two_reviews(label: str, tmp_root: str):
+    objects = render_component(TOKEN_REVIEW_OVERLAY, label, tmp_root)
+    base_role = one(objects, "ClusterRole", "llama-stack-argocd-read")
+    assert all(set(rule["verbs"]) == READ_VERBS for rule in base_role["rules"]), "the base stays read-only"
+    review_role = one(objects, "ClusterRole", "llama-stack-argocd-token-review")
+    assert set().union(*(_grants(rule) for rule in review_role["rules"])) == TOKEN_REVIEW_RULES
+    writes = {g for rule in _rules(objects) for g in _grants(rule) if g[2] not in READ_VERBS}
+    assert writes == TOKEN_REVIEW_RULES
+    binding = one(objects, "ClusterRoleBinding", "llama-stack-argocd-token-review")
+    account = one(objects, "ServiceAccount")
+    assert binding["roleRef"]["name"] == review_role["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["metadata"]["name"],
+                                    "namespace": account["metadata"]["namespace"]}]
+    (container,) = one(objects, "Deployment", NAME)["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["ARGOCD_ASSISTANT_KUBERNETES_TOKENS"] == "true"
+    assert "ARGOCD_ASSISTANT_PROXY_SECRET_FILE" in env, "the patch adds variables, it does not replace them"
+
+
+# --- the Argo CD API source: the back-end's switch and token, the read-only Argo CD account ---
+
+ARGOCD_TOKEN_SECRET = "llama-stack-argocd-argocd-token"
+ASSISTANT_ACCOUNT = "argocd-assistant"
+
+
+@pytest.mark.parametrize("label", [h[0] for h in COMPONENT_HOSTS["deploy/overlays/argocd-api-source"]])
+def test_argocd_api_source_overlay_switches_the_source_and_mounts_the_token(label: str, tmp_root: str):
+    objects = render_component("deploy/overlays/argocd-api-source", label, tmp_root)
+    pod = one(objects, "Deployment", NAME)["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["ARGOCD_CONTEXT_SOURCE"]["value"] == "argocd"
+    assert env["ARGOCD_SERVER_URL"]["value"].startswith("https://argocd-server.")
+    assert "ARGOCD_API_TOKEN" not in env and "ARGOCD_INSECURE" not in env, "a token file, and TLS verified"
+    assert "ARGOCD_ASSISTANT_PROXY_SECRET_FILE" in env, "the patch adds variables, it does not replace them"
+    token_dir = str(Path(env["ARGOCD_API_TOKEN_FILE"]["value"]).parent)
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == token_dir)
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert mount["readOnly"] is True and volume["secret"]["secretName"] == ARGOCD_TOKEN_SECRET
+    assert {"state", "tmp", "proxy-secret"} <= {v["name"] for v in pod["volumes"]}, "the other volumes stay"
+
+
+def test_argocd_api_account_is_token_only_and_read_only(tmp_root: str):
+    objects = render_component("deploy/overlays/argocd-api-account", "argocd-install", tmp_root)
+    argocd_cm = one(objects, "ConfigMap", "argocd-cm")["data"]
+    assert argocd_cm[f"accounts.{ASSISTANT_ACCOUNT}"] == "apiKey", "API tokens only: no UI login"
+    assert argocd_cm["url"] == "https://argocd.example.test", "the existing settings stay"
+    rbac = one(objects, "ConfigMap", "argocd-rbac-cm")["data"]
+    assert rbac["policy.csv"].startswith("g, platform-team, role:admin"), "the existing policy stays"
+    lines = [line.strip() for key in rbac if re.fullmatch(r"policy\..+\.csv", key) for line in rbac[key].splitlines()]
+    groups = [line for line in lines if line.startswith(f"g, {ASSISTANT_ACCOUNT},")]
+    assert groups == [f"g, {ASSISTANT_ACCOUNT}, role:assistant-readonly"]
+    policies = {tuple(part.strip() for part in line.split(",")) for line in lines
+                if line.startswith("p, role:assistant-readonly,")}
+    assert policies == {("p", "role:assistant-readonly", "applications", "get", "*/*", "allow"),
+                        ("p", "role:assistant-readonly", "logs", "get", "*/*", "allow")}
 
 
 # --- the back-end Deployment, Service and NetworkPolicy ---

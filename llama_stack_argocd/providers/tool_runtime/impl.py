@@ -22,6 +22,7 @@ from llama_stack_api import (
 
 from llama_stack_argocd.caller import current_caller
 from llama_stack_argocd.context.errors import ContextError, InvalidArgument
+from llama_stack_argocd.context.argocd_api import ArgoCDSource
 from llama_stack_argocd.context.kube import KubernetesSource
 from llama_stack_argocd.context.service import ContextService
 from llama_stack_argocd.context.tools import TOOLS, input_schema, run_tool
@@ -36,8 +37,12 @@ class ArgoCDToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
 
     @cached_property
     def service(self) -> ContextService:
-        """Built on first use, so a server without cluster access still starts (and says so when asked)."""
-        return ContextService(KubernetesSource(self.config), self.config)
+        """Built on first use, so a server without cluster access still starts (and says so when asked).
+
+        The source is the configuration's choice: the Kubernetes API with the service account, or argocd-server's
+        REST API with a read-only Argo CD account (Applications on clusters the back-end cannot reach)."""
+        source = ArgoCDSource(self.config) if self.config.source == "argocd" else KubernetesSource(self.config)
+        return ContextService(source, self.config)
 
     async def register_toolgroup(self, toolgroup: ToolGroup) -> None:
         return None
