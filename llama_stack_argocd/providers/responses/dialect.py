@@ -45,6 +45,7 @@ def agent_request_from(request: CreateResponseRequest) -> AgentRequest:
         attachments=attachments,
         instructions=request.instructions,
         previous_response_id=request.previous_response_id or None,
+        conversation=request.conversation or None,
         caller=resolve_caller(request.metadata),
         prior_items=prior,
         extra_tools=list(request.tools or []),
