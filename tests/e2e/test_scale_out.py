@@ -318,6 +318,27 @@ def test_a_replica_killed_mid_stream_loses_nothing_already_answered(replicas, ll
         b.start()
 
 
+def test_after_a_database_restart_liveness_fails_and_a_restarted_replica_continues(replicas, postgres, llm):
+    """llama-stack's kv_postgres never reconnects: /liveness says so, the kubelet restarts the pod, nothing is lost."""
+    a, b = replicas
+    conversation = str(uuid.uuid4())
+    ask_lightspeed(a, conversation, "Remember the word date.")
+    assert httpx.get(f"{b.base_url}/liveness").status_code == 200
+    postgres.restart()
+    try:
+        touched = httpx.post(f"{b.base_url}/v1/query", headers=ALICE, timeout=60,
+                             json={"query": "Which word?", "conversation_id": conversation})
+        assert touched.status_code == 500  # the dead connection fails once, and is then known closed
+        alive = httpx.get(f"{b.base_url}/liveness", timeout=30)
+        assert alive.status_code == 503 and "lightspeed" in alive.json()["detail"]["cause"], alive.text
+    finally:
+        for stack in (a, b):  # what the kubelet does after the failed liveness probes
+            stack.restart()
+    assert httpx.get(f"{b.base_url}/liveness").status_code == 200
+    ask_lightspeed(b, conversation, "Which word?")
+    assert_history(llm, "Remember the word date.", "Which word?")
+
+
 # -- what else replicas share ----------------------------------------------------------------------------------------
 
 

@@ -111,7 +111,7 @@ class PostgresHandle:
 
     def start(self, timeout: float = 30) -> PostgresHandle:
         prefix, account = _run_as()
-        initdb, postgres = _binary("initdb"), _binary("postgres")
+        initdb = _binary("initdb")
         self._superuser_password = secrets.token_hex(16)
         self.directory.mkdir(parents=True, exist_ok=True)
         password_file = self.directory / "superuser-password"
@@ -127,15 +127,7 @@ class PostgresHandle:
         )
         if init.returncode != 0:
             raise RuntimeError(f"initdb failed:\n{init.stdout}{init.stderr}")
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the server process, closed in stop()
-        self._log = log
-        self.process = subprocess.Popen(
-            [*prefix, *(["--pdeathsig", "INT"] if prefix else []), str(postgres), "-D", str(self.data_dir),
-             "-p", str(self.port), "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.directory}",
-             "-c", "fsync=off", "-c", "max_connections=200"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        _RUNNING.add(self)
+        self._launch(prefix)
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
@@ -151,6 +143,31 @@ class PostgresHandle:
                     raise RuntimeError(f"postgres did not accept connections in {timeout}s:\n{self.log_text()[-3000:]}")
                 time.sleep(0.1)
         return self
+
+    def _launch(self, prefix: list[str]) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the server process, closed in stop()
+        self._log = log
+        self.process = subprocess.Popen(
+            [*prefix, *(["--pdeathsig", "INT"] if prefix else []), str(_binary("postgres")), "-D", str(self.data_dir),
+             "-p", str(self.port), "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.directory}",
+             "-c", "fsync=off", "-c", "max_connections=200"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        _RUNNING.add(self)
+
+    def restart(self, timeout: float = 30) -> PostgresHandle:
+        """Stop the server and start it again on the same data and port (every client connection is cut)."""
+        self.stop()
+        self._launch(_run_as()[0])
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.query("SELECT 1")
+                return self
+            except psycopg2.OperationalError:
+                if time.monotonic() > deadline or self.process is None or self.process.poll() is not None:
+                    raise RuntimeError(f"postgres did not come back:\n{self.log_text()[-3000:]}") from None
+                time.sleep(0.1)
 
     def stop(self, grace: float = 10) -> None:
         """Fast shutdown (SIGINT: sessions are ended, not waited for), SIGKILL after `grace` seconds."""
