@@ -1,4 +1,5 @@
-"""`make bench`: context assembly time, server start-up and memory, and the time to the first streamed word.
+"""`make bench`: context assembly time, server start-up and memory, the time to the first streamed word, and the
+same for a Responses turn continued on a second replica over PostgreSQL (distributions/argocd/scale-out.yaml).
 
 Everything runs on this machine against the Kubernetes stand-in and the scripted model (tests/support); the figures
 are printed, never asserted.
@@ -7,6 +8,7 @@ are printed, never asserted.
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 import tempfile
 import time
@@ -25,8 +27,9 @@ from llama_stack_argocd.context.settings import ContextSettings
 from tests.support import cluster as fx
 from tests.support.argocd_api import start_argocd_api
 from tests.support.cluster import start_cluster
+from tests.support.postgres import start_postgres
 from tests.support.scripted_llm import ScriptedLLM, Text
-from tests.support.stack import ROOT, StackHandle, running_stack, write_config
+from tests.support.stack import ROOT, StackHandle, running_stack, start_stacks, write_config
 
 RUNS = 30
 HEADERS = {"Argocd-Application-Name": "argocd:guestbook", "Argocd-Project-Name": "default", "Argocd-Username": "bench"}
@@ -118,6 +121,39 @@ def builtin_config(directory: Path) -> Path:
     return write_config(path, directory)
 
 
+def continued_turns(first: StackHandle, second: StackHandle, headers: dict[str, str]) -> list[float]:
+    """Time to first text of a Responses turn on `second` continuing a turn answered on `first` (not timed)."""
+    samples = []
+    for _ in range(RUNS):
+        with httpx.stream("POST", f"{first.base_url}/v1/responses", headers=headers, timeout=60,
+                          json={"model": "openai/scripted", "input": "Remember the word fig.", "stream": True}) as r:
+            previous = next(line for line in r.iter_lines() if '"response.completed"' in line)
+        body = {"model": "openai/scripted", "input": "Which word?", "stream": True,
+                "previous_response_id": json.loads(previous[len("data: "):])["response"]["id"]}
+        samples.append(first_delta(lambda: httpx.stream("POST", f"{second.base_url}/v1/responses", json=body,
+                                                        headers=headers, timeout=60), b"output_text.delta"))
+    return samples
+
+
+def scale_out(env: dict[str, str], directory: Path) -> None:
+    """proxy-trust on sqlite (one replica) against scale-out on PostgreSQL (two replicas, continued on the other)."""
+    secret = "bench-proxy-secret-" + "b" * 16
+    headers = {**HEADERS, "Authorization": f"Bearer {secret}"}
+    env = {**env, "ARGOCD_ASSISTANT_PROXY_SECRET": secret}
+    print("\na Responses turn continuing the previous one (previous_response_id), time to first text:")
+    with running_stack(write_config(ROOT / "distributions/argocd/proxy-trust.yaml", directory), env) as single:
+        print(f"  {'sqlite, one replica':28} {percentiles(continued_turns(single, single, headers))}")
+    with start_postgres() as postgres:
+        config = write_config(ROOT / "distributions/argocd/scale-out.yaml", directory)
+        replicas = start_stacks(*[(config, {**env, **postgres.env()})] * 2)
+        try:
+            samples = continued_turns(replicas[0], replicas[1], headers)
+            print(f"  {'PostgreSQL, other replica':28} {percentiles(samples)}")
+        finally:
+            for replica in replicas:
+                replica.close()
+
+
 def main() -> None:
     print("llama-stack-argocd benchmarks (2 cores; stand-in Kubernetes API and scripted model on loopback)\n")
     with start_cluster() as cluster, ScriptedLLM(chunk_delay=0.01).serving() as llm, \
@@ -161,6 +197,7 @@ def main() -> None:
             for name, measure in dialects(stack, model).items():
                 samples = [measure() for _ in range(RUNS)]
                 print(f"  {name:28} {percentiles(samples)}")
+        scale_out(env, Path(tmp))
 
 
 if __name__ == "__main__":

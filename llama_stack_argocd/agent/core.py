@@ -61,6 +61,7 @@ class AgentRequest:
     attachments: list[Attachment] = field(default_factory=list)
     instructions: str | None = None
     previous_response_id: str | None = None
+    conversation: str | None = None  # a llama-stack conversation (`conv_...`) to continue instead of a chain
     caller: Caller | None = None
     prior_items: list[Any] = field(default_factory=list)  # structured Responses input before the question
     extra_tools: list[Any] = field(default_factory=list)  # the caller's own Responses tools (mcp, functions...)
@@ -139,7 +140,7 @@ class ArgoCDAgent:
         history = as_items(await self._history(previous)) if previous else []
         replayed = history_tokens(history, budget)
         allocation = self._composer.allocation(budget, instructions, replayed)
-        seen = await self._memory.seen(previous)
+        seen = await self._memory.seen(request.conversation or previous)
         restart: list[dict[str, Any]] = []
         omitted = 0
         if allocation.history_over:
@@ -183,6 +184,7 @@ class ArgoCDAgent:
             "input": input_items,
             "instructions": turn.instructions,
             "previous_response_id": previous or None,
+            "conversation": turn.request.conversation,
             "tools": turn.tools or None,
             "stream": True,
             "store": True,
@@ -217,6 +219,8 @@ class ArgoCDAgent:
             calls = [item for item in response.output if _is_function_call(item) and item.name in self._toolbox]
             if not calls or response.status != "completed" or round_number > self._settings.max_tool_rounds:
                 await self._memory.remember(response.id, turn.fingerprints)
+                if turn.request.conversation:
+                    await self._memory.remember(turn.request.conversation, turn.fingerprints)
                 yield Finished(response, report, tuple(results))
                 return
             report.tool_rounds = round_number
@@ -232,7 +236,9 @@ class ArgoCDAgent:
                 outputs.append({"type": "function_call_output", "call_id": result.call_id, "output": result.output})
             last_round = round_number == self._settings.max_tool_rounds
             try:
-                stream = await self._round(turn, outputs, response.id, offer_tools=not last_round)
+                # A conversation keeps every round's items itself (llama-stack refuses it beside a response id).
+                chain = None if turn.request.conversation else response.id
+                stream = await self._round(turn, outputs, chain, offer_tools=not last_round)
             except Exception as exc:  # noqa: BLE001 - reported to the user in-band; the turn cannot go on
                 yield Failed(f"The model could not continue after the tool calls: {exc}", report)
                 return

@@ -1,8 +1,9 @@
 """What the agent remembers between turns: which attachments a conversation has already seen.
 
 The extension re-sends the manifest, events and logs with every turn; the model needs each of them once per
-conversation, and again only when it changed. Stored per response id, so it follows `previous_response_id`
-chains and survives restarts in whatever KV store the distribution configures.
+conversation, and again only when it changed. Stored per response id (and per llama-stack conversation id), so it
+follows `previous_response_id` chains and `conversation`s, and lives in whatever KV store the distribution
+configures (surviving restarts, shared by replicas on PostgreSQL).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
     with start_stack(config, env={"OPENAI_BASE_URL": llm.url}) as stack:   # waits for GET /v1/health == 200
         httpx.get(f"{stack.base_url}/v1/models")
         stack.restart()                                                     # same port, same state directory
+    a, b = start_stacks((config, env), (config, env))                       # replicas booting at once
 
 The process gets its own session (so stop() ends llama.cpp threads and any children too), dies with the test
 process (PR_SET_PDEATHSIG) and is stopped at interpreter exit if a test forgot to.
@@ -94,6 +95,10 @@ class StackHandle:
         return env
 
     def start(self, timeout: float = START_TIMEOUT) -> StackHandle:
+        return self.launch().wait_healthy(timeout)
+
+    def launch(self) -> StackHandle:
+        """Start the process without waiting (several replicas boot at once; then wait_healthy() on each)."""
         if self.running:
             return self
         self.starts += 1
@@ -105,6 +110,11 @@ class StackHandle:
                 stdout=log, stderr=subprocess.STDOUT, env=self._environment(), cwd=ROOT, start_new_session=True,
             )
         _RUNNING.add(self)
+        return self
+
+    def wait_healthy(self, timeout: float = START_TIMEOUT) -> StackHandle:
+        """Wait for GET /v1/health == 200; stop the process and raise with its log if it exits or stays unhealthy."""
+        assert self.process is not None, "launch() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -117,6 +127,13 @@ class StackHandle:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"llama stack run was not healthy within {timeout}s:\n{self.log_text()[-4000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group at once: a replica dying mid-request, nothing flushed."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+        _RUNNING.discard(self)
 
     def stop(self, grace: float = 8) -> None:
         """SIGTERM to the whole process group, SIGKILL after `grace` seconds."""
@@ -164,6 +181,24 @@ def start_stack(config_path: Path | str, env: Mapping[str, str | None] | None = 
     except BaseException:
         handle.close()
         raise
+
+
+def start_stacks(*configs: tuple[Path | str, Mapping[str, str | None]],
+                 timeout: float = START_TIMEOUT) -> list[StackHandle]:
+    """Start several `llama stack run` processes at once (replicas), each with its own port and state directory,
+    and wait until all are healthy; close() each handle (or use them as context managers)."""
+    handles = [StackHandle(config=Path(config), env=dict(env), state_dir=Path(tempfile.mkdtemp(prefix="stack-state-")),
+                           owns_state_dir=True) for config, env in configs]
+    try:
+        for handle in handles:
+            handle.launch()
+        for handle in handles:
+            handle.wait_healthy(timeout)
+    except BaseException:
+        for handle in handles:
+            handle.close()
+        raise
+    return handles
 
 
 @contextmanager

@@ -115,6 +115,10 @@ COMPONENT_HOSTS: dict[str, list[tuple[str, str | None, list[str], str]]] = {
         ("openshift-backend", None, ["deploy/openshift-gitops/backend"], ""),
     ],
     "deploy/overlays/argocd-api-account": [("argocd-install", "argocd", [], ARGOCD_STANDIN)],
+    "deploy/overlays/scale-out": [
+        ("argocd-backend", None, ["deploy/argocd/backend"], ""),
+        ("openshift-backend", None, ["deploy/openshift-gitops/backend"], ""),
+    ],
 }
 # The one opt-in write: the Kubernetes-token mode's reviews (they answer a question and change nothing).
 TOKEN_REVIEW_OVERLAY = "deploy/overlays/kubernetes-tokens"
@@ -502,6 +506,38 @@ def test_with_vllm_sets_the_url_and_keeps_the_token_optional(tmp_root: str):
         assert env["VLLM_URL"]["value"].startswith("http")
         assert env["VLLM_API_TOKEN"]["valueFrom"]["secretKeyRef"]["optional"] is True
         assert "ARGOCD_ASSISTANT_PROXY_SECRET_FILE" in env, "the patch adds variables, it does not replace them"
+
+
+def test_scale_out_runs_two_replicas_on_the_postgres_distribution_with_credentials_from_a_secret(tmp_root: str):
+    config_path = REPO / "distributions/argocd/scale-out.yaml"
+    # Variables the distribution needs without a default (`${env.NAME}`), and every POSTGRES_* it reads.
+    config_text = config_path.read_text()
+    required = set(re.findall(r"\$\{env\.(\w+)\}", config_text))
+    postgres = set(re.findall(r"\$\{env\.(POSTGRES_\w+)", config_text))
+    assert {"POSTGRES_PASSWORD"} <= required
+    for label, *_ in COMPONENT_HOSTS["deploy/overlays/scale-out"]:
+        objects = render_component("deploy/overlays/scale-out", label, tmp_root)
+        deployment = one(objects, "Deployment", NAME)
+        assert deployment["spec"]["replicas"] == 2
+        assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+        pod = deployment["spec"]["template"]
+        (container,) = pod["spec"]["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        # The image copies distributions/ to /app/distributions (containers/Containerfile).
+        assert env["RUN_CONFIG_PATH"]["value"] == "/app/" + str(config_path.relative_to(REPO))
+        assert "COPY distributions/ /app/distributions/" in (REPO / "containers/Containerfile").read_text()
+        assert "ARGOCD_ASSISTANT_PROXY_SECRET_FILE" in env, "the proxy secret stays: scale-out keeps proxy-trust"
+        for name in required - {"ARGOCD_ASSISTANT_PROXY_SECRET_FILE"}:
+            assert name in env, f"{label}: {name} is required by the distribution and not set"
+        for name in postgres - {"POSTGRES_POOL_SIZE", "POSTGRES_MAX_OVERFLOW"}:
+            reference = env[name]["valueFrom"]["secretKeyRef"]
+            assert reference["name"] == "llama-stack-argocd-postgres" and not reference.get("optional"), name
+            assert "value" not in env[name], f"{name} comes from the Secret, never a literal"
+        budget = one(objects, "PodDisruptionBudget")
+        assert budget["metadata"]["namespace"] == deployment["metadata"]["namespace"]
+        assert budget["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+        assert 1 <= budget["spec"]["minAvailable"] < deployment["spec"]["replicas"]
+        assert one(objects, "NetworkPolicy")["spec"]["policyTypes"] == ["Ingress"], "egress to the database stays open"
 
 
 # --- Argo CD wiring ---

@@ -18,6 +18,7 @@ from llama_stack_argocd.apis.identity import body_within_limit, caller_for
 from llama_stack_argocd.apis.lightspeed.impl import ols_error
 from llama_stack_argocd.apis.lightspeed.models import FeedbackRequest, QueryRequest, QueryResponse, TopicUpdate
 from llama_stack_argocd.apis.overlays import PUBLIC, serve_uuid_conversations
+from llama_stack_argocd.apis.storage_health import broken_kv_stores
 
 API_NAME = "lightspeed"
 Body = TypeVar("Body", bound=BaseModel)
@@ -108,8 +109,11 @@ def create_router(impl: Any) -> APIRouter:
         return {"functionality": "feedback", "status": {"enabled": impl.config.feedback_enabled}}
 
     @router.get("/liveness", openapi_extra=PUBLIC)
-    async def liveness() -> dict[str, bool]:
-        return {"alive": True}
+    async def liveness() -> JSONResponse:
+        if broken := broken_kv_stores():  # only a restart re-opens them (see apis/storage_health.py)
+            detail = {"response": "Service is not alive", "cause": f"Storage connection lost: {', '.join(broken)}"}
+            return JSONResponse(status_code=503, content={"detail": detail})
+        return JSONResponse({"alive": True})
 
     @router.get("/readiness", openapi_extra=PUBLIC)
     async def readiness() -> JSONResponse:

@@ -20,7 +20,7 @@ class ArgoCDResponsesConfig(BuiltinResponsesImplConfig):
     argocd_mcp_url: str | None = Field(
         default=None,
         description="mcp-for-argocd's endpoint (streamable HTTP `/mcp`, or SSE `/sse`): registered as the tool group "
-        "`mcp::argocd` (served by the `inline::argocd-mcp` tool runtime) and offered beside the toolgroups above.",
+        "`mcp::argocd` (served by the `inline::mcp-for-argocd` tool runtime) and offered beside the toolgroups above.",
     )
     redaction_filters: list[RedactionFilter] = Field(
         default_factory=list, description="Extra regex filters applied to questions and attachments."

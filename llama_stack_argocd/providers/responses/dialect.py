@@ -48,6 +48,7 @@ def agent_request_from(request: CreateResponseRequest) -> AgentRequest:
         attachments=attachments,
         instructions=request.instructions,
         previous_response_id=request.previous_response_id or None,
+        conversation=request.conversation or None,
         caller=(caller or Caller()).with_argocd_token(argocd_token) if argocd_token else caller,
         prior_items=prior,
         extra_tools=tools,

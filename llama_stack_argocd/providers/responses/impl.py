@@ -18,8 +18,8 @@ from llama_stack_argocd.agent.core import AgentRequest, ArgoCDAgent
 from llama_stack_argocd.agent.state import ConversationMemory
 from llama_stack_argocd.agent.toolbox import Toolbox
 from llama_stack_argocd.context.redaction import Redactor
-from llama_stack_argocd.providers.argocd_mcp.impl import PROVIDER_ID as MCP_PROVIDER_ID
-from llama_stack_argocd.providers.argocd_mcp.impl import TOOLGROUP_ID as MCP_TOOLGROUP_ID
+from llama_stack_argocd.providers.mcp_bridge.impl import PROVIDER_ID as MCP_PROVIDER_ID
+from llama_stack_argocd.providers.mcp_bridge.impl import TOOLGROUP_ID as MCP_TOOLGROUP_ID
 from llama_stack_argocd.providers.responses.config import ArgoCDResponsesConfig
 from llama_stack_argocd.providers.responses.dialect import agent_request_from, collect_response, stream_events
 from llama_stack_argocd.security.quota import QuotaKeeper

@@ -1,4 +1,4 @@
-"""`inline::argocd-mcp`: mcp-for-argocd's tools behind the bridge's policy (tool group `mcp::argocd`)."""
+"""`inline::mcp-for-argocd`: mcp-for-argocd's tools behind the bridge's policy (tool group `mcp::argocd`)."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""Configuration of `inline::argocd-mcp`: how the bridge authenticates to mcp-for-argocd and Argo CD.
+"""Configuration of `inline::mcp-for-argocd`: how the bridge authenticates to mcp-for-argocd and Argo CD.
 
 The MCP server's URL is the tool group's endpoint (registered by the Responses provider from the same
 `ARGOCD_MCP_URL`), as for llama-stack's own MCP provider.

@@ -28,10 +28,10 @@ from llama_stack_argocd.bridge import policy
 from llama_stack_argocd.caller import current_caller
 from llama_stack_argocd.context.errors import ContextError, OutOfScope, Unavailable
 from llama_stack_argocd.context.redaction import Redactor
-from llama_stack_argocd.providers.argocd_mcp.config import ArgoCDMCPConfig
+from llama_stack_argocd.providers.mcp_bridge.config import ArgoCDMCPConfig
 
 TOOLGROUP_ID = "mcp::argocd"
-PROVIDER_ID = "argocd-mcp"
+PROVIDER_ID = "mcp-for-argocd"
 
 
 class ArgoCDMCPToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
