@@ -23,6 +23,7 @@ from llama_stack_argocd.agent.attachments import Attachment
 from llama_stack_argocd.agent.composer import ContextComposer
 from llama_stack_argocd.agent.events import (
     AgentEvent,
+    ApprovalRequested,
     Failed,
     Finished,
     Passthrough,
@@ -67,6 +68,8 @@ class AgentRequest:
     extra_tools: list[Any] = field(default_factory=list)  # the caller's own Responses tools (mcp, functions...)
     options: dict[str, Any] = field(default_factory=dict)  # passed through: temperature, max_output_tokens, ...
     entrypoint: str = "responses"  # the dialect that asked, for the audit line
+    approvals: dict[str, bool] = field(default_factory=dict)  # the user's answers to approval requests, by id
+    approvals_supported: bool = False  # the dialect can show an approval request: write tools may be offered
 
 
 # Creates one Responses round: llama-stack's builtin `create_openai_response` with a CreateResponseRequest.
@@ -134,6 +137,8 @@ class ArgoCDAgent:
         previous = request.previous_response_id
         instructions = system_instructions(request.instructions, self._settings.instructions)
         tools, missing = await self._toolbox.definitions()
+        if not request.approvals_supported or request.conversation:
+            tools = [tool for tool in tools if not self._toolbox.needs_approval(tool["name"])]
         if missing:
             instructions += "\n\n" + unavailable_tools_note(missing)
         budget = self._composer.budget(request.model)
@@ -141,9 +146,10 @@ class ArgoCDAgent:
         replayed = history_tokens(history, budget)
         allocation = self._composer.allocation(budget, instructions, replayed)
         seen = await self._memory.seen(request.conversation or previous)
+        held = [_Call(**call) for call in await self._memory.pending_calls(previous)]
         restart: list[dict[str, Any]] = []
         omitted = 0
-        if allocation.history_over:
+        if allocation.history_over and not held:  # held calls must stay next to the chain that made them
             # Restart the chain from what fits; attachments the model saw in the omitted part are sent again.
             trimmed = trim(history, allocation.history, budget)
             restart, replayed, omitted, previous, seen = trimmed.items, trimmed.tokens, trimmed.omitted, None, set()
@@ -167,15 +173,32 @@ class ArgoCDAgent:
             history_items_omitted=omitted,
         )
         user_message = [{"type": "message", "role": "user", "content": composed.text}] if composed.text else []
+        resumed = await self._resume(held, request, previous) if held else []
+        answers = [{"type": "function_call_output", "call_id": r.call_id, "output": r.output} for r in resumed]
         return _Turn(
             request=request,
             instructions=instructions,
             previous_response_id=previous,
-            first_input=[*restart, *request.prior_items, *user_message],
+            first_input=[*restart, *answers, *request.prior_items, *user_message],
             tools=[*tools, *request.extra_tools],
+            offered={tool["name"] for tool in tools},
             fingerprints=seen | composed.fingerprints,
             report=report,
+            resumed=resumed,
         )
+
+    async def _resume(self, held: list[_Call], request: AgentRequest, previous: str | None) -> list[ToolResult]:
+        """Answer the calls the last turn stopped at: approved ones run now, the others are reported as declined.
+
+        The held calls are forgotten first, so repeating the request cannot run a write twice.
+        """
+        if previous:
+            await self._memory.hold_calls(previous, [])
+        runnable = [c for c in held if not c.approval_id or request.approvals.get(c.approval_id)]
+        executed, _ = await self._execute(runnable, request, round_number=0)
+        by_id = {result.call_id: result for result in executed}
+        declined = json.dumps({"error": "not_approved", "message": "The user did not approve this call; it was not run."})
+        return [by_id.get(c.call_id) or ToolResult(c.call_id, c.name, c.arguments, declined, True, 0) for c in held]
 
     async def _round(self, turn: _Turn, input_items: list[Any], previous: str | None, offer_tools: bool) -> Any:
         body: dict[str, Any] = {
@@ -194,7 +217,11 @@ class ArgoCDAgent:
         return await self._backend(CreateResponseRequest(**body))
 
     async def _run(self, turn: _Turn, stream: AsyncIterator[Any]) -> AsyncIterator[AgentEvent]:
-        report, results = turn.report, []
+        report, results = turn.report, list(turn.resumed)
+        for result in turn.resumed:
+            report.tools_called.append(result.name)
+            yield ToolCall(result.call_id, result.name, result.arguments, 0)
+            yield result
         for round_number in range(1, self._settings.max_tool_rounds + 2):
             response = None
             hidden_items: set[str] = set()
@@ -216,7 +243,8 @@ class ArgoCDAgent:
                 message = response.error.message if response.error else "The model failed to answer."
                 yield Failed(message, report)
                 return
-            calls = [item for item in response.output if _is_function_call(item) and item.name in self._toolbox]
+            # Only what was offered this turn runs here (a write tool not offered to this dialect never does).
+            calls = [item for item in response.output if _is_function_call(item) and item.name in turn.offered]
             if not calls or response.status != "completed" or round_number > self._settings.max_tool_rounds:
                 await self._memory.remember(response.id, turn.fingerprints)
                 if turn.request.conversation:
@@ -224,10 +252,27 @@ class ArgoCDAgent:
                 yield Finished(response, report, tuple(results))
                 return
             report.tool_rounds = round_number
+            held = [_Call(c.call_id, c.name, _arguments(c.arguments)) for c in calls]
+            if any(self._toolbox.needs_approval(call.name) for call in held):
+                # A write waits for the user: the turn ends here and the next request of the chain answers.
+                approvals = tuple(
+                    ApprovalRequested(f"mcpr_{call.call_id}", call.call_id, call.name, call.arguments)
+                    for call in held if self._toolbox.needs_approval(call.name)
+                )
+                pending = [
+                    {**call.__dict__, "approval_id": f"mcpr_{call.call_id}" if self._toolbox.needs_approval(call.name) else None}
+                    for call in held
+                ]
+                await self._memory.hold_calls(response.id, pending)
+                await self._memory.remember(response.id, turn.fingerprints)
+                for approval in approvals:
+                    yield approval
+                yield Finished(response, report, tuple(results), approvals, frozenset(c.call_id for c in held))
+                return
             outputs = []
-            for call in calls:
-                yield ToolCall(call.call_id, call.name, _arguments(call.arguments), round_number)
-            executed, cut = await self._execute(calls, turn.request, round_number)
+            for call in held:
+                yield ToolCall(call.call_id, call.name, call.arguments, round_number)
+            executed, cut = await self._execute(held, turn.request, round_number)
             report.truncated |= cut
             for result in executed:
                 report.tools_called.append(result.name)
@@ -254,11 +299,11 @@ class ArgoCDAgent:
         return False
 
     async def _execute(
-        self, calls: list[Any], request: AgentRequest, round_number: int
+        self, calls: list[_Call], request: AgentRequest, round_number: int
     ) -> tuple[list[ToolResult], bool]:
         """Run one round's calls concurrently, each as the caller; outputs fitted to the tool-result budget."""
-        async def one(call: Any) -> ToolResult:
-            arguments = _arguments(call.arguments)
+        async def one(call: _Call) -> ToolResult:
+            arguments = call.arguments
             output, is_error = await self._toolbox.call_as(
                 request.caller, call.name, arguments, self._settings.tool_timeout_seconds
             )
@@ -274,6 +319,16 @@ class ArgoCDAgent:
 
 
 @dataclass
+class _Call:
+    """A tool call the model made, as the agent runs it (and holds it, when it waits for approval)."""
+
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+    approval_id: str | None = None
+
+
+@dataclass
 class _Turn:
     request: AgentRequest
     instructions: str
@@ -282,6 +337,8 @@ class _Turn:
     tools: list[Any]
     fingerprints: set[str]
     report: TurnReport
+    resumed: list[ToolResult] = field(default_factory=list)  # held calls answered before the first round
+    offered: set[str] = field(default_factory=set)  # our tools offered this turn: the ones run server-side
 
 
 def _is_function_call(item: Any) -> bool:

@@ -37,6 +37,16 @@ class ToolResult:
     round: int
 
 
+@dataclass(frozen=True)
+class ApprovalRequested:
+    """A write tool the model called: it runs only if the user approves, in the next request of the chain."""
+
+    approval_id: str
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+
+
 @dataclass
 class TurnReport:
     """Figures about a turn that every dialect reports in its own metadata."""
@@ -73,6 +83,8 @@ class Finished:
     response: Any  # OpenAIResponseObject of the last round
     report: TurnReport
     tool_results: tuple[ToolResult, ...] = ()
+    approvals: tuple[ApprovalRequested, ...] = ()  # the turn stopped to ask for these
+    held_calls: frozenset[str] = frozenset()  # call ids of the model's calls that wait with them
 
 
 @dataclass(frozen=True)
@@ -81,4 +93,4 @@ class Failed:
     report: TurnReport | None = None
 
 
-AgentEvent = TextDelta | Passthrough | ToolCall | ToolResult | Finished | Failed
+AgentEvent = TextDelta | Passthrough | ToolCall | ToolResult | ApprovalRequested | Finished | Failed

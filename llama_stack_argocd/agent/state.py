@@ -1,4 +1,5 @@
-"""What the agent remembers between turns: which attachments a conversation has already seen.
+"""What the agent remembers between turns: which attachments a conversation has already seen, and tool calls
+waiting for the user's approval.
 
 The extension re-sends the manifest, events and logs with every turn; the model needs each of them once per
 conversation, and again only when it changed. Stored per response id (and per llama-stack conversation id), so it
@@ -9,7 +10,7 @@ configures (surviving restarts, shared by replicas on PostgreSQL).
 from __future__ import annotations
 
 import json
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class KeyValueStore(Protocol):
@@ -22,6 +23,7 @@ class KeyValueStore(Protocol):
 
 class ConversationMemory:
     _PREFIX = "argocd-agent:seen:"
+    _PENDING = "argocd-agent:pending:"
 
     def __init__(self, store: KeyValueStore) -> None:
         self._store = store
@@ -34,3 +36,13 @@ class ConversationMemory:
 
     async def remember(self, response_id: str, fingerprints: set[str]) -> None:
         await self._store.set(self._PREFIX + response_id, json.dumps(sorted(fingerprints)))
+
+    async def pending_calls(self, response_id: str | None) -> list[dict[str, Any]]:
+        """The tool calls a response ended with, waiting for approval (empty once they were answered)."""
+        if not response_id:
+            return []
+        raw = await self._store.get(self._PENDING + response_id)
+        return json.loads(raw) if raw else []
+
+    async def hold_calls(self, response_id: str, calls: list[dict[str, Any]]) -> None:
+        await self._store.set(self._PENDING + response_id, json.dumps(calls))

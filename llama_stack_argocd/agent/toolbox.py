@@ -21,9 +21,14 @@ class Toolbox:
         self._tool_runtime = tool_runtime
         self._toolgroup_ids = toolgroup_ids
         self._names: set[str] = set()
+        self._needs_approval: set[str] = set()
 
     def __contains__(self, name: str) -> bool:
         return name in self._names
+
+    def needs_approval(self, name: str) -> bool:
+        """A tool that changes something (a bridged write tool): the user approves each call first."""
+        return name in self._needs_approval
 
     async def definitions(self) -> tuple[list[dict[str, Any]], list[str]]:
         """Function-tool definitions for a Responses request, and the groups that offered none (a server down).
@@ -42,6 +47,8 @@ class Toolbox:
                 missing.append(group)
             for tool in listed:
                 self._names.add(tool.name)
+                if (tool.metadata or {}).get("requires_approval"):
+                    self._needs_approval.add(tool.name)
                 tools.append(
                     {
                         "type": "function",

@@ -156,3 +156,70 @@ def test_sse_transport_is_found_when_the_url_names_it(cluster, llm, argocd_api, 
         llm.push(ToolCalls([("get_application_resource_tree", {"applicationName": "guestbook"})]), Text("Tree."))
         outputs = tool_outputs(completed(stream_response(handle, {"model": MODEL, "input": "Tree?"})))
     assert "guestbook-ui" in outputs["get_application_resource_tree"]
+
+
+# -- write tools, when the distribution enables them: each call waits for the user's approval -------------------
+
+
+@pytest.fixture(scope="module")
+def writable(cluster, llm, argocd_api, argocd_mcp, tmp_path_factory):
+    config = write_config(ROOT / "run.yaml", tmp_path_factory.mktemp("writable"))
+    env = {**bridge_env(llm, cluster, argocd_api, argocd_mcp.url), "ARGOCD_MCP_ALLOW_WRITE_TOOLS": "true"}
+    with running_stack(config, env) as handle:
+        yield handle
+
+
+def ask_to_sync(stack, llm) -> dict:
+    llm.push(ToolCalls([("sync_application", {"applicationName": "guestbook", "prune": False})]))
+    response = completed(stream_response(stack, {"model": MODEL, "input": "Sync guestbook, please."}))
+    requests = [item for item in response["output"] if item["type"] == "mcp_approval_request"]
+    assert [r["name"] for r in requests] == ["sync_application"]
+    assert not [item for item in response["output"] if item["type"] == "function_call"]
+    return response
+
+
+def answer(stack, response: dict, approve: bool) -> dict:
+    approval = {"type": "mcp_approval_response", "approve": approve,
+                "approval_request_id": next(i["id"] for i in response["output"] if i["type"] == "mcp_approval_request")}
+    return completed(stream_response(stack, {"model": MODEL, "input": [approval],
+                                             "previous_response_id": response["id"]}))
+
+
+def sync_posts(argocd_api) -> list:
+    return [w for w in argocd_api.writes() if w.path == "/api/v1/applications/guestbook/sync"]
+
+
+def test_a_write_runs_only_after_the_user_approves_and_only_once(writable, llm, argocd_api):
+    assert "sync_application" in offered_tools({"body": {"tools": [
+        {"function": {"name": t["name"]}} for t in httpx.get(f"{writable.base_url}/v1/tools").json()["data"]]}})
+    before = len(sync_posts(argocd_api))
+    response = ask_to_sync(writable, llm)
+    assert len(sync_posts(argocd_api)) == before  # nothing happened yet
+
+    llm.push(Text("Sync started."))
+    done = answer(writable, response, approve=True)
+    assert len(sync_posts(argocd_api)) == before + 1
+    assert "sync_application" in tool_outputs(done)
+    tool_messages = [m for m in llm.requests[-1]["body"]["messages"] if m["role"] == "tool"]
+    assert tool_messages and "not_approved" not in json.dumps(tool_messages)
+
+    llm.push(Text("Again?"))
+    answer(writable, response, approve=True)  # the same approval replayed: the write does not run twice
+    assert len(sync_posts(argocd_api)) == before + 1
+
+
+def test_a_declined_write_is_not_run_and_the_model_is_told(writable, llm, argocd_api):
+    before = len(sync_posts(argocd_api))
+    response = ask_to_sync(writable, llm)
+    llm.push(Text("Understood, not syncing."))
+    answer(writable, response, approve=False)
+    assert len(sync_posts(argocd_api)) == before
+    assert "not_approved" in json.dumps(llm.requests[-1]["body"]["messages"])
+
+
+def test_dialects_without_approvals_are_never_offered_write_tools(writable, llm, argocd_api):
+    before = len(argocd_api.writes())
+    llm.push(ToolCalls([("sync_application", {"applicationName": "guestbook"})]), Text("No."))
+    httpx.post(f"{writable.base_url}/v1/query", headers=EXTENSION_HEADERS, timeout=60, json={"query": "Sync it"})
+    assert "sync_application" not in offered_tools(llm.requests[0]) and "get_application" in offered_tools(llm.requests[0])
+    assert len(argocd_api.writes()) == before

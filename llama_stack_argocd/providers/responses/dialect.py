@@ -14,6 +14,7 @@ from typing import Any
 
 from llama_stack_api import (
     CreateResponseRequest,
+    OpenAIResponseMCPApprovalRequest,
     OpenAIResponseObject,
     OpenAIResponseObjectStreamResponseCompleted,
     OpenAIResponseObjectStreamResponseIncomplete,
@@ -27,7 +28,16 @@ from llama_stack_api import (
 
 from llama_stack_argocd.agent.attachments import split_inline
 from llama_stack_argocd.agent.core import AgentRequest
-from llama_stack_argocd.agent.events import AgentEvent, Failed, Finished, Passthrough, TextDelta, ToolCall, ToolResult
+from llama_stack_argocd.agent.events import (
+    AgentEvent,
+    ApprovalRequested,
+    Failed,
+    Finished,
+    Passthrough,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+)
 from llama_stack_argocd.bridge.credentials import split_mcp_tools
 from llama_stack_argocd.caller import Caller, current_caller
 from llama_stack_argocd.context.scope import AppRef
@@ -40,6 +50,8 @@ _CLOSING = {"incomplete": OpenAIResponseObjectStreamResponseIncomplete}
 
 def agent_request_from(request: CreateResponseRequest) -> AgentRequest:
     prior, question, attachments = _split_input(request.input)
+    approvals = {_field(i, "approval_request_id"): bool(_field(i, "approve")) for i in prior if _is_approval(i)}
+    prior = [item for item in prior if not _is_approval(item)]
     tools, argocd_token = split_mcp_tools(request.tools or [])
     caller = resolve_caller(request.metadata)
     return AgentRequest(
@@ -53,6 +65,8 @@ def agent_request_from(request: CreateResponseRequest) -> AgentRequest:
         prior_items=prior,
         extra_tools=tools,
         options={k: v for k in _PASSED_OPTIONS if (v := getattr(request, k, None)) is not None},
+        approvals=approvals,
+        approvals_supported=True,
     )
 
 
@@ -76,6 +90,15 @@ def _split_input(value: str | list[Any]) -> tuple[list[Any], str | None, list[An
         question, attachments = split_inline(_text_of(items[-1]))
         return items[:-1], question, attachments
     return items, None, []
+
+
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
+def _is_approval(item: Any) -> bool:
+    """The user's answer to an approval request: taken by the agent, not replayed to llama-stack."""
+    return _field(item, "type") == "mcp_approval_response"
 
 
 def _role(item: Any) -> str | None:
@@ -144,6 +167,13 @@ async def stream_events(events: AsyncIterator[AgentEvent]) -> AsyncIterator[Any]
                         response_id=response_id, item=done, output_index=output_index - 1, sequence_number=0
                     )
                 )
+            case ApprovalRequested():
+                request_item = _approval_item(event)
+                for shown in (OpenAIResponseObjectStreamResponseOutputItemAdded,
+                              OpenAIResponseObjectStreamResponseOutputItemDone):
+                    yield numbered(shown(response_id=response_id, item=request_item, output_index=output_index,
+                                         sequence_number=0))
+                output_index += 1
             case Finished():
                 final = _final_response(event, tool_items)
                 closing = _CLOSING.get(final.status, OpenAIResponseObjectStreamResponseCompleted)
@@ -178,7 +208,16 @@ def _mcp_item(event: ToolCall | ToolResult) -> OpenAIResponseOutputMessageMCPCal
     return item
 
 
+def _approval_item(event: ApprovalRequested) -> OpenAIResponseMCPApprovalRequest:
+    return OpenAIResponseMCPApprovalRequest(
+        id=event.approval_id, name=event.name, arguments=json.dumps(event.arguments), server_label=SERVER_LABEL
+    )
+
+
 def _final_response(event: Finished, tool_items: list[OpenAIResponseOutputMessageMCPCall]) -> OpenAIResponseObject:
+    """The last round's response with the server-side calls first; calls waiting for approval shown as requests."""
     response: OpenAIResponseObject = event.response
     metadata = {**(response.metadata or {}), **event.report.as_metadata()}
-    return response.model_copy(update={"output": [*tool_items, *response.output], "metadata": metadata})
+    output = [o for o in response.output if getattr(o, "call_id", None) not in event.held_calls]
+    approvals = [_approval_item(a) for a in event.approvals]
+    return response.model_copy(update={"output": [*tool_items, *approvals, *output], "metadata": metadata})
