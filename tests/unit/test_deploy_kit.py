@@ -119,6 +119,10 @@ COMPONENT_HOSTS: dict[str, list[tuple[str, str | None, list[str], str]]] = {
         ("argocd-backend", None, ["deploy/argocd/backend"], ""),
         ("openshift-backend", None, ["deploy/openshift-gitops/backend"], ""),
     ],
+    "deploy/overlays/mcp-for-argocd": [
+        ("argocd-backend", None, ["deploy/argocd/backend"], ""),
+        ("openshift-backend", None, ["deploy/openshift-gitops/backend"], ""),
+    ],
 }
 # The one opt-in write: the Kubernetes-token mode's reviews (they answer a question and change nothing).
 TOKEN_REVIEW_OVERLAY = "deploy/overlays/kubernetes-tokens"
@@ -377,6 +381,17 @@ def test_argocd_api_source_overlay_switches_the_source_and_mounts_the_token(labe
     volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
     assert mount["readOnly"] is True and volume["secret"]["secretName"] == ARGOCD_TOKEN_SECRET
     assert {"state", "tmp", "proxy-secret"} <= {v["name"] for v in pod["volumes"]}, "the other volumes stay"
+
+
+@pytest.mark.parametrize("label", [h[0] for h in COMPONENT_HOSTS["deploy/overlays/mcp-for-argocd"]])
+def test_mcp_bridge_overlay_points_at_the_server_read_only_with_a_token_file(label: str, tmp_root: str):
+    objects = render_component("deploy/overlays/mcp-for-argocd", label, tmp_root)
+    (container,) = one(objects, "Deployment", NAME)["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["ARGOCD_MCP_URL"].endswith("/mcp")
+    assert "ARGOCD_MCP_ALLOW_WRITE_TOOLS" not in env and "ARGOCD_API_TOKEN" not in env, "read-only, token in a file"
+    assert env["ARGOCD_API_TOKEN_FILE"].startswith("/etc/llama-stack-argocd/argocd-token/")
+    assert "ARGOCD_CONTEXT_SOURCE" not in env, "the bridge does not change where the context tools read"
 
 
 def test_argocd_api_account_is_token_only_and_read_only(tmp_root: str):
