@@ -19,7 +19,9 @@ from pathlib import Path
 import httpx
 import yaml
 
+from llama_stack_argocd.agent.history import history_tokens, trim
 from llama_stack_argocd.context.argocd_api import ArgoCDSource
+from llama_stack_argocd.context.budget import HISTORY, Budget
 from llama_stack_argocd.context.kube import KubernetesSource
 from llama_stack_argocd.context.scope import AppRef, ResourceRef
 from llama_stack_argocd.context.service import ContextService
@@ -154,6 +156,27 @@ def scale_out(env: dict[str, str], directory: Path) -> None:
                 replica.close()
 
 
+def history_trimming() -> None:
+    """Counting and trimming a long conversation's replayed items, as each continued turn does."""
+    budget = Budget.for_model("openai/gpt-4o")
+    filler = " ".join(f"detail-{i}" for i in range(150))
+    items = []
+    for n in range(100):
+        items += [
+            {"type": "message", "role": "user", "content": f"question {n}: {filler}"},
+            {"type": "function_call", "call_id": f"c{n}", "name": "argocd_application", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": f"c{n}", "output": f"result {n}: {filler}"},
+            {"type": "message", "role": "assistant", "content": f"answer {n}: {filler}"},
+        ]
+    total = history_tokens(items, budget)
+    samples = []
+    for _ in range(RUNS):
+        start = time.perf_counter()
+        trim(items, budget.share(HISTORY), budget)
+        samples.append(time.perf_counter() - start)
+    print(f"\nhistory trimming, 100 turns ({total:,} tokens) to {budget.share(HISTORY):,}: {percentiles(samples)}")
+
+
 def main() -> None:
     print("llama-stack-argocd benchmarks (2 cores; stand-in Kubernetes API and scripted model on loopback)\n")
     with start_cluster() as cluster, ScriptedLLM(chunk_delay=0.01).serving() as llm, \
@@ -198,6 +221,7 @@ def main() -> None:
                 samples = [measure() for _ in range(RUNS)]
                 print(f"  {name:28} {percentiles(samples)}")
         scale_out(env, Path(tmp))
+    history_trimming()
 
 
 if __name__ == "__main__":
