@@ -67,14 +67,7 @@ def test_the_useful_content_reaches_the_model(argo_stack, llm):
     assert fx.CRASH_LINE in llm.requests[-1]["body"]["messages"][-1]["content"]
 
 
-@pytest.mark.parametrize(
-    "arguments",
-    [
-        {"kind": "Pod", "name": fx.OTHER_POD, "namespace": fx.OTHER_NS},
-        {"kind": "Secret", "name": fx.OTHER_SECRET, "namespace": fx.OTHER_NS},
-        {"kind": "Application", "name": fx.OTHER_APP, "namespace": fx.ARGOCD_NS},
-    ],
-)
+@pytest.mark.parametrize("arguments", fx.FOREIGN_RESOURCES)
 def test_other_applications_are_refused_before_argocd_is_asked(argo_stack, llm, argocd_api, arguments):
     before = argocd_api.request_count()
     result = ask(argo_stack, llm, "argocd_resource_manifest", arguments)

@@ -108,14 +108,7 @@ def test_related_resources_follow_owners_and_selectors(stack, llm):
     assert {c["name"] for c in deployment["children"]} == {fx.REPLICASET, fx.HEALTHY_POD, fx.CRASHING_POD}
 
 
-@pytest.mark.parametrize(
-    "arguments",
-    [
-        {"kind": "Pod", "name": fx.OTHER_POD, "namespace": fx.OTHER_NS},
-        {"kind": "Secret", "name": fx.OTHER_SECRET, "namespace": fx.OTHER_NS},
-        {"kind": "Application", "name": fx.OTHER_APP, "namespace": fx.ARGOCD_NS},
-    ],
-)
+@pytest.mark.parametrize("arguments", fx.FOREIGN_RESOURCES)
 def test_resources_of_another_application_are_refused(stack, llm, cluster, arguments):
     before = cluster.request_count()
     result, events = ask_with_tool(stack, llm, "argocd_resource_manifest", arguments)

@@ -44,6 +44,12 @@ PLANTED_DB_URL_PASSWORD = "s3cr3t-in-url"  # previous log, in postgres://app:...
 PLANTED_EVENT_TOKEN = "hook-token-0123456789abcdef"  # a FailedPostStartHook event message quotes it
 SECRET_VALUE = "top-secret-api-key-value"  # guestbook-secret data.token (base64 in the object)
 OTHER_SECRET_VALUE = "billing-db-password"  # billing-db data.password
+# Objects of the other Application, as a tool's arguments name them: every source must refuse them unread.
+FOREIGN_RESOURCES = [
+    {"kind": "Pod", "name": OTHER_POD, "namespace": OTHER_NS},
+    {"kind": "Secret", "name": OTHER_SECRET, "namespace": OTHER_NS},
+    {"kind": "Application", "name": OTHER_APP, "namespace": ARGOCD_NS},
+]
 PLANTED = (PLANTED_PASSWORD, PLANTED_JWT, PLANTED_DB_URL_PASSWORD, PLANTED_EVENT_TOKEN, SECRET_VALUE,
            base64.b64encode(SECRET_VALUE.encode()).decode())
 

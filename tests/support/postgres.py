@@ -30,6 +30,7 @@ from typing import Any
 
 import psycopg2
 
+from tests.support.processes import stop_group
 from tests.support.scripted_llm import free_port
 
 BIN_DIR = Path(os.environ.get("POSTGRES_BIN_DIR", "/usr/lib/postgresql/15/bin"))
@@ -171,16 +172,7 @@ class PostgresHandle:
 
     def stop(self, grace: float = 10) -> None:
         """Fast shutdown (SIGINT: sessions are ended, not waited for), SIGKILL after `grace` seconds."""
-        process = self.process
-        if process is not None and process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGINT)
-                process.wait(grace)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
-            except ProcessLookupError:
-                pass
+        stop_group(self.process, signal.SIGINT, grace)
         if getattr(self, "_log", None) is not None:
             self._log.close()
             self._log = None

@@ -29,6 +29,7 @@ from typing import Any, Self
 import httpx
 import yaml
 
+from tests.support.processes import stop_group
 from tests.support.scripted_llm import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,18 +138,7 @@ class StackHandle:
 
     def stop(self, grace: float = 8) -> None:
         """SIGTERM to the whole process group, SIGKILL after `grace` seconds."""
-        process = self.process
-        if process is None:
-            return
-        if process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(grace)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
-            except ProcessLookupError:
-                pass
+        stop_group(self.process, signal.SIGTERM, grace)
         _RUNNING.discard(self)
 
     def restart(self, timeout: float = START_TIMEOUT) -> StackHandle:
