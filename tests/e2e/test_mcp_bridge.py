@@ -223,3 +223,15 @@ def test_dialects_without_approvals_are_never_offered_write_tools(writable, llm,
     httpx.post(f"{writable.base_url}/v1/query", headers=EXTENSION_HEADERS, timeout=60, json={"query": "Sync it"})
     assert "sync_application" not in offered_tools(llm.requests[0]) and "get_application" in offered_tools(llm.requests[0])
     assert len(argocd_api.writes()) == before
+
+
+def test_lightspeed_stacks_mcp_headers_header_lends_the_token_too(stack, llm, argocd_api):
+    before = argocd_api.request_count()
+    llm.push(ToolCalls([("get_application", {"applicationName": "guestbook"})]), Text("ok"))
+    headers = {**EXTENSION_HEADERS, "MCP-HEADERS": json.dumps({"argocd": {"x-argocd-api-token": USER_TOKEN}})}
+    reply = httpx.post(f"{stack.base_url}/v1/query", headers=headers, timeout=60, json={"query": "status"})
+    assert reply.status_code == 200, reply.text
+    assert bearer_tokens(argocd_api.requests_since(before)) == {USER_TOKEN}
+    bad = httpx.post(f"{stack.base_url}/v1/query", headers={**EXTENSION_HEADERS, "MCP-HEADERS": "{not json"},
+                     timeout=60, json={"query": "status"})
+    assert bad.status_code == 422 and bad.json()["detail"]["response"] == "Invalid MCP-HEADERS header"

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from llama_stack_api import Api, InlineProviderSpec, ProviderSpec
 from llama_stack_api.router_utils import ExceptionTranslatingRoute
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from llama_stack_argocd.apis.identity import body_within_limit, caller_for
 from llama_stack_argocd.apis.lightspeed.impl import ols_error
@@ -61,6 +61,21 @@ async def _validated(request: Request, model: type[Body]) -> Body:
         raise ols_error(422, "Invalid request", problems) from error
 
 
+_MCP_HEADERS = TypeAdapter(dict[str, dict[str, str]])
+
+
+async def _question(request: Request) -> QueryRequest:
+    """The query, with MCP headers from lightspeed-stack's `MCP-HEADERS` header when the body has none."""
+    body = await _validated(request, QueryRequest)
+    raw = request.headers.get("mcp-headers")
+    if raw and not body.mcp_headers:
+        try:
+            body = body.model_copy(update={"mcp_headers": _MCP_HEADERS.validate_json(raw)})
+        except ValidationError as error:
+            raise ols_error(422, "Invalid MCP-HEADERS header", "a JSON object {server: {header: value}}") from error
+    return body
+
+
 def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The model's JSON schema for routes that validate their body themselves, with `$defs` inlined."""
     schema = model.model_json_schema()
@@ -84,11 +99,11 @@ def create_router(impl: Any) -> APIRouter:
 
     @router.post("/v1/query", response_model=QueryResponse, openapi_extra=_body_schema(QueryRequest))
     async def query(request: Request) -> QueryResponse:
-        return await impl.query(await _validated(request, QueryRequest), caller_for(request))
+        return await impl.query(await _question(request), caller_for(request))
 
     @router.post("/v1/streaming_query", response_model=None, openapi_extra=_body_schema(QueryRequest))
     async def streaming_query(request: Request) -> StreamingResponse:
-        answer = await impl.streaming_query(await _validated(request, QueryRequest), caller_for(request))
+        answer = await impl.streaming_query(await _question(request), caller_for(request))
         return StreamingResponse(answer.body, media_type=answer.media_type)
 
     @router.get("/v1/conversations")
