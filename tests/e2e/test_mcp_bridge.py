@@ -14,7 +14,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.support.argocd_api import LIMITED_TOKEN, TOKEN
+from tests.support.argocd_api import LIMITED_TOKEN, TOKEN, start_argocd_api
 from tests.support.argocd_mcp import start_argocd_mcp
 from tests.support.http import EXTENSION_HEADERS, MODEL, completed, stream_response, tool_outputs
 from tests.support.scripted_llm import Text, ToolCalls, free_port
@@ -162,9 +162,16 @@ def test_sse_transport_is_found_when_the_url_names_it(cluster, llm, argocd_api, 
 
 
 @pytest.fixture(scope="module")
-def writable(cluster, llm, argocd_api, argocd_mcp, tmp_path_factory):
+def write_api():
+    """An Argo CD API stand-in of its own: the writes these tests make must not show in other tests' stand-in."""
+    with start_argocd_api() as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def writable(cluster, llm, write_api, argocd_mcp, tmp_path_factory):
     config = write_config(ROOT / "run.yaml", tmp_path_factory.mktemp("writable"))
-    env = {**bridge_env(llm, cluster, argocd_api, argocd_mcp.url), "ARGOCD_MCP_ALLOW_WRITE_TOOLS": "true"}
+    env = {**bridge_env(llm, cluster, write_api, argocd_mcp.url), "ARGOCD_MCP_ALLOW_WRITE_TOOLS": "true"}
     with running_stack(config, env) as handle:
         yield handle
 
@@ -189,40 +196,40 @@ def sync_posts(argocd_api) -> list:
     return [w for w in argocd_api.writes() if w.path == "/api/v1/applications/guestbook/sync"]
 
 
-def test_a_write_runs_only_after_the_user_approves_and_only_once(writable, llm, argocd_api):
+def test_a_write_runs_only_after_the_user_approves_and_only_once(writable, llm, write_api):
     assert "sync_application" in offered_tools({"body": {"tools": [
         {"function": {"name": t["name"]}} for t in httpx.get(f"{writable.base_url}/v1/tools").json()["data"]]}})
-    before = len(sync_posts(argocd_api))
+    before = len(sync_posts(write_api))
     response = ask_to_sync(writable, llm)
-    assert len(sync_posts(argocd_api)) == before  # nothing happened yet
+    assert len(sync_posts(write_api)) == before  # nothing happened yet
 
     llm.push(Text("Sync started."))
     done = answer(writable, response, approve=True)
-    assert len(sync_posts(argocd_api)) == before + 1
+    assert len(sync_posts(write_api)) == before + 1
     assert "sync_application" in tool_outputs(done)
     tool_messages = [m for m in llm.requests[-1]["body"]["messages"] if m["role"] == "tool"]
     assert tool_messages and "not_approved" not in json.dumps(tool_messages)
 
     llm.push(Text("Again?"))
     answer(writable, response, approve=True)  # the same approval replayed: the write does not run twice
-    assert len(sync_posts(argocd_api)) == before + 1
+    assert len(sync_posts(write_api)) == before + 1
 
 
-def test_a_declined_write_is_not_run_and_the_model_is_told(writable, llm, argocd_api):
-    before = len(sync_posts(argocd_api))
+def test_a_declined_write_is_not_run_and_the_model_is_told(writable, llm, write_api):
+    before = len(sync_posts(write_api))
     response = ask_to_sync(writable, llm)
     llm.push(Text("Understood, not syncing."))
     answer(writable, response, approve=False)
-    assert len(sync_posts(argocd_api)) == before
+    assert len(sync_posts(write_api)) == before
     assert "not_approved" in json.dumps(llm.requests[-1]["body"]["messages"])
 
 
-def test_dialects_without_approvals_are_never_offered_write_tools(writable, llm, argocd_api):
-    before = len(argocd_api.writes())
+def test_dialects_without_approvals_are_never_offered_write_tools(writable, llm, write_api):
+    before = len(write_api.writes())
     llm.push(ToolCalls([("sync_application", {"applicationName": "guestbook"})]), Text("No."))
     httpx.post(f"{writable.base_url}/v1/query", headers=EXTENSION_HEADERS, timeout=60, json={"query": "Sync it"})
     assert "sync_application" not in offered_tools(llm.requests[0]) and "get_application" in offered_tools(llm.requests[0])
-    assert len(argocd_api.writes()) == before
+    assert len(write_api.writes()) == before
 
 
 def test_lightspeed_stacks_mcp_headers_header_lends_the_token_too(stack, llm, argocd_api):
