@@ -254,20 +254,8 @@ class ArgoCDAgent:
             report.tool_rounds = round_number
             held = [_Call(c.call_id, c.name, _arguments(c.arguments)) for c in calls]
             if any(self._toolbox.needs_approval(call.name) for call in held):
-                # A write waits for the user: the turn ends here and the next request of the chain answers.
-                approvals = tuple(
-                    ApprovalRequested(f"mcpr_{call.call_id}", call.call_id, call.name, call.arguments)
-                    for call in held if self._toolbox.needs_approval(call.name)
-                )
-                pending = [
-                    {**call.__dict__, "approval_id": f"mcpr_{call.call_id}" if self._toolbox.needs_approval(call.name) else None}
-                    for call in held
-                ]
-                await self._memory.hold_calls(response.id, pending)
-                await self._memory.remember(response.id, turn.fingerprints)
-                for approval in approvals:
-                    yield approval
-                yield Finished(response, report, tuple(results), approvals, frozenset(c.call_id for c in held))
+                async for event in self._hold(turn, response, held, results):
+                    yield event
                 return
             outputs = []
             for call in held:
@@ -287,6 +275,26 @@ class ArgoCDAgent:
             except Exception as exc:  # noqa: BLE001 - reported to the user in-band; the turn cannot go on
                 yield Failed(f"The model could not continue after the tool calls: {exc}", report)
                 return
+
+    async def _hold(
+        self, turn: _Turn, response: Any, held: list[_Call], results: list[ToolResult]
+    ) -> AsyncIterator[AgentEvent]:
+        """A write waits for the user: the turn ends here, and the next request of the chain answers (`_resume`).
+
+        Every call of the round is held, so the chain gets one answer per call when it goes on.
+        """
+        for call in held:
+            if self._toolbox.needs_approval(call.name):
+                call.approval_id = f"mcpr_{call.call_id}"
+        await self._memory.hold_calls(response.id, [call.__dict__ for call in held])
+        await self._memory.remember(response.id, turn.fingerprints)
+        approvals = tuple(
+            ApprovalRequested(call.approval_id, call.call_id, call.name, call.arguments)
+            for call in held if call.approval_id
+        )
+        for approval in approvals:
+            yield approval
+        yield Finished(response, turn.report, tuple(results), approvals, frozenset(c.call_id for c in held))
 
     def _is_own_tool_event(self, event: Any, hidden_items: set[str]) -> bool:
         """Function-call events for our tools are executed here, not shown as deltas or handed to the client."""
