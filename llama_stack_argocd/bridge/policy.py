@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from llama_stack_argocd.context.errors import InvalidArgument, OutOfScope
+from llama_stack_argocd.context.errors import NoApplication, OutOfScope
 from llama_stack_argocd.context.scope import AppRef
 
 
@@ -82,10 +82,7 @@ def scoped_arguments(
     if access(tool) is Access.UNSCOPED:
         raise OutOfScope(f"{tool} reads across Applications; this assistant answers about one Application.")
     if app is None:
-        raise InvalidArgument(
-            "No Argo CD Application is in scope for this request.",
-            hint="Call through Argo CD's proxy extension, or give metadata.argocd_application = 'namespace:name'.",
-        )
+        raise NoApplication()
     for name in _INSTANCE_ARGUMENTS:
         if arguments.get(name):
             raise OutOfScope(f"{tool} may not choose the Argo CD instance ({name}); the assistant's own is used.")

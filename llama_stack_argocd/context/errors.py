@@ -44,3 +44,14 @@ class Unavailable(ContextError):
     """The upstream API could not be reached, timed out, or answered with a server error."""
 
     code = "unavailable"
+
+
+class NoApplication(InvalidArgument):
+    """The request names no Argo CD Application, so no tool has a scope to read in."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "No Argo CD Application is in scope for this request.",
+            hint="Call through Argo CD's proxy extension (it sets Argocd-Application-Name), or give "
+            "metadata.argocd_application = 'namespace:name' on a direct Responses request.",
+        )

@@ -3,46 +3,39 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr, field_validator, model_validator
 
 from llama_stack_argocd.context.redaction import RedactionFilter
 
 HARD_MAX_LOG_LINES = 10_000  # whatever the configuration says, one read never asks the kubelet for more
 
 
-class ArgoCDApiSettings(BaseModel):
-    """Where argocd-server is and how the assistant's read-only Argo CD account authenticates to it."""
+def _none_if_empty(value: object) -> object:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return value or None  # run.yaml's `${env.X:=}` gives "" when X is unset
 
-    server_url: str | None = Field(default=None, description="argocd-server's base URL, e.g. https://argocd.example.com.")
-    api_token: SecretStr | None = Field(
+
+# Optional settings as run.yaml spells them: an unset environment variable means "not configured".
+OptionalText = Annotated[str | None, BeforeValidator(_none_if_empty)]
+OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_none_if_empty)]
+
+
+class ArgoCDAccount(BaseModel):
+    """The API token of the assistant's read-only local Argo CD account, inline or from a mounted file."""
+
+    api_token: OptionalSecret = Field(
         default=None, description="The read-only account's API token (prefer api_token_file: a mounted Secret)."
     )
-    api_token_file: str | None = Field(
+    api_token_file: OptionalText = Field(
         default=None, description="A file holding the token; read on every tool call, so a rotated Secret applies."
     )
-    ca_file: str | None = Field(default=None, description="PEM CA bundle to verify argocd-server's certificate with.")
-    insecure: bool = Field(default=False, description="Skip TLS verification (development only).")
 
-    @field_validator("server_url", "api_token_file", "ca_file", mode="before")
-    @classmethod
-    def _empty_is_none(cls, value: str | None) -> str | None:
-        return value or None
-
-    @field_validator("api_token", mode="before")
-    @classmethod
-    def _empty_token_is_none(cls, value: object) -> object:
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        return value or None
-
-    @field_validator("server_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("https://", "http://")):
-            raise ValueError(f"server_url must start with https:// (or http://), got {value!r}")
-        return value.rstrip("/") if value else value
+    @property
+    def has_token(self) -> bool:
+        return bool(self.api_token or self.api_token_file)
 
     def token(self) -> str:
         """The token, from the file when one is configured (stripped of its trailing newline)."""
@@ -60,6 +53,23 @@ class ArgoCDApiSettings(BaseModel):
         return self.api_token.get_secret_value()
 
 
+class ArgoCDApiSettings(ArgoCDAccount):
+    """Where argocd-server is and how the assistant's read-only Argo CD account authenticates to it."""
+
+    server_url: OptionalText = Field(
+        default=None, description="argocd-server's base URL, e.g. https://argocd.example.com."
+    )
+    ca_file: OptionalText = Field(default=None, description="PEM CA bundle to verify argocd-server's certificate with.")
+    insecure: bool = Field(default=False, description="Skip TLS verification (development only).")
+
+    @field_validator("server_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(f"server_url must start with https:// (or http://), got {value!r}")
+        return value.rstrip("/") if value else value
+
+
 class ContextSettings(BaseModel):
     source: Literal["kubernetes", "argocd"] = Field(
         default="kubernetes",
@@ -68,12 +78,12 @@ class ContextSettings(BaseModel):
         "back-end cannot reach).",
     )
     argocd: ArgoCDApiSettings = Field(default_factory=ArgoCDApiSettings, description="For source `argocd`.")
-    kubeconfig: str | None = Field(
+    kubeconfig: OptionalText = Field(
         default=None,
         description="Path to a kubeconfig. Empty: the in-cluster service account when running in a Pod "
         "(KUBERNETES_SERVICE_HOST is set), else $KUBECONFIG or ~/.kube/config.",
     )
-    kube_context: str | None = Field(default=None, description="A context of the kubeconfig other than the current.")
+    kube_context: OptionalText = Field(default=None, description="A context of the kubeconfig other than the current.")
     request_timeout_seconds: float = Field(
         default=10.0, gt=0, le=120, description="Bound on every Kubernetes or Argo CD API request (connect and read)."
     )
@@ -91,11 +101,6 @@ class ContextSettings(BaseModel):
     @classmethod
     def _source_name(cls, value: object) -> object:
         return (value.strip().lower() or "kubernetes") if isinstance(value, str) else value
-
-    @field_validator("kubeconfig", "kube_context", mode="before")
-    @classmethod
-    def _empty_is_none(cls, value: str | None) -> str | None:
-        return value or None  # run.yaml's `${env.KUBECONFIG:=}` gives "" when unset
 
     @model_validator(mode="after")
     def _default_within_max(self) -> ContextSettings:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from .base import Cluster, Finding, Obj, Severity, clip, condition, event_message, ref
 from .registry import analyzer
 
-_QUOTA = re.compile(r"exceeded quota|forbidden: .*(quota|limitrange|maximum)|admission webhook .* denied", re.I)
+_QUOTA = re.compile(r"exceeded quota|forbidden: .*(quota|limitrange|maximum)|admission webhook .* denied", re.IGNORECASE)
 
 
 def _replica_failure(obj: Obj, cluster: Cluster) -> Iterator[Finding]:

@@ -1,26 +1,26 @@
 """Configuration of `inline::mcp-for-argocd`: how the bridge authenticates to mcp-for-argocd and Argo CD.
 
 The MCP server's URL is the tool group's endpoint (registered by the Responses provider from the same
-`ARGOCD_MCP_URL`), as for llama-stack's own MCP provider.
+`ARGOCD_MCP_URL`), as for llama-stack's own MCP provider. The Argo CD account is the one the Argo CD API source
+uses (`ArgoCDAccount`: an inline token or a mounted file, read at each call so a rotated Secret is picked up).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import Field
+
+from llama_stack_argocd.context.settings import ArgoCDAccount, OptionalSecret, OptionalText
 
 
-class ArgoCDMCPConfig(BaseModel):
-    argocd_base_url: str | None = Field(
+class ArgoCDMCPConfig(ArgoCDAccount):
+    argocd_base_url: OptionalText = Field(
         default=None,
         description="argocd-server's URL, sent as x-argocd-base-url; empty: the MCP server's own ARGOCD_BASE_URL. "
         "A caller can never choose it, so no token is sent to a host the operator did not name.",
     )
-    api_token: SecretStr | None = Field(default=None, description="Token of a read-only Argo CD account.")
-    api_token_file: str | None = Field(default=None, description="File holding that token (a mounted Secret).")
-    mcp_auth_token: SecretStr | None = Field(
+    mcp_auth_token: OptionalSecret = Field(
         default=None, description="Bearer token the MCP server itself asks for (its MCP_AUTH_TOKEN), if any."
     )
     allow_write_tools: bool = Field(
@@ -29,16 +29,9 @@ class ArgoCDMCPConfig(BaseModel):
     list_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Bound on listing the tools.")
     call_timeout_seconds: float = Field(default=30.0, gt=0, le=300, description="Bound on one tool call.")
 
-    @field_validator("argocd_base_url", "api_token_file", "api_token", "mcp_auth_token", mode="before")
-    @classmethod
-    def _empty_is_none(cls, value: Any) -> Any:
-        return value or None  # `${env.X:=}` gives "" when unset
-
     def server_token(self) -> str | None:
-        """The distribution's own token; the file is read at each call so a rotated Secret is picked up."""
-        if self.api_token_file:
-            return Path(self.api_token_file).read_text().strip() or None
-        return self.api_token.get_secret_value() if self.api_token else None
+        """The distribution's own token, if one is configured (else mcp-for-argocd's own ARGOCD_API_TOKEN)."""
+        return self.token() if self.has_token else None
 
     @classmethod
     def sample_run_config(cls, __distro_dir__: str = "", **kwargs: Any) -> dict[str, Any]:

@@ -10,7 +10,6 @@ a tool result the model can read; tokens appear in no tool result, error or log 
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from llama_stack.providers.utils.tools.mcp import invoke_mcp_tool, list_mcp_tools
@@ -29,6 +28,7 @@ from llama_stack_argocd.caller import current_caller
 from llama_stack_argocd.context.errors import ContextError, OutOfScope, Unavailable
 from llama_stack_argocd.context.redaction import Redactor
 from llama_stack_argocd.providers.mcp_bridge.config import ArgoCDMCPConfig
+from llama_stack_argocd.providers.tool_results import failure
 
 TOOLGROUP_ID = "mcp::argocd"
 PROVIDER_ID = "mcp-for-argocd"
@@ -98,11 +98,11 @@ class ArgoCDMCPToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
                 self.config.call_timeout_seconds,
             )
         except ContextError as error:
-            return _failure(error)
+            return failure(error)
         except TimeoutError:
-            return _failure(Unavailable(f"The Argo CD MCP server did not answer {tool_name} in time."))
+            return failure(Unavailable(f"The Argo CD MCP server did not answer {tool_name} in time."))
         except Exception as error:  # noqa: BLE001 - connection refused, protocol errors: the model hears of it
-            return _failure(Unavailable(f"The Argo CD MCP server could not run {tool_name}: {_safe(error, self)}"))
+            return failure(Unavailable(f"The Argo CD MCP server could not run {tool_name}: {_safe(error, self)}"))
         text = "\n".join(getattr(item, "text", "") for item in _items(result.content))
         redacted = Redactor().redact_text(text)
         return ToolInvocationResult(
@@ -144,7 +144,3 @@ def _safe(error: BaseException, runtime: ArgoCDMCPToolRuntimeImpl) -> str:
     for secret in runtime.secrets():
         message = message.replace(secret, "[REDACTED]")
     return message
-
-
-def _failure(error: ContextError) -> ToolInvocationResult:
-    return ToolInvocationResult(content=json.dumps(error.to_dict()), error_message=error.message, error_code=1)

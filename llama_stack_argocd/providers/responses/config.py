@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from llama_stack.providers.inline.responses.builtin.config import BuiltinResponsesImplConfig
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from llama_stack_argocd.agent.core import AgentSettings
 from llama_stack_argocd.context.redaction import RedactionFilter
+from llama_stack_argocd.context.settings import OptionalText
 
 
 class ArgoCDResponsesConfig(BuiltinResponsesImplConfig):
@@ -17,7 +18,7 @@ class ArgoCDResponsesConfig(BuiltinResponsesImplConfig):
         default_factory=lambda: ["argocd::context"],
         description="Tool groups whose tools the agent offers the model and executes server-side.",
     )
-    argocd_mcp_url: str | None = Field(
+    argocd_mcp_url: OptionalText = Field(
         default=None,
         description="mcp-for-argocd's endpoint (streamable HTTP `/mcp`, or SSE `/sse`): registered as the tool group "
         "`mcp::argocd` (served by the `inline::mcp-for-argocd` tool runtime) and offered beside the toolgroups above.",
@@ -25,11 +26,6 @@ class ArgoCDResponsesConfig(BuiltinResponsesImplConfig):
     redaction_filters: list[RedactionFilter] = Field(
         default_factory=list, description="Extra regex filters applied to questions and attachments."
     )
-
-    @field_validator("argocd_mcp_url", mode="before")
-    @classmethod
-    def _empty_is_none(cls, value: str | None) -> str | None:
-        return value or None
 
     @classmethod
     def sample_run_config(cls, __distro_dir__: str = "", **kwargs: Any) -> dict[str, Any]:

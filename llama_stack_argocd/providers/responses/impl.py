@@ -6,7 +6,6 @@ Only `create_openai_response` changes; retrieval, listing, deletion and storage 
 from __future__ import annotations
 
 import contextlib
-
 from collections.abc import AsyncIterator
 from typing import Any
 

@@ -21,11 +21,12 @@ from llama_stack_api import (
 )
 
 from llama_stack_argocd.caller import current_caller
-from llama_stack_argocd.context.errors import ContextError, InvalidArgument
 from llama_stack_argocd.context.argocd_api import ArgoCDSource
+from llama_stack_argocd.context.errors import ContextError, NoApplication
 from llama_stack_argocd.context.kube import KubernetesSource
 from llama_stack_argocd.context.service import ContextService
 from llama_stack_argocd.context.tools import TOOLS, input_schema, run_tool
+from llama_stack_argocd.providers.tool_results import failure
 from llama_stack_argocd.providers.tool_runtime.config import ArgoCDToolRuntimeConfig
 
 TOOLGROUP_ID = "argocd::context"
@@ -71,17 +72,13 @@ class ArgoCDToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
         caller = current_caller()
         try:
             if caller is None or caller.application is None:
-                raise InvalidArgument(
-                    "No Argo CD Application is in scope for this request.",
-                    hint="Call through Argo CD's proxy extension (it sets Argocd-Application-Name), or give "
-                    "metadata.argocd_application = 'namespace:name' on a direct Responses request.",
-                )
+                raise NoApplication()
             result = await run_tool(self.service, caller.application, tool_name, kwargs)
         except ContextError as error:
-            return ToolInvocationResult(content=json.dumps(error.to_dict()), error_message=error.message, error_code=1)
+            return failure(error)
         except Exception as error:  # noqa: BLE001 - e.g. no kubeconfig: tell the model, keep serving
-            failure = {"error": "internal", "message": f"{tool_name} could not run: {error}"}
-            return ToolInvocationResult(content=json.dumps(failure), error_message=failure["message"], error_code=1)
+            problem = {"error": "internal", "message": f"{tool_name} could not run: {error}"}
+            return ToolInvocationResult(content=json.dumps(problem), error_message=problem["message"], error_code=1)
         return ToolInvocationResult(content=json.dumps(result, default=str))
 
     async def health(self) -> dict[str, Any]:
