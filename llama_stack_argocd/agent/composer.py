@@ -26,7 +26,6 @@ class Composed:
     redactions: int = 0
     truncated: bool = False
     findings: list[str] = field(default_factory=list)
-    history_over_budget: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,8 +73,7 @@ class ContextComposer:
         if focus:
             sections.append(focus)
         budget = self.budget(model)
-        allocation = self.allocation(budget, instructions, history_tokens)
-        room, composed.history_over_budget = allocation.attachments, allocation.history_over
+        room = self.allocation(budget, instructions, history_tokens).attachments
         if any(kind is not AttachmentKind.OTHER for kind in fresh):
             digest = build_context(
                 manifest=_first(fresh, AttachmentKind.MANIFEST, redactor),

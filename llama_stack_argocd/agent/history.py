@@ -107,7 +107,7 @@ def _tokens(unit: list[dict[str, Any]], budget: Budget) -> int:
 def _text(item: dict[str, Any]) -> str:
     kind = item.get("type", "message")
     if kind == "message":
-        return _content_text(item.get("content"))
+        return content_text(item.get("content"))
     if kind == "function_call":
         return f"{item.get('name', '')}({item.get('arguments', '')})"
     if kind == "function_call_output":
@@ -118,10 +118,12 @@ def _text(item: dict[str, Any]) -> str:
     return json.dumps(item)
 
 
-def _content_text(content: Any) -> str:
+def content_text(content: Any) -> str:
+    """The text of a message's content: a string, or parts (dicts or llama-stack's models) with `text`."""
     if isinstance(content, str):
         return content
-    return "\n".join(str(part.get("text", "")) for part in content or [] if isinstance(part, dict))
+    texts = (part.get("text") if isinstance(part, dict) else getattr(part, "text", None) for part in content or [])
+    return "\n".join(text for text in texts if text)
 
 
 def _shortened(unit: list[dict[str, Any]], room: int, budget: Budget) -> list[dict[str, Any]]:
@@ -130,7 +132,7 @@ def _shortened(unit: list[dict[str, Any]], room: int, budget: Budget) -> list[di
     spare = max(0, room - _tokens(head, budget) - MESSAGE_OVERHEAD)
     kind = last.get("type", "message")
     if kind == "message":
-        cut = cut_text(_content_text(last.get("content")), spare, "head", budget.model)
+        cut = cut_text(content_text(last.get("content")), spare, "head", budget.model)
         return [*head, {**last, "content": _replace_text(last.get("content"), cut.text)}]
     if kind == "function_call_output":
         return [*head, {**last, "output": cut_text(_text(last), spare, "head", budget.model).text}]

@@ -24,7 +24,9 @@ def test_long_history_leaves_less_room_for_attachments_but_keeps_the_evidence():
     crowded = composer().compose("Why?", [logs], seen=set(), focus=None, model="x", history_tokens=5000)
     assert count_tokens(crowded.text) < count_tokens(fresh.text)
     assert "out of disk space" in crowded.text and crowded.truncated
-    assert crowded.history_over_budget and not fresh.history_over_budget
+    budget = composer().budget("x")
+    assert ContextComposer.allocation(budget, "", 5000).history_over
+    assert not ContextComposer.allocation(budget, "", 0).history_over
 
 
 def test_seen_attachments_are_named_not_repeated_and_secrets_counted():

@@ -38,6 +38,7 @@ from llama_stack_argocd.agent.events import (
     ToolCall,
     ToolResult,
 )
+from llama_stack_argocd.agent.history import content_text
 from llama_stack_argocd.bridge.credentials import split_mcp_tools
 from llama_stack_argocd.caller import Caller, current_caller
 from llama_stack_argocd.context.scope import AppRef
@@ -86,13 +87,14 @@ def _split_input(value: str | list[Any]) -> tuple[list[Any], str | None, list[An
         question, attachments = split_inline(value)
         return [], question, attachments
     items = list(value)
-    if items and _role(items[-1]) == "user":
-        question, attachments = split_inline(_text_of(items[-1]))
+    if items and _field(items[-1], "role") == "user":
+        question, attachments = split_inline(content_text(_field(items[-1], "content")))
         return items[:-1], question, attachments
     return items, None, []
 
 
 def _field(item: Any, name: str) -> Any:
+    """A field of an input item, given as a dict or as llama-stack's model."""
     return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
 
 
@@ -101,20 +103,6 @@ def _is_approval(item: Any) -> bool:
     return _field(item, "type") == "mcp_approval_response"
 
 
-def _role(item: Any) -> str | None:
-    return item.get("role") if isinstance(item, dict) else getattr(item, "role", None)
-
-
-def _text_of(item: Any) -> str:
-    content = item.get("content") if isinstance(item, dict) else getattr(item, "content", "")
-    if isinstance(content, str):
-        return content
-    texts = []
-    for part in content or []:
-        text = part.get("text") if isinstance(part, dict) else getattr(part, "text", None)
-        if text:
-            texts.append(text)
-    return "\n".join(texts)
 
 
 async def stream_events(events: AsyncIterator[AgentEvent]) -> AsyncIterator[Any]:
