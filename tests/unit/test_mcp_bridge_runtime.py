@@ -12,6 +12,7 @@ import pytest
 from llama_stack_api import URL, ToolDef
 
 from llama_stack_argocd.caller import Caller, acting_as
+from llama_stack_argocd.context.errors import Unavailable
 from llama_stack_argocd.context.scope import AppRef
 from llama_stack_argocd.providers.mcp_bridge.config import ArgoCDMCPConfig
 from llama_stack_argocd.providers.mcp_bridge.impl import ArgoCDMCPToolRuntimeImpl
@@ -64,6 +65,15 @@ def runtime(endpoint: str) -> ArgoCDMCPToolRuntimeImpl:
 def test_listing_a_silent_server_fails_within_its_bound(silent_server):
     with pytest.raises(TimeoutError):
         asyncio.run(runtime(silent_server).list_runtime_tools("mcp::argocd", URL(uri=silent_server)))
+
+
+def test_after_a_failed_listing_the_server_is_not_waited_on_again_at_once(silent_server):
+    impl = runtime(silent_server)
+    listing = impl.list_runtime_tools("mcp::argocd", URL(uri=silent_server))
+    with pytest.raises(TimeoutError):
+        asyncio.run(listing)
+    with pytest.raises(Unavailable, match="not asked again"):
+        asyncio.run(impl.list_runtime_tools("mcp::argocd", URL(uri=silent_server)))
 
 
 def test_a_call_to_a_silent_server_comes_back_as_unavailable_without_the_token(silent_server):

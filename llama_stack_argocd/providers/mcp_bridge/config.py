@@ -28,6 +28,9 @@ class ArgoCDMCPConfig(ArgoCDAccount):
     )
     list_timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Bound on listing the tools.")
     call_timeout_seconds: float = Field(default=30.0, gt=0, le=300, description="Bound on one tool call.")
+    retry_after_seconds: float = Field(
+        default=30.0, ge=0, le=3600, description="After a failed listing, how long turns go on without asking again."
+    )
 
     def server_token(self) -> str | None:
         """The distribution's own token, if one is configured (else mcp-for-argocd's own ARGOCD_API_TOKEN)."""

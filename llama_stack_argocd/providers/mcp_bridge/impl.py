@@ -10,6 +10,7 @@ a tool result the model can read; tokens appear in no tool result, error or log 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from llama_stack.providers.utils.tools.mcp import invoke_mcp_tool, list_mcp_tools
@@ -37,6 +38,7 @@ PROVIDER_ID = "mcp-for-argocd"
 class ArgoCDMCPToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
     def __init__(self, config: ArgoCDMCPConfig) -> None:
         self.config = config
+        self._listing_paused_until = 0.0  # after a failed listing, turns do not wait on the server again at once
 
     async def register_toolgroup(self, toolgroup: ToolGroup) -> None:
         return None
@@ -48,13 +50,20 @@ class ArgoCDMCPToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
         self, tool_group_id: str | None = None, mcp_endpoint: URL | None = None, authorization: str | None = None
     ) -> ListToolDefsResponse:
         """The tools the policy offers. Raises when the server cannot be listed: llama-stack then leaves the group
-        out of this listing and tries again on the next one."""
+        out of this listing and asks again on the next one. Every turn lists, so after a failure the server is not
+        asked again for `retry_after_seconds`: a hung server costs one turn the listing timeout, not every turn."""
         if mcp_endpoint is None:
             raise ValueError(f"{TOOLGROUP_ID} needs the MCP server's URL (ARGOCD_MCP_URL)")
-        listed = await asyncio.wait_for(
-            list_mcp_tools(mcp_endpoint.uri, headers=self._headers(), authorization=self._inbound()),
-            self.config.list_timeout_seconds,
-        )
+        if time.monotonic() < self._listing_paused_until:
+            raise Unavailable("The Argo CD MCP server failed to list its tools recently; not asked again yet.")
+        try:
+            listed = await asyncio.wait_for(
+                list_mcp_tools(mcp_endpoint.uri, headers=self._headers(), authorization=self._inbound()),
+                self.config.list_timeout_seconds,
+            )
+        except Exception:
+            self._listing_paused_until = time.monotonic() + self.config.retry_after_seconds
+            raise
         tools = []
         for tool in listed.data:
             if not policy.offered(tool.name, self.config.allow_write_tools):
