@@ -32,6 +32,7 @@ from llama_stack_argocd.context.events import about
 from llama_stack_argocd.context.scope import AppRef
 from llama_stack_argocd.context.settings import HARD_MAX_LOG_LINES, ContextSettings
 from llama_stack_argocd.context.source import resource_type
+from llama_stack_argocd.observability.metrics import status_kind, upstream_error
 
 _MAX_CONCURRENT_READS = 8  # objects of one listing read at once: bounded, argocd-server serves every user too
 _MAX_LOG_BYTES = 8 * 1024 * 1024  # a log stream is cut here whatever tailLines said
@@ -119,6 +120,7 @@ class ArgoCDClient:
 
     def _transport_error(self, error: httpx.HTTPError, what: str) -> Unavailable:
         timeout = self._settings.request_timeout_seconds
+        upstream_error("argocd_api", "timeout" if isinstance(error, httpx.TimeoutException) else "refused")
         if isinstance(error, httpx.TimeoutException):
             return Unavailable(f"argocd-server timed out after {timeout:g}s reading {what}.",
                                hint="argocd-server is slow or overloaded; try again shortly, or ask for less.")
@@ -151,6 +153,7 @@ class ArgoCDClient:
             return NotFound(f"{what} is not part of the Application's resource tree{detail}.")
         if status == 400:
             return InvalidArgument(f"argocd-server rejected reading {what}{detail}.")
+        upstream_error("argocd_api", status_kind(status) or "other")
         return Unavailable(f"argocd-server answered HTTP {status} reading {what}{detail}.",
                            hint="A server-side problem; try again shortly.")
 

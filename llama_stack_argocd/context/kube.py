@@ -23,6 +23,7 @@ from llama_stack_argocd.context.events import about
 from llama_stack_argocd.context.scope import AppRef
 from llama_stack_argocd.context.settings import HARD_MAX_LOG_LINES, ContextSettings
 from llama_stack_argocd.context.source import ResourceType, resource_type
+from llama_stack_argocd.observability.metrics import status_kind, upstream_error
 
 _IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
 
@@ -128,6 +129,7 @@ class KubernetesSource:
                 hint="Check the API server address and its TLS certificate in the kubeconfig.",
             ) from error
         except OSError as error:
+            upstream_error("kubernetes", "refused")
             raise Unavailable(f"Kubernetes API unreachable at {self.host} reading {what}: {error}") from error
         if status < 300:
             return body
@@ -140,6 +142,7 @@ class KubernetesSource:
         timed_out = isinstance(reason, urllib3.exceptions.TimeoutError) or isinstance(
             error, urllib3.exceptions.TimeoutError
         )
+        upstream_error("kubernetes", "timeout" if timed_out and not refused else "refused")
         if timed_out and not refused:
             return Unavailable(
                 f"Kubernetes API timed out after {timeout:g}s reading {what}.",
@@ -167,6 +170,7 @@ class KubernetesSource:
             )
         if status == 400:
             return InvalidArgument(f"The Kubernetes API rejected reading {what}{detail}")
+        upstream_error("kubernetes", status_kind(status) or "other")
         return Unavailable(
             f"The Kubernetes API answered HTTP {status} reading {what}{detail}",
             hint="A server-side problem; try again shortly.",

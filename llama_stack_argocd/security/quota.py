@@ -8,6 +8,8 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
+from llama_stack_argocd.observability.metrics import QUOTA_REFUSALS
+
 
 class QuotaSettings(BaseModel):
     requests_per_hour: int | None = Field(default=None, ge=1, description="Turns one user may start an hour.")
@@ -56,8 +58,10 @@ class QuotaKeeper:
         """Count one turn, or refuse it when a quota is used up."""
         available = await self.available(principal)
         if available.get("UserRequestQuota") == 0:
+            QUOTA_REFUSALS.labels("requests").inc()
             raise QuotaExceeded(f"Request quota exceeded for this hour (available: {available}).", available)
         if available.get("UserTokenQuota") == 0:
+            QUOTA_REFUSALS.labels("tokens").inc()
             raise QuotaExceeded(f"Token quota exceeded for today, refilled at 00:00 UTC (available: {available}).",
                                 available)
         if self._settings.requests_per_hour is not None:

@@ -28,6 +28,7 @@ from llama_stack_argocd.bridge import policy
 from llama_stack_argocd.caller import current_caller
 from llama_stack_argocd.context.errors import ContextError, OutOfScope, Unavailable
 from llama_stack_argocd.context.redaction import Redactor
+from llama_stack_argocd.observability.metrics import exception_kind, upstream_error
 from llama_stack_argocd.providers.mcp_bridge.config import ArgoCDMCPConfig
 from llama_stack_argocd.providers.tool_results import failure
 
@@ -109,8 +110,10 @@ class ArgoCDMCPToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
         except ContextError as error:
             return failure(error)
         except TimeoutError:
+            upstream_error("mcp", "timeout")
             return failure(Unavailable(f"The Argo CD MCP server did not answer {tool_name} in time."))
         except Exception as error:  # noqa: BLE001 - connection refused, protocol errors: the model hears of it
+            upstream_error("mcp", exception_kind(error) or "other")
             return failure(Unavailable(f"The Argo CD MCP server could not run {tool_name}: {_safe(error, self)}"))
         text = "\n".join(getattr(item, "text", "") for item in _items(result.content))
         redacted = Redactor().redact_text(text)
