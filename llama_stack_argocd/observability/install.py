@@ -16,9 +16,7 @@ _MARK = "_argocd_observed"
 
 def install_observability() -> None:
     from llama_stack.core.server import server
-    from llama_stack.log import get_logger
 
-    get_logger(name="llama_stack_argocd.audit", category="core")  # registers the audit logger's category
     original = server.RequestMetricsMiddleware
     if not getattr(original, _MARK, False):
 
