@@ -67,7 +67,7 @@ def message_kind(message: str) -> str:
     lowered = message.lower()
     if "timed out" in lowered or "timeout" in lowered:
         return "timeout"
-    if "connect" in lowered or "refused" in lowered:
+    if "connect" in lowered:
         return "refused"
     if any(code in lowered for code in ("500", "502", "503", "504", "server error", "overloaded")):
         return "5xx"
