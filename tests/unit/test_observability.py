@@ -145,3 +145,27 @@ def test_turn_model_label_is_the_answering_model_not_the_request():
 def test_no_metrics_port_unless_configured():
     assert serve_from_environment({}) is None
     assert serve_from_environment({"ARGOCD_METRICS_PORT": "  "}) is None
+
+
+async def test_argocd_api_failures_count_as_upstream_errors_by_kind():
+    import socket
+
+    from llama_stack_argocd.context.argocd_api import ArgoCDSource
+    from llama_stack_argocd.context.errors import Unavailable
+    from tests.support.argocd_api import start_argocd_api
+    from tests.unit.test_context_argocd_api import APP, argocd_settings
+
+    refused = count("argocd_assistant_upstream_errors_total", upstream="argocd_api", kind="refused")
+    timeouts = count("argocd_assistant_upstream_errors_total", upstream="argocd_api", kind="timeout")
+    with start_argocd_api() as stopped:
+        url = stopped.url
+    with pytest.raises(Unavailable):
+        await ArgoCDSource(argocd_settings(url)).ping()
+    assert count("argocd_assistant_upstream_errors_total", upstream="argocd_api", kind="refused") == refused + 1
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        slow = ArgoCDSource(argocd_settings(f"http://127.0.0.1:{silent.getsockname()[1]}", request_timeout_seconds=0.3))
+        with pytest.raises(Unavailable):
+            await slow.for_application(APP).tree()
+    assert count("argocd_assistant_upstream_errors_total", upstream="argocd_api", kind="timeout") == timeouts + 1
