@@ -97,7 +97,7 @@ class ArgoCDAgent:
 
     async def start(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
         """Prepare the turn and start its first round now, so bad requests fail before any byte is streamed."""
-        watch = TurnWatch(request.entrypoint)
+        watch = TurnWatch(request.entrypoint, request.model)
         principal = request.caller.principal if request.caller else "anonymous"
         await self.quota.admit(principal)
         turn = await self._prepare(request)

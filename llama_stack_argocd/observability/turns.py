@@ -20,17 +20,19 @@ _OUTCOMES = {"completed", "incomplete", "failed", "cancelled", "awaiting_approva
 
 
 class TurnWatch:
-    def __init__(self, dialect: str, traced: bool = True) -> None:
+    def __init__(self, dialect: str, requested_model: str = "", traced: bool = True) -> None:
         self.started = time.perf_counter()
         self.dialect = dialect
-        self.model = "unknown"  # a registered model, learnt from the first answer: never the request's free text
+        self.requested_model = requested_model[:200]  # for the audit event only, never a label
+        self.model = "unknown"  # the label: a model that answered, never the request's free text
         self.scope_refusals = 0
         self._first_text: float | None = None
         self._round_started = 0.0
         self._round_span: Any = None
         self._tracer = tracing.tracer() if traced else None
-        self._span = self._tracer.start_span("argocd.turn", attributes={"argocd.dialect": dialect}) if self._tracer \
-            else None
+        self._span = None
+        if self._tracer is not None:
+            self._span = self._tracer.start_span("argocd.turn", attributes={"argocd.dialect": dialect})
 
     def round_started(self) -> None:
         self._round_started = time.perf_counter()
@@ -39,14 +41,15 @@ class TurnWatch:
 
     def round_finished(self, response: Any) -> None:
         """A model round ended with `response` (a Responses object): its tokens and duration, by model."""
-        self.model = getattr(response, "model", None) or self.model
+        status = getattr(response, "status", None) or "unknown"
+        if status != "failed":  # a failed round may echo a model id nobody registered
+            self.model = getattr(response, "model", None) or self.model
         usage = getattr(response, "usage", None)
         tokens = {"input": getattr(usage, "input_tokens", 0) or 0, "output": getattr(usage, "output_tokens", 0) or 0}
         metrics.OPERATION_DURATION.labels("chat", self.model).observe(time.perf_counter() - self._round_started)
         for kind, count in tokens.items():
             metrics.TOKENS.labels(self.model, kind).inc(count)
             metrics.TOKEN_USAGE.labels("chat", self.model, kind).observe(count)
-        status = getattr(response, "status", None) or "unknown"
         if status == "failed":
             error = getattr(response, "error", None)
             metrics.upstream_error("model", metrics.message_kind(str(getattr(error, "message", "") or "")))
@@ -111,7 +114,7 @@ class TurnWatch:
             groups_count=len(caller.groups) if caller else 0,
             application=str(caller.application) if caller and caller.application else None,
             project=caller.project if caller else None,
-            dialect=self.dialect, model=self.model, tools=list(report.tools_called), tool_rounds=report.tool_rounds,
+            dialect=self.dialect, model=self.model if self.model != "unknown" else self.requested_model, tools=list(report.tools_called), tool_rounds=report.tool_rounds,
             input_tokens=report.input_tokens, output_tokens=report.output_tokens, redactions=report.redactions,
             scope_refusals=self.scope_refusals, status=outcome, duration_ms=round(duration * 1000, 1),
         ))
@@ -131,9 +134,9 @@ def tool_call(name: str, known: bool) -> Iterator[list[Any]]:
     probe: list[Any] = ["", True]  # an exception is an error
     started = time.perf_counter()
     watch = _parent.get()
-    tracer = tracing.tracer()
-    span = tracer.start_span(f"execute_tool {name}" if known else "execute_tool", context=_in(watch._span)) \
-        if tracer and watch is not None and watch._span is not None else None
+    span = None
+    if watch is not None and watch._span is not None:
+        span = watch._tracer.start_span(f"execute_tool {name}" if known else "execute_tool", context=_in(watch._span))
     try:
         yield probe
     finally:

@@ -135,11 +135,20 @@ def test_turn_model_label_is_the_answering_model_not_the_request():
     class Response:
         model, status, usage, error = "openai/scripted", "completed", None, None
 
-    watch = turns.TurnWatch("lightspeed", traced=False)
+    class Failed:
+        model, status, usage = "made-up-model-x1", "failed", None
+        error = type("E", (), {"message": "Error code: 503"})()
+
+    watch = turns.TurnWatch("lightspeed", "made-up-model-x1", traced=False)
+    watch.round_started()
+    watch.round_finished(Failed())
     assert watch.model == "unknown"  # a request naming a model that does not exist adds no series of its own
     watch.round_started()
     watch.round_finished(Response())
     assert watch.model == "openai/scripted"
+    series = {s.labels.get("model") or s.labels.get("gen_ai_request_model")
+              for f in metrics.REGISTRY.collect() for s in f.samples}
+    assert "made-up-model-x1" not in series
 
 
 def test_no_metrics_port_unless_configured():
