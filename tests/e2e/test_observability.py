@@ -10,13 +10,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from llama_stack_argocd.observability.audit import parse
-from tests.support.cluster import CRASHING_POD, OTHER_NS, OTHER_POD, write_kubeconfig
+from tests.support.cluster import CRASHING_POD, OTHER_NS, OTHER_POD, PLANTED_JWT, write_kubeconfig
 from tests.support.http import EXTENSION_HEADERS, MODEL, completed, stream_response
 from tests.support.otlp import TraceReceiver
 from tests.support.scripted_llm import Error, Text, ToolCalls, free_port
 from tests.support.stack import ROOT, running_stack, write_config
 
-QUESTION = "why is my-very-private-question failing"
+QUESTION = f"why is my-very-private-question failing, with token {PLANTED_JWT}"
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +98,7 @@ def test_a_conversation_shows_in_metrics_trace_and_audit(observed, llm, receiver
                  outcome="ok") == 1
     assert value(s, "argocd_assistant_http_requests_total", route="/v1/responses", method="POST", status="200") == 1
     assert value(s, "argocd_assistant_http_requests_total", route="/v1/query", method="POST", status="429") == 1
+    assert value(s, "argocd_assistant_redactions_total", dialect="responses") == 1  # the token in the question
     labels = {v for (_, ls) in s for _, v in ls}
     assert not any(secret in " ".join(labels) for secret in ("alice", "guestbook", OTHER_POD, "private"))
 
@@ -108,14 +109,15 @@ def test_a_conversation_shows_in_metrics_trace_and_audit(observed, llm, receiver
     assert event == {**event, "event": "argocd.turn", "user_id": None, "user_name": "alice", "groups_count": 2,
                      "application": "argocd:guestbook", "project": "default", "dialect": "responses", "model": MODEL,
                      "tools": ["argocd_application", "argocd_resource_manifest", "argocd_container_logs"],
-                     "tool_rounds": 2, "input_tokens": 30, "output_tokens": 15, "redactions": 0,
+                     "tool_rounds": 2, "input_tokens": 30, "output_tokens": 15, "redactions": 1,
                      "scope_refusals": 1, "status": "completed"}
     assert event["duration_ms"] > 0
     assert set(event) == set(event) & {"event", "request_id", "user_id", "user_name", "groups_count", "application",
                                        "project", "dialect", "model", "tools", "tool_rounds", "input_tokens",
                                        "output_tokens", "redactions", "scope_refusals", "status", "duration_ms"}
     audit_lines = [line for line in observed.log_text().splitlines() if parse(line)]
-    assert len(audit_lines) == 2 and not any("private-question" in l or "crash-looping" in l for l in audit_lines)
+    assert len(audit_lines) == 2
+    assert not any(text in line for line in audit_lines for text in ("private-question", "crash-looping", PLANTED_JWT))
     # Every log line written while serving that request carries its id.
     tagged = [line for line in observed.log_text().splitlines() if "req-observe-0001" in line]
     assert len(tagged) >= 2, tagged
@@ -140,7 +142,8 @@ def test_a_conversation_shows_in_metrics_trace_and_audit(observed, llm, receiver
     assert tools == {"argocd_application": "ok", "argocd_resource_manifest": "out_of_scope",
                      "argocd_container_logs": "unavailable"}
     assert all(s.attributes["gen_ai.usage.output_tokens"] == 5 for s in children if s.name == "gen_ai.chat")
-    assert not any(b"my-very-private-question" in b or b"crash-looping" in b for b in receiver.bodies)
+    assert not any(text in body for body in receiver.bodies
+                   for text in (b"my-very-private-question", b"crash-looping", PLANTED_JWT.encode()))
 
 
 def test_metrics_are_not_served_on_the_api_port(observed):
