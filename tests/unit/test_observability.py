@@ -14,6 +14,7 @@ from starlette.routing import Route
 from llama_stack_argocd.observability import metrics, request_id, tracing, turns
 from llama_stack_argocd.observability.exposition import serve_from_environment
 from llama_stack_argocd.observability.http import RequestObservation
+from tests.unit.test_mcp_bridge_runtime import silent_server  # noqa: F401 - a fixture
 
 
 def count(metric, **labels) -> float:
@@ -178,3 +179,24 @@ async def test_argocd_api_failures_count_as_upstream_errors_by_kind():
         with pytest.raises(Unavailable):
             await slow.for_application(APP).tree()
     assert count("argocd_assistant_upstream_errors_total", upstream="argocd_api", kind="timeout") == timeouts + 1
+
+
+def test_mcp_bridge_timeouts_count_as_upstream_errors(silent_server):
+    import asyncio
+
+    from llama_stack_api import URL
+
+    from llama_stack_argocd.caller import acting_as
+    from tests.unit.test_mcp_bridge_runtime import CALLER, runtime
+
+    before = count("argocd_assistant_upstream_errors_total", upstream="mcp", kind="timeout")
+    impl = runtime(silent_server)
+    with pytest.raises(TimeoutError):
+        asyncio.run(impl.list_runtime_tools("mcp::argocd", URL(uri=silent_server)))
+
+    async def call():
+        with acting_as(CALLER):
+            return await impl.invoke_tool("get_application", {"applicationName": "guestbook"})
+
+    asyncio.run(call())
+    assert count("argocd_assistant_upstream_errors_total", upstream="mcp", kind="timeout") == before + 2

@@ -62,7 +62,8 @@ class ArgoCDMCPToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
                 list_mcp_tools(mcp_endpoint.uri, headers=self._headers(), authorization=self._inbound()),
                 self.config.list_timeout_seconds,
             )
-        except Exception:
+        except Exception as error:
+            upstream_error("mcp", exception_kind(error) or "other")
             self._listing_paused_until = time.monotonic() + self.config.retry_after_seconds
             raise
         tools = []
