@@ -9,6 +9,8 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+from llama_stack.core.storage.datatypes import SqlStoreReference
+from llama_stack.core.storage.sqlstore.sqlstore import sqlstore_impl
 from llama_stack.providers.inline.responses.builtin.impl import BuiltinResponsesImpl
 from llama_stack_api import URL, CreateResponseRequest, OpenAIResponseObject
 
@@ -21,6 +23,7 @@ from llama_stack_argocd.providers.mcp_bridge.impl import PROVIDER_ID as MCP_PROV
 from llama_stack_argocd.providers.mcp_bridge.impl import TOOLGROUP_ID as MCP_TOOLGROUP_ID
 from llama_stack_argocd.providers.responses.config import ArgoCDResponsesConfig
 from llama_stack_argocd.providers.responses.dialect import agent_request_from, collect_response, stream_events
+from llama_stack_argocd.security.quota import TABLE as QUOTA_TABLE
 from llama_stack_argocd.security.quota import QuotaKeeper
 
 
@@ -44,9 +47,14 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
                 default_context_window=self.config.agent.default_context_window,
             ),
             settings=self.config.agent,
-            quota=QuotaKeeper(self.persistence_store, self.config.agent.quota),
+            quota=QuotaKeeper(self._usage_store(), self.config.agent.quota),
             history=self._history,
         )
+
+    def _usage_store(self) -> Any:
+        """Quota usage lives beside the stored responses, on the same SQL backend (PostgreSQL when scaled out)."""
+        backend = self.config.persistence.responses.backend
+        return sqlstore_impl(SqlStoreReference(table_name=QUOTA_TABLE, backend=backend))
 
     async def _register_mcp_bridge(self, url: str) -> None:
         """Register mcp-for-argocd as a tool group with an endpoint, so llama-stack lists its tools lazily and tries
