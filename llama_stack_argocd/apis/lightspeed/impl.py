@@ -78,18 +78,22 @@ class LightspeedImpl:
     def _key(conversation_id: str) -> str:
         return f"conversation:{conversation_id}"
 
+    @staticmethod
+    def _new(conversation_id: str, caller: Caller) -> dict[str, Any]:
+        return {
+            "conversation_id": conversation_id,
+            "owner": caller.principal,
+            "last_response_id": None,
+            "topic_summary": "",
+            "created_at": time.time(),
+            "last_message_timestamp": time.time(),
+            "chat_history": [],
+        }
+
     async def _conversation(self, conversation_id: str, caller: Caller, create: bool = False) -> dict[str, Any]:
         raw = await self.store.get(self._key(conversation_id))
         if raw is None and create:
-            return {
-                "conversation_id": conversation_id,
-                "owner": caller.principal,
-                "last_response_id": None,
-                "topic_summary": "",
-                "created_at": time.time(),
-                "last_message_timestamp": time.time(),
-                "chat_history": [],
-            }
+            return self._new(conversation_id, caller)
         record = json.loads(raw) if raw else None
         if record is None or record["owner"] != caller.principal:
             raise ols_error(404, "Conversation not found", f"No conversation {conversation_id} for this user.")
@@ -148,8 +152,16 @@ class LightspeedImpl:
         )
         return conversation, await self.responses.agent.start(request)
 
-    async def _save(self, conversation: dict[str, Any], question: str, record: TurnRecord) -> None:
+    async def _save(self, started: dict[str, Any], question: str, record: TurnRecord) -> None:
+        """Append the turn to the conversation as it is now, not as it was when the turn started: a topic set or a
+        deletion made while the answer streamed stands (a deleted conversation is not brought back)."""
         if record.error or not record.response_id:
+            return
+        raw = await self.store.get(self._key(started["conversation_id"]))
+        if raw is None and started["chat_history"]:
+            return
+        conversation = json.loads(raw) if raw else started
+        if conversation["owner"] != started["owner"]:
             return
         conversation["last_response_id"] = record.response_id
         conversation["last_message_timestamp"] = time.time()
