@@ -43,9 +43,10 @@ def available_providers() -> list[ProviderSpec]:
 
 
 async def get_provider_impl(config: Any, deps: dict[Any, Any]) -> Any:
+    from llama_stack_argocd.agent.host import hosted_agent
     from llama_stack_argocd.apis.lightspeed.impl import LightspeedImpl
 
-    impl = LightspeedImpl(config, deps[Api.responses], deps[Api.models])
+    impl = LightspeedImpl(config, hosted_agent(deps[Api.responses], "Lightspeed"), deps[Api.models])
     await impl.initialize()
     serve_uuid_conversations(impl)
     return impl

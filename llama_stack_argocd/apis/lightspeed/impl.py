@@ -18,7 +18,7 @@ from fastapi import HTTPException
 from llama_stack.core.storage.kvstore import kvstore_impl
 
 from llama_stack_argocd.agent.attachments import Attachment, classify
-from llama_stack_argocd.agent.core import AgentRequest
+from llama_stack_argocd.agent.core import AgentRequest, ArgoCDAgent
 from llama_stack_argocd.apis.lightspeed.config import LightspeedConfig
 from llama_stack_argocd.apis.lightspeed.models import FeedbackRequest, QueryRequest, QueryResponse
 from llama_stack_argocd.apis.lightspeed.render import TurnRecord, json_events, plain_text
@@ -38,9 +38,9 @@ class Answer:
 
 
 class LightspeedImpl:
-    def __init__(self, config: LightspeedConfig, responses: Any, models: Any) -> None:
+    def __init__(self, config: LightspeedConfig, agent: ArgoCDAgent, models: Any) -> None:
         self.config = config
-        self.responses = responses
+        self.agent = agent
         self.models = models
 
     async def initialize(self) -> None:
@@ -150,7 +150,7 @@ class LightspeedImpl:
             caller=caller.with_argocd_token(token_in_mcp_headers(body.mcp_headers)),
             entrypoint="lightspeed",
         )
-        return conversation, await self.responses.agent.start(request)
+        return conversation, await self.agent.start(request)
 
     async def _save(self, started: dict[str, Any], question: str, record: TurnRecord) -> None:
         """Append the turn to the conversation as it is now, not as it was when the turn started: a topic set or a
@@ -201,7 +201,7 @@ class LightspeedImpl:
         return Answer(media_type=body.media_type, body=body_then_save())
 
     async def quotas(self, caller: Caller) -> dict[str, int]:
-        return await self.responses.agent.quota.available(caller.principal)
+        return await self.agent.quota.available(caller.principal)
 
     # -- feedback --------------------------------------------------------------------------------------------
 
