@@ -18,6 +18,7 @@ from llama_stack_argocd.agent.composer import ContextComposer
 from llama_stack_argocd.agent.core import AgentRequest, ArgoCDAgent
 from llama_stack_argocd.agent.state import ConversationMemory
 from llama_stack_argocd.agent.toolbox import Toolbox
+from llama_stack_argocd.apis.overlays import verify_route_overlays
 from llama_stack_argocd.context.redaction import Redactor
 from llama_stack_argocd.providers.mcp_bridge.impl import PROVIDER_ID as MCP_PROVIDER_ID
 from llama_stack_argocd.providers.mcp_bridge.impl import TOOLGROUP_ID as MCP_TOOLGROUP_ID
@@ -31,6 +32,7 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
     config: ArgoCDResponsesConfig
 
     async def initialize(self) -> None:
+        verify_route_overlays()
         await super().initialize()
         filters = self.config.redaction_filters
         toolgroups = list(self.config.toolgroups)
