@@ -42,16 +42,22 @@ def _stream_while(stack: StackHandle, conversation_id: str, meanwhile) -> str:
         return received + "".join(chunks)
 
 
-def _conversation(stack: StackHandle, conversation_id: str) -> httpx.Response:
-    return httpx.get(f"{stack.base_url}/v1/conversations/{conversation_id}", headers=EXTENSION_HEADERS, timeout=30)
-
-
-def test_a_topic_set_while_an_answer_streams_stays(stack, slow_llm):
+def _one_answered_turn(stack: StackHandle, slow_llm: ScriptedLLM) -> str:
+    """A new conversation with one answered turn; the model's next answer streams slowly."""
     conversation_id = str(uuid.uuid4())
     slow_llm.push(Text("A first short answer."), Text(SLOW_ANSWER))
     first = httpx.post(f"{stack.base_url}/v1/query", headers=EXTENSION_HEADERS, timeout=60,
                        json={"query": "What is this?", "conversation_id": conversation_id})
     assert first.status_code == 200, first.text
+    return conversation_id
+
+
+def _conversation(stack: StackHandle, conversation_id: str) -> httpx.Response:
+    return httpx.get(f"{stack.base_url}/v1/conversations/{conversation_id}", headers=EXTENSION_HEADERS, timeout=30)
+
+
+def test_a_topic_set_while_an_answer_streams_stays(stack, slow_llm):
+    conversation_id = _one_answered_turn(stack, slow_llm)
 
     def set_topic() -> None:
         put = httpx.put(f"{stack.base_url}/v1/conversations/{conversation_id}", headers=EXTENSION_HEADERS,
@@ -66,11 +72,7 @@ def test_a_topic_set_while_an_answer_streams_stays(stack, slow_llm):
 
 
 def test_a_conversation_deleted_while_an_answer_streams_stays_deleted(stack, slow_llm):
-    conversation_id = str(uuid.uuid4())
-    slow_llm.push(Text("A first short answer."), Text(SLOW_ANSWER))
-    first = httpx.post(f"{stack.base_url}/v1/query", headers=EXTENSION_HEADERS, timeout=60,
-                       json={"query": "What is this?", "conversation_id": conversation_id})
-    assert first.status_code == 200, first.text
+    conversation_id = _one_answered_turn(stack, slow_llm)
 
     def delete() -> None:
         gone = httpx.delete(f"{stack.base_url}/v1/conversations/{conversation_id}", headers=EXTENSION_HEADERS,
