@@ -9,6 +9,7 @@ serves them. Failures become `ContextError`s that say what failed and what the b
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import os
 from typing import Any, NamedTuple
@@ -101,7 +102,7 @@ class KubernetesSource:
 
     @property
     def host(self) -> str:
-        return self.api.configuration.host.rstrip("/")
+        return str(self.api.configuration.host).rstrip("/")
 
     def _path(self, rtype: ResourceType, namespace: str | None, name: str | None = None) -> str:
         base = f"/apis/{rtype.group}/{rtype.version}" if rtype.group else f"/api/{rtype.version}"
@@ -201,7 +202,9 @@ class KubernetesSource:
             return []  # the cluster does not serve this kind (an uninstalled CRD): there are none
         return [self._typed(item, canonical, rtype) for item in data.get("items") or []]
 
-    async def events(self, namespace: str | None, subjects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def events(
+        self, namespace: str | None, subjects: builtins.list[dict[str, Any]]
+    ) -> builtins.list[dict[str, Any]]:
         """One listing of the namespace's Events (kmock ignores field selectors), filtered to the subjects."""
         return [e for e in await self.list("Event", namespace) if about(e, subjects)]
 

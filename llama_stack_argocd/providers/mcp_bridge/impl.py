@@ -31,8 +31,8 @@ from llama_stack_argocd.context.redaction import Redactor
 from llama_stack_argocd.observability.metrics import exception_kind, upstream_error
 from llama_stack_argocd.providers.mcp_bridge.config import ArgoCDMCPConfig
 from llama_stack_argocd.providers.tool_results import failure
+from llama_stack_argocd.providers.toolgroups import BRIDGE_TOOLGROUP
 
-TOOLGROUP_ID = "mcp::argocd"
 PROVIDER_ID = "mcp-for-argocd"
 
 
@@ -54,7 +54,7 @@ class ArgoCDMCPToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
         out of this listing and asks again on the next one. Every turn lists, so after a failure the server is not
         asked again for `retry_after_seconds`: a hung server costs one turn the listing timeout, not every turn."""
         if mcp_endpoint is None:
-            raise ValueError(f"{TOOLGROUP_ID} needs the MCP server's URL (ARGOCD_MCP_URL)")
+            raise ValueError(f"{BRIDGE_TOOLGROUP} needs the MCP server's URL (ARGOCD_MCP_URL)")
         if time.monotonic() < self._listing_paused_until:
             raise Unavailable("The Argo CD MCP server failed to list its tools recently; not asked again yet.")
         try:
@@ -73,7 +73,7 @@ class ArgoCDMCPToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
             schema = tool.input_schema or {}
             tools.append(
                 ToolDef(
-                    toolgroup_id=TOOLGROUP_ID,
+                    toolgroup_id=BRIDGE_TOOLGROUP,
                     name=tool.name,
                     description=tool.description,
                     input_schema=policy.model_schema(schema),
