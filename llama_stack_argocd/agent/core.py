@@ -65,7 +65,7 @@ class AgentRequest:
     prior_items: list[Any] = field(default_factory=list)  # structured Responses input before the question
     extra_tools: list[Any] = field(default_factory=list)  # the caller's own Responses tools (mcp, functions...)
     options: dict[str, Any] = field(default_factory=dict)  # passed through: temperature, max_output_tokens, ...
-    entrypoint: str = "responses"  # the dialect that asked, for the audit line
+    entrypoint: str = "responses"  # the dialect that asked: a metrics label and the audit event's `dialect`
     approvals: dict[str, bool] = field(default_factory=dict)  # the user's answers to approval requests, by id
     approvals_supported: bool = False  # the dialect can show an approval request: write tools may be offered
 
