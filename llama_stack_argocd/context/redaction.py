@@ -273,7 +273,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Replacement], ...] = (
     ),
     (  # prose: "the admin password is X", "token: 'X'", "with password X"
         re.compile(r"(?i)\b(?P<key>password|passphrase|passwd|pwd|secret|token|api[ _-]?key|access[ _-]?key)"
-                   rf"(?:\s+(?:is|was|=|:|of|to|set to|->)|\s*[:=])?\s+{_NOT_MASKED}"
+                   rf"(?:[ \t]+(?:is|was|=|:|of|to|set to|->)|[ \t]*[:=])?[ \t]+{_NOT_MASKED}"
                    r"(?P<value>\"[^\"\n]{3,}\"|'[^'\n]{3,}'|[^\s\"',;]+)"),
         _prose,
     ),
@@ -333,16 +333,29 @@ class Redactor:
                 text, replaced = pattern.subn(replacement, text)
                 self.count += replaced
             else:
-                text = pattern.sub(self._counted(replacement), text)
+                text = self._rescanning(pattern, replacement, text)
         return text
 
-    def _counted(self, replacement: Callable[[re.Match[str]], str]) -> Callable[[re.Match[str]], str]:
-        def replace(match: re.Match[str]) -> str:
-            out = replacement(match)
-            if out != match[0]:
-                self.count += 1
-            return out
-        return replace
+    def _rescanning(self, pattern: re.Pattern[str], replacement: Callable[[re.Match[str]], str], text: str) -> str:
+        """Like `pattern.sub`, but a match left as it was is searched again from its value on, so a harmless
+        `loaded: secret_key=X` does not hide the `secret_key=X` inside it."""
+        out, position = [], 0
+        while (match := pattern.search(text, position)) is not None:
+            replaced = replacement(match)
+            if replaced == match[0]:
+                resume = match.start("value") if "value" in pattern.groupindex else match.end()
+                resume = max(resume, match.start() + 1)
+                out.append(text[position:resume])
+                position = resume
+                continue
+            self.count += 1
+            out.append(text[position:match.start()] + replaced)
+            position = match.end()
+            if match.end() == match.start():
+                out.append(text[position:position + 1])
+                position += 1
+        out.append(text[position:])
+        return "".join(out)
 
     def _embedded_json(self, text: str) -> str | None:
         """JSON inside a string (the last-applied annotation, an attached manifest): redacted as an object."""
