@@ -18,8 +18,10 @@ _RESPONSES_DEPENDENCIES = [
 def get_provider_spec() -> list[ProviderSpec]:
     # Loaded before the server builds its routers: the place to adjust them (see apis/overlays.py).
     from llama_stack_argocd.apis.overlays import install_route_overlays
+    from llama_stack_argocd.logs import install_log_hygiene
 
     install_route_overlays()
+    install_log_hygiene()
     return [
         InlineProviderSpec(
             api=Api.tool_runtime,
