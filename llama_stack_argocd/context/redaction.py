@@ -135,6 +135,9 @@ def _quoted_mask(value: str) -> str:
     return MASK
 
 
+# A cheap look-ahead: only names holding a secret-ish fragment reach the word-by-word check.
+_KEYISH = (r"(?=[\w.-]*?(?i:pass|pwd|pw|secret|token|cred|key|auth|dsn|webhook|sig|cookie|salt|pin|otp|session|sid"
+           r"|jwt|bearer|hmac|cert|private|conn))")
 _VALUE = r"""(?P<value>"[^"\n]*"|'[^'\n]*'|[^\s"',;&<>)\]}]+)"""
 Replacement = str | Callable[[re.Match[str]], str]
 
@@ -224,7 +227,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Replacement], ...] = (
                    re.DOTALL),
         f"-----BEGIN PRIVATE KEY-----{MASK}-----END PRIVATE KEY-----",
     ),
-    *((re.compile(shape), MASK) for shape in _SHAPES),
+    (re.compile("|".join(f"(?:{shape})" for shape in _SHAPES)), MASK),  # one pass for every shape
     (  # Authorization: Bearer X / Basic X
         re.compile(rf"(?i)\b(?:bearer|basic)\s+{_NOT_MASKED}(?P<value>[A-Za-z0-9._~+/=-]{{8,}})"),
         lambda m: _masked_group(m) if credential_shaped(m["value"]) else m[0],
@@ -264,7 +267,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Replacement], ...] = (
         _named,
     ),
     (  # name=value, name: value, "name": "value" (env, properties, INI, YAML, JSON, URL queries, conn strings)
-        re.compile(rf"(?<![\w.])(?P<key>[A-Za-z_][\w.-]*)[\"']?[ \t]*[:=][ \t]*{_NOT_MASKED}{_VALUE}"),
+        re.compile(rf"(?<![\w.]){_KEYISH}(?P<key>[A-Za-z_][\w.-]*)[\"']?[ \t]*[:=][ \t]*{_NOT_MASKED}{_VALUE}"),
         _named,
     ),
     (  # config directives: requirepass X, masterauth X, rootpw X
