@@ -46,6 +46,10 @@ class ContextComposer:
         self._windows = dict(context_windows or {})
         self._default_window = default_context_window
 
+    def redactor(self) -> Redactor:
+        """A fresh redactor with the operator's filters (one per turn, so its count is that turn's)."""
+        return self._redactor_factory()
+
     def budget(self, model: str | None) -> Budget:
         return Budget.for_model(model, windows=self._windows, default_window=self._default_window)
 

@@ -100,11 +100,31 @@ class ArgoCDAgent:
         watch = TurnWatch(request.entrypoint, request.model)
         principal = request.caller.principal if request.caller else "anonymous"
         await self.quota.admit(principal)
+        withheld = self._redact(request)
         turn = await self._prepare(request)
         turn.watch = watch
+        turn.report.redactions += withheld
         offer = self._settings.max_tool_rounds > 0
         first = await self._round(turn, turn.first_input, turn.previous_response_id, offer_tools=offer)
         return self._audited(turn, self._run(turn, first), principal)
+
+    def _redact(self, request: AgentRequest) -> int:
+        """Redact what the caller wrote, once, here, in place: the question, the instructions and earlier input items.
+
+        Every dialect stores `request.question` after `start`, so the model, the stored conversation (Lightspeed
+        conversations, Agents sessions, Responses input) and anything logged hold the same redacted text.
+        Attachments are redacted by structure when they are composed. Returns how many values were withheld.
+        """
+        redactor = self._composer.redactor()
+        if request.question:
+            request.question = redactor.redact_text(request.question)
+        if request.instructions:
+            request.instructions = redactor.redact_text(request.instructions)
+        request.prior_items = [
+            redactor.redact_obj(item.model_dump(exclude_none=True) if isinstance(item, BaseModel) else item)
+            for item in request.prior_items
+        ]
+        return redactor.count
 
     async def _audited(self, turn: _Turn, events: AsyncIterator[AgentEvent], principal: str) -> AsyncIterator[AgentEvent]:
         """Count the tokens against the user's quota; metrics, trace and one audit event per turn (no content)."""

@@ -18,6 +18,7 @@ import asyncio
 import base64
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
@@ -434,7 +435,8 @@ class ClusterHandle:
     """A running stand-in: `url`, `kubeconfig_path` (a temp file pointing at it), `emulator` (kmock's, for routes
     and assertions), `stop()`. Also a context manager that stops it on exit."""
 
-    def __init__(self) -> None:
+    def __init__(self, seed: Callable[[Any], None] | None = None) -> None:
+        self._extra_seed = seed
         self.url = ""
         self.kubeconfig_path = ""
         self.emulator: Any = None
@@ -449,6 +451,8 @@ class ClusterHandle:
             self._stopping = asyncio.Event()
             async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
                 _seed(emulator)
+                if self._extra_seed is not None:
+                    self._extra_seed(emulator)
                 self.emulator, self.url = emulator, str(server.url).rstrip("/")
                 self._loop = asyncio.get_running_loop()
                 self._ready.set()
@@ -493,7 +497,9 @@ class ClusterHandle:
         return [str(r.url) for r in list(self.emulator)[count:]]
 
 
-def start_cluster() -> ClusterHandle:
-    """Start the seeded stand-in; use as `with start_cluster() as cluster:` or call `stop()` yourself."""
-    return ClusterHandle()._start()
+def start_cluster(seed: Callable[[Any], None] | None = None) -> ClusterHandle:
+    """Start the seeded stand-in; use as `with start_cluster() as cluster:` or call `stop()` yourself.
+
+    `seed(emulator)` adds objects and routes of a test's own (e.g. tests/support/secrets_corpus.py)."""
+    return ClusterHandle(seed)._start()
 

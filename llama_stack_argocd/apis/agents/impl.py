@@ -22,6 +22,7 @@ from llama_stack_argocd.apis.agents.models import (
     Agent,
     AgentConfig,
     CreateTurnRequest,
+    Message,
     Page,
     Session,
     Turn,
@@ -150,7 +151,9 @@ class LegacyAgentsImpl:
             entrypoint="agents",
         )
         events = await self.agent.start(request)
-        builder = TurnBuilder(session_id=session_id, input_messages=body.messages)
+        # The session keeps the question as the agent redacted it (the user's messages, joined), never the raw text.
+        stored = [Message(role="user", content=request.question or "")]
+        builder = TurnBuilder(session_id=session_id, input_messages=stored)
         chunks = self._recorded(render_turn(events, builder), builder, session_key)
         if body.stream:
             return chunks

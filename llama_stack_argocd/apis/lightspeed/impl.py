@@ -135,7 +135,9 @@ class LightspeedImpl:
 
     # -- questions -------------------------------------------------------------------------------------------
 
-    async def _start(self, body: QueryRequest, caller: Caller) -> tuple[dict[str, Any], AsyncIterator[Any]]:
+    async def _start(
+        self, body: QueryRequest, caller: Caller
+    ) -> tuple[dict[str, Any], AgentRequest, AsyncIterator[Any]]:
         model = await self.resolve_model(body.provider, body.model)
         conversation = await self._conversation(body.conversation_id or str(uuid.uuid4()), caller, create=True)
         request = AgentRequest(
@@ -150,7 +152,8 @@ class LightspeedImpl:
             caller=caller.with_argocd_token(token_in_mcp_headers(body.mcp_headers)),
             entrypoint="lightspeed",
         )
-        return conversation, await self.agent.start(request)
+        events = await self.agent.start(request)  # redacts the request: what is saved is what the model got
+        return conversation, request, events
 
     async def _save(self, started: dict[str, Any], question: str, record: TurnRecord) -> None:
         """Append the turn to the conversation as it is now, not as it was when the turn started: a topic set or a
@@ -176,17 +179,17 @@ class LightspeedImpl:
         await self.store.set(self._key(conversation["conversation_id"]), json.dumps(conversation))
 
     async def query(self, body: QueryRequest, caller: Caller) -> QueryResponse:
-        conversation, events = await self._start(body, caller)
+        conversation, request, events = await self._start(body, caller)
         record = TurnRecord()
         async for event in events:
             record.observe(event)
         if record.error:
             raise ols_error(502, "The assistant could not answer", record.error)
-        await self._save(conversation, body.query, record)
+        await self._save(conversation, request.question or "", record)
         return record.answer(conversation["conversation_id"], await self.quotas(caller))
 
     async def streaming_query(self, body: QueryRequest, caller: Caller) -> Answer:
-        conversation, events = await self._start(body, caller)
+        conversation, request, events = await self._start(body, caller)
         record = TurnRecord()
         if body.media_type == "application/json":
             rendered = json_events(events, record, conversation["conversation_id"], await self.quotas(caller))
@@ -196,7 +199,7 @@ class LightspeedImpl:
         async def body_then_save() -> AsyncIterator[str]:
             async for chunk in rendered:
                 yield chunk
-            await self._save(conversation, body.query, record)
+            await self._save(conversation, request.question or "", record)
 
         return Answer(media_type=body.media_type, body=body_then_save())
 

@@ -1,0 +1,77 @@
+"""Log hygiene, installed once at start-up (provider.py): no request body, no traceback for a refused request,
+no line longer than a few kB.
+
+llama-stack's exception handler prints the whole traceback of every failed request to stderr, and a validation
+error's text carries the request's input (a 5 MB body made a 10 MB line). It is replaced by one that writes one
+short line naming the method, path, status and error type, never the input. Every log record is cut to
+`MAX_LINE_CHARS` by a filter on the root handlers.
+
+llama-stack's start-up warnings "Failed to import module ... llama_stack.providers.registry.<api>" for `argocd`,
+`argocd_mcp`, `legacy_agents` and `lightspeed` are llama-stack probing its own registry for our external API names
+before it loads them from `external_apis_dir`; they are written before any module of ours is imported, and mean
+nothing (the APIs load right after).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+MAX_LINE_CHARS = 4000
+_MARK = "_argocd_quiet"
+
+
+class BoundedLines(logging.Filter):
+    """Cuts a record's text to MAX_LINE_CHARS, saying how much was left out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and not record.args and len(record.msg) <= MAX_LINE_CHARS:
+            return True
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a record that cannot be formatted is dropped to its template
+            text = str(record.msg)
+        if len(text) > MAX_LINE_CHARS:
+            text = f"{text[:MAX_LINE_CHARS]} [... {len(text) - MAX_LINE_CHARS} characters cut]"
+        if isinstance(record.msg, str) or len(text) > MAX_LINE_CHARS:
+            record.msg, record.args = text, ()
+        if record.exc_text and len(record.exc_text) > MAX_LINE_CHARS:
+            record.exc_text = record.exc_text[-MAX_LINE_CHARS:]
+        return True
+
+
+def _handler(server: Any) -> Any:
+    """llama-stack's exception handler without the traceback and the input: one line per failed request."""
+    from fastapi import HTTPException
+    from fastapi.responses import JSONResponse
+    from llama_stack.log import get_logger
+
+    logger = get_logger(name="llama_stack_argocd.requests", category="core::server")
+
+    async def handle(request: Any, exc: Exception) -> Any:
+        http_exc = server.translate_exception(exc)
+        if isinstance(exc, server.ResourceNotFoundError) and request.url.path.startswith("/v1/vector_stores"):
+            http_exc = HTTPException(status_code=400, detail=str(exc))  # as llama-stack's own handler does
+        where = exc.__traceback__
+        while where is not None and where.tb_next is not None:
+            where = where.tb_next
+        origin = f"{where.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{where.tb_lineno}" if where else ""
+        log = logger.warning if http_exc.status_code < 500 else logger.error
+        log("request failed", method=request.method, path=request.url.path[:200], status=http_exc.status_code,
+            error=type(exc).__name__, origin=origin)
+        content = server.OpenAIErrorResponse.from_message(http_exc.detail).to_dict()
+        return JSONResponse(status_code=http_exc.status_code, content=content)
+
+    setattr(handle, _MARK, True)
+    return handle
+
+
+def install_log_hygiene() -> None:
+    """Once per process: the quiet exception handler (before the server registers it) and the line bound."""
+    from llama_stack.core.server import server
+
+    if not getattr(server.global_exception_handler, _MARK, False):
+        server.global_exception_handler = _handler(server)
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, BoundedLines) for f in handler.filters):
+            handler.addFilter(BoundedLines())
