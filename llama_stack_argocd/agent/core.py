@@ -32,6 +32,13 @@ from llama_stack_argocd.agent.events import (
     ToolResult,
     TurnReport,
 )
+from llama_stack_argocd.agent.generation import (
+    Deadline,
+    GenerationSettings,
+    TurnFailure,
+    bounded,
+    output_allowance,
+)
 from llama_stack_argocd.agent.history import as_items, history_tokens, trim
 from llama_stack_argocd.agent.instructions import focus_line, system_instructions, unavailable_tools_note
 from llama_stack_argocd.agent.state import ConversationMemory
@@ -51,6 +58,7 @@ class AgentSettings(BaseModel):
         default_factory=dict, description="Context window per model id (or regex); known families are built in."
     )
     quota: QuotaSettings = Field(default_factory=QuotaSettings)
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
 
 
 @dataclass
@@ -76,6 +84,12 @@ class AgentRequest:
 ResponsesBackend = Callable[[Any], Awaitable[Any]]
 # The items continuing from a stored response replays (its input, then its output); empty when it is unknown.
 HistoryItems = Callable[[str], Awaitable[list[Any]]]
+# Marks a stored response that its stream left behind (abandoned past a bound) as failed, with the message.
+SettleResponse = Callable[[str, str], Awaitable[None]]
+
+
+async def _no_settle(response_id: str, message: str) -> None:
+    return None
 
 
 class ArgoCDAgent:
@@ -88,8 +102,10 @@ class ArgoCDAgent:
         settings: AgentSettings,
         quota: QuotaKeeper,
         history: HistoryItems,
+        settle: SettleResponse = _no_settle,
     ) -> None:
         self._history = history
+        self._settle = settle
         self.quota = quota
         self._backend = backend
         self._toolbox = toolbox
@@ -102,6 +118,7 @@ class ArgoCDAgent:
         principal = request.caller.principal if request.caller else "anonymous"
         await self.quota.admit(principal)
         turn = await self._prepare(request)
+        turn.deadline = Deadline(self._settings.generation)
         offer = self._settings.max_tool_rounds > 0
         first = await self._round(turn, turn.first_input, turn.previous_response_id, offer_tools=offer)
         return self._audited(turn, self._run(turn, first), principal)
@@ -185,6 +202,9 @@ class ArgoCDAgent:
             fingerprints=seen | composed.fingerprints,
             report=report,
             resumed=resumed,
+            output_allowance=output_allowance(
+                request.model, budget.reserve, self._settings.generation, request.options.get("max_output_tokens")
+            ),
         )
 
     async def _resume(self, held: list[_Call], request: AgentRequest, previous: str | None) -> list[ToolResult]:
@@ -214,6 +234,9 @@ class ArgoCDAgent:
         }
         if turn.tools and not offer_tools:
             body["tool_choice"] = "none"
+        # Every round may answer within what is left of the turn's output allowance (the caller's, if smaller).
+        left = turn.output_allowance - turn.report.output_tokens
+        body["max_output_tokens"] = max(16, left)
         return await self._backend(CreateResponseRequest(**body))
 
     async def _run(self, turn: _Turn, stream: AsyncIterator[Any]) -> AsyncIterator[AgentEvent]:
@@ -225,24 +248,35 @@ class ArgoCDAgent:
         for round_number in range(1, self._settings.max_tool_rounds + 2):
             response = None
             hidden_items: set[str] = set()
-            async for event in stream:
-                kind = getattr(event, "type", "")
-                if kind == "response.output_text.delta":
-                    yield TextDelta(event.delta, event)
-                elif kind in ("response.completed", "response.incomplete", "response.failed"):
-                    response = event.response
-                elif self._is_own_tool_event(event, hidden_items):
-                    continue
-                else:
-                    yield Passthrough(event)
+            round_id, deltas = None, 0
+            try:
+                async for event in bounded(stream, turn.deadline):
+                    kind = getattr(event, "type", "")
+                    if kind == "response.created":
+                        round_id = event.response.id
+                    if kind == "response.output_text.delta":
+                        deltas += 1
+                    async for shown in self._shown(event, hidden_items):
+                        yield shown
+                    if kind in ("response.completed", "response.incomplete", "response.failed"):
+                        response = event.response
+            except TurnFailure as failure:
+                if round_id:
+                    await self._settle(round_id, failure.message)
+                yield Failed(failure.message, report, failure.status_code)
+                return
             if response is None:
                 yield Failed("The model stream ended without a response.", report)
                 return
             _add_usage(report, response)
             if response.status == "failed":
                 message = response.error.message if response.error else "The model failed to answer."
+                if deltas:
+                    message = f"The model stopped after {deltas} tokens: {message}"
                 yield Failed(message, report)
                 return
+            if response.status == "incomplete":
+                report.truncated = True
             # Only what was offered this turn runs here (a write tool not offered to this dialect never does).
             calls = [item for item in response.output if _is_function_call(item) and item.name in turn.offered]
             if not calls or response.status != "completed" or round_number > self._settings.max_tool_rounds:
@@ -296,6 +330,16 @@ class ArgoCDAgent:
             yield approval
         yield Finished(response, turn.report, tuple(results), approvals, frozenset(c.call_id for c in held))
 
+    async def _shown(self, event: Any, hidden_items: set[str]) -> AsyncIterator[AgentEvent]:
+        """What a dialect sees of one Responses event: answer text, or work the builtin did itself."""
+        kind = getattr(event, "type", "")
+        if kind == "response.output_text.delta":
+            yield TextDelta(event.delta, event)
+        elif kind in ("response.completed", "response.incomplete", "response.failed"):
+            return
+        elif not self._is_own_tool_event(event, hidden_items):
+            yield Passthrough(event)
+
     def _is_own_tool_event(self, event: Any, hidden_items: set[str]) -> bool:
         """Function-call events for our tools are executed here, not shown as deltas or handed to the client."""
         item = getattr(event, "item", None)
@@ -347,6 +391,8 @@ class _Turn:
     report: TurnReport
     resumed: list[ToolResult] = field(default_factory=list)  # held calls answered before the first round
     offered: set[str] = field(default_factory=set)  # our tools offered this turn: the ones run server-side
+    output_allowance: int = 4096  # output tokens the whole turn may take (see agent/generation.py)
+    deadline: Deadline | None = None
 
 
 def _is_function_call(item: Any) -> bool:
