@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import aclosing
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from llama_stack.log import get_logger
-from llama_stack_api import CreateResponseRequest
+from llama_stack_api import (
+    CreateResponseRequest,
+    OpenAIResponseIncompleteDetails,
+    OpenAIResponseMessage,
+    OpenAIResponseOutputMessageContentOutputText,
+)
 from pydantic import BaseModel, Field
 
 from llama_stack_argocd.agent.attachments import Attachment
@@ -33,8 +39,10 @@ from llama_stack_argocd.agent.events import (
     TurnReport,
 )
 from llama_stack_argocd.agent.generation import (
+    REPETITION_MARKER,
     Deadline,
     GenerationSettings,
+    RepetitionGuard,
     TurnFailure,
     bounded,
     output_allowance,
@@ -86,9 +94,15 @@ ResponsesBackend = Callable[[Any], Awaitable[Any]]
 HistoryItems = Callable[[str], Awaitable[list[Any]]]
 # Marks a stored response that its stream left behind (abandoned past a bound) as failed, with the message.
 SettleResponse = Callable[[str, str], Awaitable[None]]
+# Stores the response of a round the agent stopped itself (a loop), in place of the builtin's `in_progress` one.
+StoreResponse = Callable[[Any], Awaitable[None]]
 
 
 async def _no_settle(response_id: str, message: str) -> None:
+    return None
+
+
+async def _no_store(response: Any) -> None:
     return None
 
 
@@ -103,9 +117,11 @@ class ArgoCDAgent:
         quota: QuotaKeeper,
         history: HistoryItems,
         settle: SettleResponse = _no_settle,
+        store_stopped: StoreResponse = _no_store,
     ) -> None:
         self._history = history
         self._settle = settle
+        self._store_stopped = store_stopped
         self.quota = quota
         self._backend = backend
         self._toolbox = toolbox
@@ -248,18 +264,25 @@ class ArgoCDAgent:
         for round_number in range(1, self._settings.max_tool_rounds + 2):
             response = None
             hidden_items: set[str] = set()
-            round_id, deltas = None, 0
+            round_id, deltas, snapshot, guard, said = None, 0, None, RepetitionGuard(), []
             try:
-                async for event in bounded(stream, turn.deadline):
-                    kind = getattr(event, "type", "")
-                    if kind == "response.created":
-                        round_id = event.response.id
-                    if kind == "response.output_text.delta":
-                        deltas += 1
-                    async for shown in self._shown(event, hidden_items):
-                        yield shown
-                    if kind in ("response.completed", "response.incomplete", "response.failed"):
-                        response = event.response
+                async with aclosing(bounded(stream, turn.deadline)) as events:
+                    async for event in events:
+                        kind = getattr(event, "type", "")
+                        if kind == "response.created":
+                            round_id, snapshot = event.response.id, event.response
+                        async for shown in self._shown(event, hidden_items):
+                            yield shown
+                        if kind == "response.output_text.delta":
+                            deltas += 1
+                            said.append(event.delta)
+                            if guard.feed(event.delta):  # leaving the loop closes the stream, and the model call
+                                marker = event.model_copy(update={"delta": REPETITION_MARKER})
+                                yield TextDelta(REPETITION_MARKER, marker)
+                                response = await self._stopped(snapshot, "".join(said) + REPETITION_MARKER, event)
+                                break
+                        if kind in ("response.completed", "response.incomplete", "response.failed"):
+                            response = event.response
             except TurnFailure as failure:
                 if round_id:
                     await self._settle(round_id, failure.message)
@@ -329,6 +352,19 @@ class ArgoCDAgent:
         for approval in approvals:
             yield approval
         yield Finished(response, turn.report, tuple(results), approvals, frozenset(c.call_id for c in held))
+
+    async def _stopped(self, snapshot: Any, text: str, delta: Any) -> Any:
+        """The round's response when the agent stopped it (a loop): incomplete, with the text so far, stored so."""
+        message = OpenAIResponseMessage(
+            id=delta.item_id, role="assistant", status="incomplete",
+            content=[OpenAIResponseOutputMessageContentOutputText(text=text)],
+        )
+        response = snapshot.model_copy(update={
+            "status": "incomplete", "output": [message],
+            "incomplete_details": OpenAIResponseIncompleteDetails(reason="repetition"),
+        })
+        await self._store_stopped(response)
+        return response
 
     async def _shown(self, event: Any, hidden_items: set[str]) -> AsyncIterator[AgentEvent]:
         """What a dialect sees of one Responses event: answer text, or work the builtin did itself."""

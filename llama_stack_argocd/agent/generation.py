@@ -116,3 +116,41 @@ def _timeout_message(waiting_for_model: bool, bound: float, wait: float, setting
     if waiting_for_model:
         return f"The model did not answer within {bound:g} s; the model call was stopped."
     return f"The model stopped sending for {bound:g} s; the model call was stopped."
+
+
+REPETITION_MARKER = "\n\n[The answer was stopped here: it kept repeating itself.]"
+
+
+class RepetitionGuard:
+    """Sees a streamed answer word by word and says when its tail is one phrase over and over (an n-gram loop,
+    what small models fall into): the same run of `shortest`..`longest` words `times` times in a row."""
+
+    def __init__(self, times: int = 4, shortest: int = 1, longest: int = 40, min_words: int = 24) -> None:
+        self.times, self.shortest, self.longest, self.min_words = times, shortest, longest, min_words
+        self._words: list[str] = []
+        self._partial = ""
+
+    def feed(self, delta: str) -> bool:
+        text = self._partial + delta
+        parts = text.split()
+        self._partial = "" if text[-1:].isspace() or not parts else parts.pop()
+        self._words.extend(parts)
+        return bool(parts) and self.looping()
+
+    def looping(self) -> bool:
+        words = self._words[-self.longest * self.times:]
+        for period in range(self.shortest, self.longest + 1):
+            span = period * self.times
+            if span > len(words):
+                break
+            if span < self.min_words:  # a short phrase must come back more often than `times` to count
+                reps = -(-self.min_words // period)
+                tail, unit = words[-reps * period:], words[-period:]
+                if len(tail) == reps * period and all(tail[i * period:(i + 1) * period] == unit for i in range(reps)):
+                    return True
+                continue
+            tail = words[-span:]
+            unit = tail[-period:]
+            if all(tail[i * period:(i + 1) * period] == unit for i in range(self.times)):
+                return True
+        return False

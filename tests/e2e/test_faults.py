@@ -118,3 +118,23 @@ def test_after_a_failed_turn_the_next_request_on_the_same_connection_succeeds(st
             healthy = responses(client, proxy.url)
             assert healthy.status_code == 200, healthy.text
             assert healthy.json()["status"] == "completed"
+
+
+LOOP = Text("The pod is crashing: The user is: " * 150)
+
+
+def test_a_looping_answer_is_stopped_with_a_marker_and_reported_incomplete(stack, llm):
+    with httpx.Client() as client:
+        arm(llm, LOOP)
+        events = sse(responses(client, stack.base_url, stream=True).text)
+        text = "".join(e.get("delta", "") for e in events)
+        final = events[-1]
+        assert final["type"] == "response.incomplete", final
+        assert final["response"]["incomplete_details"] == {"reason": "repetition"}
+        assert text.endswith("it kept repeating itself.]") and text.count("The user is:") < 30
+        stored = client.get(f"{stack.base_url}/v1/responses/{final['response']['id']}").json()
+        assert stored["status"] == "incomplete"
+        arm(llm, LOOP)
+        answer = query(client, stack.base_url)
+        assert answer.status_code == 200 and answer.json()["truncated"] is True, answer.text
+        assert answer.json()["response"].endswith("it kept repeating itself.]")

@@ -76,3 +76,29 @@ def test_the_embedded_model_gets_small_model_sampling_unless_the_caller_chose():
     kept = with_sampling_defaults(chosen, EmbeddedSampling())
     assert (kept.temperature, kept.max_tokens, kept.max_completion_tokens) == (1.0, None, 40)
     assert kept.model_extra["repeat_penalty"] == 1.0
+
+
+def fed(text: str, piece: int = 3) -> bool:
+    from llama_stack_argocd.agent.generation import RepetitionGuard
+
+    guard = RepetitionGuard()
+    return any(guard.feed(text[i:i + piece]) for i in range(0, len(text), piece))
+
+
+@pytest.mark.parametrize("text", [
+    "The pod is crashing: The user is: " * 20,
+    "ok " * 40,
+    "Intro. " + "Check the events, then the logs of the previous container. " * 6,
+])
+def test_a_phrase_over_and_over_is_a_loop(text):
+    assert fed(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Argo CD compares the desired state in Git with the live state and reports OutOfSync when they differ. "
+    "A sync applies the manifests; waves order it, lower waves first, each waiting for health before the next.",
+    " ".join(f"step {i}: restart pod-{i}" for i in range(60)),
+    "- a\n- b\n- c\n- d\n",
+])
+def test_an_ordinary_answer_is_not(text):
+    assert not fed(text)

@@ -47,6 +47,7 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
             quota=QuotaKeeper(self.persistence_store, self.config.agent.quota),
             history=self._history,
             settle=self._settle,
+            store_stopped=self._store_stopped,
         )
 
     async def _register_mcp_bridge(self, url: str) -> None:
@@ -76,6 +77,13 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
                     stored.to_response_object().model_copy(update={"status": "failed", "error": error})
                 )
         except Exception:  # noqa: BLE001 - nothing stored yet for this round (it failed before persisting)
+            return
+
+    async def _store_stopped(self, response: OpenAIResponseObject) -> None:
+        """A round the agent stopped (a loop) is stored as it ended: incomplete, with the text it kept."""
+        try:
+            await self.responses_store.update_response_object(response)
+        except Exception:  # noqa: BLE001 - not persisted yet: the chain then continues from the previous round
             return
 
     async def create_openai_response(
