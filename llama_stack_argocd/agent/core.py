@@ -11,11 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import aclosing
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from llama_stack_api import CreateResponseRequest
+from llama_stack.log import get_logger
+from llama_stack_api import (
+    CreateResponseRequest,
+    OpenAIResponseIncompleteDetails,
+    OpenAIResponseMessage,
+    OpenAIResponseOutputMessageContentOutputText,
+)
 from pydantic import BaseModel, Field
 
 from llama_stack_argocd.agent.attachments import Attachment
@@ -30,6 +37,15 @@ from llama_stack_argocd.agent.events import (
     ToolCall,
     ToolResult,
     TurnReport,
+)
+from llama_stack_argocd.agent.generation import (
+    REPETITION_MARKER,
+    Deadline,
+    GenerationSettings,
+    RepetitionGuard,
+    TurnFailure,
+    bounded,
+    output_allowance,
 )
 from llama_stack_argocd.agent.history import as_items, history_tokens, trim
 from llama_stack_argocd.agent.instructions import focus_line, system_instructions, unavailable_tools_note
@@ -49,6 +65,7 @@ class AgentSettings(BaseModel):
         default_factory=dict, description="Context window per model id (or regex); known families are built in."
     )
     quota: QuotaSettings = Field(default_factory=QuotaSettings)
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
 
 
 @dataclass
@@ -74,6 +91,18 @@ class AgentRequest:
 ResponsesBackend = Callable[[Any], Awaitable[Any]]
 # The items continuing from a stored response replays (its input, then its output); empty when it is unknown.
 HistoryItems = Callable[[str], Awaitable[list[Any]]]
+# Marks a stored response that its stream left behind (abandoned past a bound) as failed, with the message.
+SettleResponse = Callable[[str, str], Awaitable[None]]
+# Stores the response of a round the agent stopped itself (a loop), in place of the builtin's `in_progress` one.
+StoreResponse = Callable[[Any], Awaitable[None]]
+
+
+async def _no_settle(response_id: str, message: str) -> None:
+    return None
+
+
+async def _no_store(response: Any) -> None:
+    return None
 
 
 class ArgoCDAgent:
@@ -86,8 +115,12 @@ class ArgoCDAgent:
         settings: AgentSettings,
         quota: QuotaKeeper,
         history: HistoryItems,
+        settle: SettleResponse = _no_settle,
+        store_stopped: StoreResponse = _no_store,
     ) -> None:
         self._history = history
+        self._settle = settle
+        self._store_stopped = store_stopped
         self.quota = quota
         self._backend = backend
         self._toolbox = toolbox
@@ -104,6 +137,7 @@ class ArgoCDAgent:
         turn = await self._prepare(request)
         turn.watch = watch
         turn.report.redactions += withheld
+        turn.deadline = Deadline(self._settings.generation)
         offer = self._settings.max_tool_rounds > 0
         first = await self._round(turn, turn.first_input, turn.previous_response_id, offer_tools=offer)
         return self._audited(turn, self._run(turn, first), principal)
@@ -195,6 +229,9 @@ class ArgoCDAgent:
             fingerprints=seen | composed.fingerprints,
             report=report,
             resumed=resumed,
+            output_allowance=output_allowance(
+                request.model, budget.reserve, self._settings.generation, request.options.get("max_output_tokens")
+            ),
         )
 
     async def _resume(self, held: list[_Call], request: AgentRequest, previous: str | None) -> list[ToolResult]:
@@ -224,6 +261,9 @@ class ArgoCDAgent:
         }
         if turn.tools and not offer_tools:
             body["tool_choice"] = "none"
+        # Every round may answer within what is left of the turn's output allowance (the caller's, if smaller).
+        left = turn.output_allowance - turn.report.output_tokens
+        body["max_output_tokens"] = max(16, left)
         turn.watch.round_started()
         try:
             return await self._backend(CreateResponseRequest(**body))
@@ -240,16 +280,30 @@ class ArgoCDAgent:
         for round_number in range(1, self._settings.max_tool_rounds + 2):
             response = None
             hidden_items: set[str] = set()
-            async for event in stream:
-                kind = getattr(event, "type", "")
-                if kind == "response.output_text.delta":
-                    yield TextDelta(event.delta, event)
-                elif kind in ("response.completed", "response.incomplete", "response.failed"):
-                    response = event.response
-                elif self._is_own_tool_event(event, hidden_items):
-                    continue
-                else:
-                    yield Passthrough(event)
+            round_id, deltas, snapshot, guard, said = None, 0, None, RepetitionGuard(), []
+            try:
+                async with aclosing(bounded(stream, turn.deadline)) as events:
+                    async for event in events:
+                        kind = getattr(event, "type", "")
+                        if kind == "response.created":
+                            round_id, snapshot = event.response.id, event.response
+                        async for shown in self._shown(event, hidden_items):
+                            yield shown
+                        if kind == "response.output_text.delta":
+                            deltas += 1
+                            said.append(event.delta)
+                            if guard.feed(event.delta):  # leaving the loop closes the stream, and the model call
+                                marker = event.model_copy(update={"delta": REPETITION_MARKER})
+                                yield TextDelta(REPETITION_MARKER, marker)
+                                response = await self._stopped(snapshot, "".join(said) + REPETITION_MARKER, event)
+                                break
+                        if kind in ("response.completed", "response.incomplete", "response.failed"):
+                            response = event.response
+            except TurnFailure as failure:
+                if round_id:
+                    await self._settle(round_id, failure.message)
+                yield Failed(failure.message, report, failure.status_code)
+                return
             if response is None:
                 yield Failed("The model stream ended without a response.", report)
                 return
@@ -257,8 +311,12 @@ class ArgoCDAgent:
             turn.watch.round_finished(response)
             if response.status == "failed":
                 message = response.error.message if response.error else "The model failed to answer."
+                if deltas:
+                    message = f"The model stopped after {deltas} tokens: {message}"
                 yield Failed(message, report)
                 return
+            if response.status == "incomplete":
+                report.truncated = True
             # Only what was offered this turn runs here (a write tool not offered to this dialect never does).
             calls = [item for item in response.output if _is_function_call(item) and item.name in turn.offered]
             if not calls or response.status != "completed" or round_number > self._settings.max_tool_rounds:
@@ -313,6 +371,29 @@ class ArgoCDAgent:
             yield approval
         yield Finished(response, turn.report, tuple(results), approvals, frozenset(c.call_id for c in held))
 
+    async def _stopped(self, snapshot: Any, text: str, delta: Any) -> Any:
+        """The round's response when the agent stopped it (a loop): incomplete, with the text so far, stored so."""
+        message = OpenAIResponseMessage(
+            id=delta.item_id, role="assistant", status="incomplete",
+            content=[OpenAIResponseOutputMessageContentOutputText(text=text)],
+        )
+        response = snapshot.model_copy(update={
+            "status": "incomplete", "output": [message],
+            "incomplete_details": OpenAIResponseIncompleteDetails(reason="repetition"),
+        })
+        await self._store_stopped(response)
+        return response
+
+    async def _shown(self, event: Any, hidden_items: set[str]) -> AsyncIterator[AgentEvent]:
+        """What a dialect sees of one Responses event: answer text, or work the builtin did itself."""
+        kind = getattr(event, "type", "")
+        if kind == "response.output_text.delta":
+            yield TextDelta(event.delta, event)
+        elif kind in ("response.completed", "response.incomplete", "response.failed"):
+            return
+        elif not self._is_own_tool_event(event, hidden_items):
+            yield Passthrough(event)
+
     def _is_own_tool_event(self, event: Any, hidden_items: set[str]) -> bool:
         """Function-call events for our tools are executed here, not shown as deltas or handed to the client."""
         item = getattr(event, "item", None)
@@ -365,6 +446,8 @@ class _Turn:
     resumed: list[ToolResult] = field(default_factory=list)  # held calls answered before the first round
     offered: set[str] = field(default_factory=set)  # our tools offered this turn: the ones run server-side
     watch: TurnWatch = field(default_factory=lambda: TurnWatch("unknown", traced=False))  # set by start()
+    output_allowance: int = 4096  # output tokens the whole turn may take (see agent/generation.py)
+    deadline: Deadline = field(default_factory=lambda: Deadline(GenerationSettings()))  # set by start()
 
 
 def _is_function_call(item: Any) -> bool:

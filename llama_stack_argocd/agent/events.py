@@ -89,8 +89,11 @@ class Finished:
 
 @dataclass(frozen=True)
 class Failed:
+    """The turn could not be answered: `status` is 504 when a bound on the model passed, else 502."""
+
     message: str
     report: TurnReport | None = None
+    status: int = 502
 
 
 AgentEvent = TextDelta | Passthrough | ToolCall | ToolResult | ApprovalRequested | Finished | Failed

@@ -23,13 +23,15 @@ from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from llama_stack.core.server import fastapi_router_registry
 from llama_stack_api import CreateResponseRequest, DeleteResponseRequest, RetrieveResponseRequest
+from llama_stack_api.common.errors import OpenAIErrorResponse
 from llama_stack_api.conversations import DeleteConversationRequest, GetConversationRequest
 from llama_stack_api.responses.fastapi_routes import _preserve_context_for_sse, sse_generator
 from llama_stack_api.router_utils import PUBLIC_ROUTE_KEY, ExceptionTranslatingRoute
 
+from llama_stack_argocd.agent.generation import TurnFailure
 from llama_stack_argocd.apis.identity import body_within_limit, caller_for
 from llama_stack_argocd.caller import acting_as
 
@@ -101,7 +103,12 @@ def _responses_router(original: Callable[[Any], APIRouter]) -> Callable[[Any], A
 
         async def create(request: Request, body: Annotated[CreateResponseRequest, Body(...)]) -> Any:
             with acting_as(caller_for(request)):
-                return streaming_or_object(await impl.create_openai_response(body))
+                try:
+                    return streaming_or_object(await impl.create_openai_response(body))
+                except TurnFailure as failure:  # the model failed (502) or passed a bound (504): OpenAI's shape
+                    error = OpenAIErrorResponse.from_message(failure.message, type="model_error",
+                                                             code=str(failure.status_code))
+                    return JSONResponse(status_code=failure.status_code, content=error.to_dict())
 
         async def retrieve(response_id: str) -> Any:
             return await impl.get_openai_response(RetrieveResponseRequest(response_id=response_id))

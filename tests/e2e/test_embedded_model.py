@@ -55,6 +55,20 @@ def test_default_distribution_streams_an_answer_from_the_embedded_model(tmp_path
         assert "embedded model server started" in stack.log_text()
 
 
+def test_the_readmes_examples_finish_with_the_embedded_model(tmp_path):
+    """`make run` as a new user tries it: no output limit in the requests, and both answers end (bounded tokens)."""
+    config = write_config(ROOT / "run.yaml", tmp_path)
+    with start_stack(config, env={**NO_OTHER_INFERENCE, "KUBECONFIG": os.devnull}) as stack:
+        with httpx.stream("POST", f"{stack.base_url}/v1/responses", timeout=300, json={
+            "model": "embedded/smollm2", "input": "What does OutOfSync mean in Argo CD?", "stream": True,
+        }) as response:
+            body = response.read().decode()
+        assert '"type":"response.completed"' in body or '"type":"response.incomplete"' in body, body[-2000:]
+        answer = httpx.post(f"{stack.base_url}/v1/query", timeout=300, json={"query": "What is a sync wave?"})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["output_tokens"] <= 2048
+
+
 def test_another_model_keeps_the_embedded_one_off(stack_factory, scripted_llm):
     stack = stack_factory(CONFIG, env={**NO_OTHER_INFERENCE, "OPENAI_BASE_URL": scripted_llm.url,
                                        "OPENAI_API_KEY": "sk-test"})

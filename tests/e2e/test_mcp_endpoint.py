@@ -189,6 +189,11 @@ async def test_without_an_application_the_error_says_how_to_name_one(stack, clus
         ("GET", ACCEPT, b"", 405),  # a stateless server offers no stream
         ("DELETE", ACCEPT, b"", 405),  # nor sessions to end
         ("POST", {**ACCEPT, "Argocd-Application-Name": "argocd"}, json.dumps(INITIALIZE).encode(), 400),
+        ("POST", ACCEPT, b'{"jsonrpc": "2.0", "id": 1, "method": "\xff\xfe"}', 400),  # not UTF-8
+        ("POST", ACCEPT, b"[" * 100_000 + b"]" * 100_000, 400),  # 100,000-deep array
+        ("POST", ACCEPT, b'{"a":' * 20_000 + b"1" + b"}" * 20_000, 400),  # 20,000-deep object
+        ("POST", ACCEPT, json.dumps({**INITIALIZE, "params": {**INITIALIZE["params"], "x": [[[["["]]]]}}).encode(),
+         200),  # brackets inside strings are text, not nesting
     ],
 )
 def test_malformed_requests_get_the_transports_errors_and_the_server_keeps_serving(stack, method, headers, body,
@@ -197,6 +202,8 @@ def test_malformed_requests_get_the_transports_errors_and_the_server_keeps_servi
                              headers={"Content-Type": "application/json", **headers})
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
+    if status == 400 and response.json().get("error"):
+        assert response.json()["error"]["code"] in (-32700, -32600, -32602), response.text
     assert httpx.get(f"{stack.base_url}/v1/health").status_code == 200
     ok = httpx.post(stack.base_url + MCP_PATH, json=INITIALIZE, headers={**ACCEPT, **EXTENSION_HEADERS}, timeout=30)
     assert ok.status_code == 200 and ok.json()["result"]["serverInfo"]["name"] == "llama-stack-argocd"

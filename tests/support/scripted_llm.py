@@ -7,6 +7,10 @@ Each chat request takes the next scripted turn:
     ToolCalls([("argocd_container_logs", {...})])    tool calls, streamed as `tool_calls` deltas: id and name
                                                      first, then the JSON arguments in pieces
     Error(503, "overloaded")                         an HTTP error with an OpenAI-style error body
+    Hang()                                           accepts the request and never answers (no headers)
+    Stall("some words", after=2)                     streams `after` words, then goes silent for good
+    Cut("some words", after=2)                       streams `after` words, then drops the connection
+    Garbage()                                        a 200 stream of lines that are not JSON
     a callable (request_json) -> one of the above    rules, e.g. "after a tool result, quote it"
 
 With the script empty it answers from the last tool result, or echoes the question. Every request is recorded
@@ -57,7 +61,34 @@ class Error:
     message: str = "scripted failure"
 
 
-Turn = Text | ToolCalls | Error
+@dataclass
+class Hang:
+    seconds: float = 3600.0
+
+
+@dataclass
+class Stall:
+    text: str
+    after: int = 2
+    seconds: float = 3600.0
+
+
+@dataclass
+class Cut:
+    text: str
+    after: int = 2
+
+
+@dataclass
+class Garbage:
+    lines: int = 3
+
+
+class _CutConnection(Exception):
+    """Raised inside a stream to make uvicorn drop the connection mid-body."""
+
+
+Turn = Text | ToolCalls | Error | Hang | Stall | Cut | Garbage
 Rule = Callable[[dict[str, Any]], Turn]
 
 
@@ -89,6 +120,7 @@ class ScriptedLLM:
     script: list[Turn | Rule] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     stream_finished_at: list[float] = field(default_factory=list)
+    streams_abandoned: list[float] = field(default_factory=list)  # streams the client closed before their end
     port: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _serving: Any = field(default=None, repr=False)
@@ -111,6 +143,7 @@ class ScriptedLLM:
             self.script.clear()
             self.requests.clear()
             self.stream_finished_at.clear()
+            self.streams_abandoned.clear()
 
     def prompts_text(self) -> str:
         """Everything every request showed the model (bodies and headers), as one string (to search for leaks)."""
@@ -140,6 +173,11 @@ class ScriptedLLM:
         with self._lock:
             self.requests.append({"body": body, "headers": dict(request.headers), "received_at": time.monotonic()})
         turn = self._next(body)
+        if isinstance(turn, Hang):
+            try:
+                await asyncio.sleep(turn.seconds)
+            finally:
+                self.streams_abandoned.append(time.monotonic())
         if isinstance(turn, Error):
             return JSONResponse({"error": {"message": turn.message, "type": "scripted_error", "code": turn.status}},
                                 status_code=turn.status)
@@ -155,7 +193,7 @@ class ScriptedLLM:
     def _call_id(index: int) -> str:
         return f"call_{index}_{uuid.uuid4().hex[:8]}"
 
-    def _completion(self, turn: Text | ToolCalls) -> dict[str, Any]:
+    def _completion(self, turn: Turn) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": None}
         if isinstance(turn, Text):
             message["content"] = turn.text
@@ -169,7 +207,17 @@ class ScriptedLLM:
                 "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
                 "usage": dict(USAGE)}
 
-    async def _chunks(self, turn: Text | ToolCalls, body: dict[str, Any]) -> Any:
+    async def _chunks(self, turn: Turn, body: dict[str, Any]) -> Any:
+        finished = False
+        try:
+            async for piece in self._pieces(turn, body):
+                yield piece
+            finished = True
+        finally:
+            if not finished:
+                self.streams_abandoned.append(time.monotonic())
+
+    async def _pieces(self, turn: Turn, body: dict[str, Any]) -> Any:
         base = {**self._base(), "object": "chat.completion.chunk"}
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
@@ -177,6 +225,18 @@ class ScriptedLLM:
             return f"data: {json.dumps({**base, 'choices': [choice]})}\n\n"
 
         yield chunk({"role": "assistant", "content": ""})
+        if isinstance(turn, Garbage):
+            for i in range(turn.lines):
+                yield f"data: <not json {i}>\n\n"
+            return
+        if isinstance(turn, Stall | Cut):
+            for i, word in enumerate(turn.text.split(" ")[:turn.after]):
+                await asyncio.sleep(self.chunk_delay)
+                yield chunk({"content": word if i == 0 else f" {word}"})
+            if isinstance(turn, Cut):
+                raise _CutConnection("scripted cut")
+            await asyncio.sleep(turn.seconds)
+            return
         if isinstance(turn, Text):
             for i, word in enumerate(turn.text.split(" ")):
                 await asyncio.sleep(self.chunk_delay)

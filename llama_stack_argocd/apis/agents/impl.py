@@ -17,6 +17,7 @@ from llama_stack_api.common.errors import ResourceNotFoundError
 
 from llama_stack_argocd.agent.attachments import Attachment, classify
 from llama_stack_argocd.agent.core import AgentRequest, ArgoCDAgent
+from llama_stack_argocd.agent.generation import TurnFailure
 from llama_stack_argocd.apis.agents.config import LegacyAgentsConfig
 from llama_stack_argocd.apis.agents.models import (
     Agent,
@@ -29,10 +30,6 @@ from llama_stack_argocd.apis.agents.models import (
 )
 from llama_stack_argocd.apis.agents.turns import TurnBuilder, render_turn
 from llama_stack_argocd.caller import Caller
-
-
-class TurnFailed(RuntimeError):
-    status_code = 502
 
 
 class LegacyAgentsImpl:
@@ -160,7 +157,7 @@ class LegacyAgentsImpl:
         async for _ in chunks:
             pass
         if builder.error:
-            raise TurnFailed(builder.error)
+            raise TurnFailure(builder.error, builder.error_status)
         return builder.turn()
 
     async def _recorded(

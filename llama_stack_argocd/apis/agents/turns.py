@@ -40,6 +40,7 @@ class TurnBuilder:
     pending_calls: list[ToolCall] = field(default_factory=list)
     response_id: str | None = None
     error: str | None = None
+    error_status: int = 502
 
     def close_inference_step(self) -> dict[str, Any]:
         step = {
@@ -113,9 +114,9 @@ async def render_turn(events: AsyncIterator[AgentEvent], builder: TurnBuilder) -
                 yield _chunk("step_complete", step_type="inference", step_id=builder.step_id,
                              step_details=builder.close_inference_step())
                 yield _chunk("turn_complete", turn=builder.turn().model_dump(mode="json"))
-            case Failed(message=message):
-                builder.error = message
-                yield {"error": {"message": message}}
+            case Failed(message=message, status=status):
+                builder.error, builder.error_status = message, status
+                yield {"error": {"message": message, "code": str(status)}}
 
 
 def _tool_step(builder: TurnBuilder, results: list[ToolResult]) -> dict[str, Any]:

@@ -184,7 +184,7 @@ class LightspeedImpl:
         async for event in events:
             record.observe(event)
         if record.error:
-            raise ols_error(502, "The assistant could not answer", record.error)
+            raise ols_error(record.error_status, "The assistant could not answer", record.error)
         await self._save(conversation, request.question or "", record)
         return record.answer(conversation["conversation_id"], await self.quotas(caller))
 

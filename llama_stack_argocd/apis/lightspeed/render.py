@@ -25,6 +25,7 @@ class TurnRecord:
     report: TurnReport | None = None
     response_id: str | None = None
     error: str | None = None
+    error_status: int = 502
 
     def observe(self, event: AgentEvent) -> None:
         match event:
@@ -39,8 +40,8 @@ class TurnRecord:
                 )
             case Finished(response=response, report=report):
                 self.response_id, self.report = response.id, report
-            case Failed(message=message, report=report):
-                self.error, self.report = message, report
+            case Failed(message=message, report=report, status=status):
+                self.error, self.report, self.error_status = message, report, status
 
     def answer(self, conversation_id: str, quotas: dict[str, int]) -> QueryResponse:
         report = self.report or TurnReport()
@@ -108,5 +109,6 @@ async def json_events(
                     "output_tokens": report.output_tokens,
                 }
                 yield _sse("end", end, available_quotas=quotas)
-            case Failed(message=message):
-                yield _sse("error", {"response": "The assistant could not answer", "cause": message})
+            case Failed(message=message, status=status):
+                yield _sse("error", {"status_code": status, "response": "The assistant could not answer",
+                                     "cause": message})

@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from llama_stack_api import Api, InlineProviderSpec, ProviderSpec
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from llama_stack_argocd.apis.identity import body_within_limit, caller_for
 from llama_stack_argocd.apis.mcp.server import ContextToolServer
 from llama_stack_argocd.providers.toolgroups import CONTEXT_TOOLGROUP
+from llama_stack_argocd.apis.mcp.wellformed import error_body, problem
 from llama_stack_argocd.caller import Caller, acting_as
 
 API_NAME = "argocd_mcp"
@@ -58,14 +59,24 @@ async def get_provider_impl(config: Any, deps: dict[Any, Any]) -> McpImpl:
 class _ToMcpTransport(Response):
     """The route's answer: the request itself, handed to the MCP transport as the caller it was authenticated as."""
 
-    def __init__(self, tools: ContextToolServer, caller: Caller) -> None:
+    def __init__(self, tools: ContextToolServer, caller: Caller, body: bytes) -> None:
         super().__init__()
         self._tools = tools
         self._caller = caller
+        self._body = body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        replayed = False
+
+        async def body_then_rest() -> Message:  # the route read the body already: hand it to the transport again
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": self._body, "more_body": False}
+            return await receive()
+
         with acting_as(self._caller):
-            await self._tools.handle(scope, receive, send)
+            await self._tools.handle(scope, body_then_rest, send)
 
 
 def create_router(impl: McpImpl) -> APIRouter:
@@ -76,7 +87,10 @@ def create_router(impl: McpImpl) -> APIRouter:
     # as the protocol allows): a stateless server has no stream to offer, and an open one would only hold a socket.
     @router.api_route(MCP_PATH, methods=["POST", "DELETE"], response_model=None, include_in_schema=False)
     async def mcp(request: Request) -> Response:
-        return _ToMcpTransport(impl.tools, caller_for(request))
+        body = await request.body()
+        if request.method == "POST" and (found := problem(body)):
+            return JSONResponse(status_code=400, content=error_body(*found))
+        return _ToMcpTransport(impl.tools, caller_for(request), body)
 
     return router
 

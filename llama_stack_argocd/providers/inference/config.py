@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from llama_stack.providers.utils.inference.model_registry import RemoteInferenceProviderConfig
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -57,6 +57,16 @@ def _other_inference_from_env() -> str | None:
     return " ".join(name for name in OTHER_INFERENCE_ENV if os.environ.get(name)) or None
 
 
+class EmbeddedSampling(BaseModel):
+    """Sampling for a 135M model: at llama.cpp's defaults it wanders and loops. A caller's own values win."""
+
+    temperature: float = Field(default=0.3, ge=0, le=2)
+    top_p: float = Field(default=0.9, gt=0, le=1)
+    repeat_penalty: float = Field(default=1.15, ge=1, description="llama.cpp's penalty on recently used tokens.")
+    repeat_last_n: int = Field(default=128, ge=0, description="How many recent tokens the penalty looks at.")
+    max_tokens: int = Field(default=512, ge=16, description="Answer tokens when the request sets no limit.")
+
+
 class EmbeddedModelConfig(RemoteInferenceProviderConfig):
     """llama.cpp's server for one GGUF model, inside the distribution's process, on 127.0.0.1.
 
@@ -74,6 +84,7 @@ class EmbeddedModelConfig(RemoteInferenceProviderConfig):
     )
     prompt_threads: int = Field(default=0, ge=0, description="CPU threads for reading the prompt; 0: the usable cores.")
     parallel: int = Field(default=2, ge=1, le=16, description="Requests generated at once (sharing the context).")
+    sampling: EmbeddedSampling = Field(default_factory=EmbeddedSampling)
     verbose: bool = Field(default=False, description="llama.cpp's own info log (loading, per-request timings).")
     other_inference: str | None = Field(
         default_factory=_other_inference_from_env,

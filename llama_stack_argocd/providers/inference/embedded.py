@@ -19,7 +19,7 @@ from llama_stack.log import get_logger
 from llama_stack.providers.remote.inference.llama_cpp_server.llama_cpp_server import LlamaCppServerInferenceAdapter
 from llama_stack_api import HealthResponse, HealthStatus
 
-from .config import EmbeddedModelConfig, default_threads, packaged_model_path, usable_cpus
+from .config import EmbeddedModelConfig, EmbeddedSampling, default_threads, packaged_model_path, usable_cpus
 
 logger = get_logger(name=__name__, category="inference")
 
@@ -81,6 +81,21 @@ class EmbeddedModelServer:
             del server
 
 
+def with_sampling_defaults(params: Any, sampling: EmbeddedSampling) -> Any:
+    """The request with `sampling` filled in where it set nothing; a value the caller set is kept."""
+    update: dict[str, Any] = {}
+    if params.temperature is None:
+        update["temperature"] = sampling.temperature
+    if params.top_p is None:
+        update["top_p"] = sampling.top_p
+    if params.max_tokens is None and params.max_completion_tokens is None:
+        update["max_tokens"] = sampling.max_tokens
+    extra = dict(params.model_extra or {})
+    extra.setdefault("repeat_penalty", sampling.repeat_penalty)
+    extra.setdefault("repeat_last_n", sampling.repeat_last_n)
+    return params.model_copy(update={**update, **extra})
+
+
 class EmbeddedInferenceAdapter(LlamaCppServerInferenceAdapter):
     config: EmbeddedModelConfig
     _model_server: EmbeddedModelServer | None = None
@@ -106,6 +121,10 @@ class EmbeddedInferenceAdapter(LlamaCppServerInferenceAdapter):
 
     def get_api_key(self) -> str | None:
         return self._model_server.api_key if self._model_server else "standby"
+
+    async def openai_chat_completion(self, params: Any) -> Any:
+        """llama-stack's call, with the small model's sampling defaults where the request left a value unset."""
+        return await super().openai_chat_completion(with_sampling_defaults(params, self.config.sampling))
 
     async def list_provider_model_ids(self) -> list[str]:
         return [] if self.on_standby else list(await super().list_provider_model_ids())

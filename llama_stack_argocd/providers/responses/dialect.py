@@ -38,6 +38,7 @@ from llama_stack_argocd.agent.events import (
     ToolCall,
     ToolResult,
 )
+from llama_stack_argocd.agent.generation import TurnFailure
 from llama_stack_argocd.agent.history import content_text
 from llama_stack_argocd.bridge.credentials import split_mcp_tools
 from llama_stack_argocd.caller import Caller, current_caller
@@ -166,8 +167,8 @@ async def stream_events(events: AsyncIterator[AgentEvent]) -> AsyncIterator[Any]
                 final = _final_response(event, tool_items)
                 closing = _CLOSING.get(final.status, OpenAIResponseObjectStreamResponseCompleted)
                 yield numbered(closing(response=final, sequence_number=0))
-            case Failed(message=message):
-                yield {"error": {"message": message}}
+            case Failed(message=message, status=status):
+                yield {"error": {"message": message, "code": str(status)}}
 
 
 async def collect_response(events: AsyncIterator[AgentEvent]) -> OpenAIResponseObject:
@@ -179,9 +180,9 @@ async def collect_response(events: AsyncIterator[AgentEvent]) -> OpenAIResponseO
                 tool_items.append(_mcp_item(event))
             case Finished():
                 return _final_response(event, tool_items)
-            case Failed(message=message):
-                raise RuntimeError(message)
-    raise RuntimeError("The agent ended without an answer.")
+            case Failed(message=message, status=status):
+                raise TurnFailure(message, status)
+    raise TurnFailure("The agent ended without an answer.")
 
 
 def _mcp_item(event: ToolCall | ToolResult) -> OpenAIResponseOutputMessageMCPCall:

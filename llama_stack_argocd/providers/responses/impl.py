@@ -12,7 +12,7 @@ from typing import Any
 from llama_stack.core.storage.datatypes import SqlStoreReference
 from llama_stack.core.storage.sqlstore.sqlstore import sqlstore_impl
 from llama_stack.providers.inline.responses.builtin.impl import BuiltinResponsesImpl
-from llama_stack_api import URL, CreateResponseRequest, OpenAIResponseObject
+from llama_stack_api import URL, CreateResponseRequest, OpenAIResponseError, OpenAIResponseObject
 
 from llama_stack_argocd.agent.composer import ContextComposer
 from llama_stack_argocd.agent.core import AgentRequest, ArgoCDAgent
@@ -51,6 +51,8 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
             settings=self.config.agent,
             quota=QuotaKeeper(self._usage_store(), self.config.agent.quota),
             history=self._history,
+            settle=self._settle,
+            store_stopped=self._store_stopped,
         )
 
     def _usage_store(self) -> Any:
@@ -74,6 +76,25 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
         except Exception:  # noqa: BLE001 - an unknown id fails in the round itself, with llama-stack's message
             return []
         return [*stored.input, *stored.output]
+
+    async def _settle(self, response_id: str, message: str) -> None:
+        """A round abandoned mid-stream is stored as failed, never left `in_progress`."""
+        try:
+            stored = await self.responses_store.get_response_object(response_id)
+            if stored.status in ("in_progress", "queued"):
+                error = OpenAIResponseError(code="server_error", message=message)
+                await self.responses_store.update_response_object(
+                    stored.to_response_object().model_copy(update={"status": "failed", "error": error})
+                )
+        except Exception:  # noqa: BLE001 - nothing stored yet for this round (it failed before persisting)
+            return
+
+    async def _store_stopped(self, response: OpenAIResponseObject) -> None:
+        """A round the agent stopped (a loop) is stored as it ended: incomplete, with the text it kept."""
+        try:
+            await self.responses_store.update_response_object(response)
+        except Exception:  # noqa: BLE001 - not persisted yet: the chain then continues from the previous round
+            return
 
     async def create_openai_response(
         self, request: CreateResponseRequest

@@ -1,0 +1,156 @@
+"""Generation that ends: the output budget of a turn and the deadlines on the model's stream.
+
+A model that never answers, stalls between tokens or talks for ever must not hold a request (or a core) open: each
+round's Responses stream is read under three bounds (first model event, gap between events, whole turn), and a
+bound passed ends the turn with a `TurnFailure` of status 504; any other model failure is a 502. Every dialect
+maps that one failure type onto its own error shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+from llama_stack_api.common.errors import LlamaStackError
+from pydantic import BaseModel, Field
+
+# Events the builtin emits before it asks the model anything: the first-token bound starts after them.
+_BEFORE_THE_MODEL = {"response.created", "response.in_progress"}
+
+
+class GenerationSettings(BaseModel):
+    """Bounds on what one turn may ask of the model (configuration `agent.generation`)."""
+
+    first_token_seconds: float = Field(default=60.0, gt=0, description="Time to the model's first event of a round.")
+    token_gap_seconds: float = Field(default=30.0, gt=0, description="Longest silence between two model events.")
+    turn_seconds: float = Field(default=300.0, gt=0, description="Whole turn, tool rounds included.")
+    max_output_tokens: dict[str, int] = Field(
+        default_factory=dict,
+        description="Output tokens per turn by model id (or regex); unset: the context budget's answer reserve.",
+    )
+
+
+class TurnFailure(LlamaStackError):  # type: ignore[misc]  # llama_stack_api ships no type information
+    """The turn could not be answered: 504 when a bound on the model passed, 502 for any other model failure."""
+
+    def __init__(self, message: str, status_code: int = httpx.codes.BAD_GATEWAY) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+
+
+class ModelTimeout(TurnFailure):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, httpx.codes.GATEWAY_TIMEOUT)
+
+
+def output_allowance(model: str | None, reserve: int, settings: GenerationSettings, caller: int | None) -> int:
+    """Tokens the turn's answer may take: the configured one for the model, else the budget's reserve; a smaller
+    value the caller set wins."""
+    configured = _per_model(model, settings.max_output_tokens)
+    allowance = configured if configured is not None else reserve
+    return min(allowance, caller) if caller else allowance
+
+
+def _per_model(model: str | None, table: Mapping[str, int]) -> int | None:
+    if not model:
+        return None
+    for key, value in table.items():
+        if key.lower() == model.lower():
+            return int(value)
+    for key, value in table.items():
+        try:
+            if re.search(key, model, re.IGNORECASE):
+                return int(value)
+        except re.error:
+            continue
+    return None
+
+
+class Deadline:
+    """The whole-turn bound, shared by the rounds of one turn."""
+
+    def __init__(self, settings: GenerationSettings) -> None:
+        self.settings = settings
+        self.ends_at = time.monotonic() + settings.turn_seconds
+
+    def left(self) -> float:
+        return self.ends_at - time.monotonic()
+
+
+async def bounded(stream: AsyncIterator[Any], deadline: Deadline) -> AsyncGenerator[Any, None]:
+    """The round's events, each within its bound; past one the stream is closed (so is the model call) and
+    `ModelTimeout` says which bound passed."""
+    settings = deadline.settings
+    waiting_for_model = True
+    iterator = aiter(stream)
+    try:
+        while True:
+            bound = settings.first_token_seconds if waiting_for_model else settings.token_gap_seconds
+            wait = min(bound, deadline.left())
+            try:
+                event = await asyncio.wait_for(anext(iterator), timeout=max(0.0, wait))
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise ModelTimeout(_timeout_message(waiting_for_model, bound, wait, settings)) from None
+            if getattr(event, "type", "") not in _BEFORE_THE_MODEL:
+                waiting_for_model = False
+            yield event
+    finally:
+        closer = getattr(iterator, "aclose", None)
+        if closer is not None:
+            try:
+                await closer()
+            except Exception:  # noqa: BLE001 - a stream that fails while closing has nothing more to say
+                pass
+
+
+def _timeout_message(waiting_for_model: bool, bound: float, wait: float, settings: GenerationSettings) -> str:
+    if wait < bound:
+        return f"The turn took longer than its limit of {settings.turn_seconds:g} s; the model call was stopped."
+    if waiting_for_model:
+        return f"The model did not answer within {bound:g} s; the model call was stopped."
+    return f"The model stopped sending for {bound:g} s; the model call was stopped."
+
+
+REPETITION_MARKER = "\n\n[The answer was stopped here: it kept repeating itself.]"
+
+
+class RepetitionGuard:
+    """Sees a streamed answer word by word and says when its tail is one phrase over and over (an n-gram loop,
+    what small models fall into): the same run of `shortest`..`longest` words `times` times in a row."""
+
+    def __init__(self, times: int = 4, shortest: int = 1, longest: int = 40, min_words: int = 24) -> None:
+        self.times, self.shortest, self.longest, self.min_words = times, shortest, longest, min_words
+        self._words: list[str] = []
+        self._partial = ""
+
+    def feed(self, delta: str) -> bool:
+        text = self._partial + delta
+        parts = text.split()
+        self._partial = "" if text[-1:].isspace() or not parts else parts.pop()
+        self._words.extend(parts)
+        return bool(parts) and self.looping()
+
+    def looping(self) -> bool:
+        words = self._words[-self.longest * self.times:]
+        for period in range(self.shortest, self.longest + 1):
+            span = period * self.times
+            if span > len(words):
+                break
+            if span < self.min_words:  # a short phrase must come back more often than `times` to count
+                reps = -(-self.min_words // period)
+                tail, unit = words[-reps * period:], words[-period:]
+                if len(tail) == reps * period and all(tail[i * period:(i + 1) * period] == unit for i in range(reps)):
+                    return True
+                continue
+            tail = words[-span:]
+            unit = tail[-period:]
+            if all(tail[i * period:(i + 1) * period] == unit for i in range(self.times)):
+                return True
+        return False
