@@ -16,10 +16,13 @@ _RESPONSES_DEPENDENCIES = [
 
 
 def get_provider_spec() -> list[ProviderSpec]:
-    # Loaded before the server builds its routers: the place to adjust them (see apis/overlays.py).
+    # Loaded before the server builds its routers and middleware: the place to adjust them (see apis/overlays.py
+    # and apis/edge.py).
+    from llama_stack_argocd.apis.edge import install_edge
     from llama_stack_argocd.apis.overlays import install_route_overlays
 
     install_route_overlays()
+    install_edge()
     return [
         InlineProviderSpec(
             api=Api.tool_runtime,
