@@ -14,12 +14,15 @@ def _builtin_responses() -> ProviderSpec:
 
 
 def get_provider_spec() -> list[ProviderSpec]:
-    # Loaded before the server builds its routers: the place to adjust them (see apis/overlays.py).
+    # Loaded before the server builds its routers and middleware: the place to adjust them (see apis/overlays.py
+    # and apis/edge.py).
+    from llama_stack_argocd.apis.edge import install_edge
     from llama_stack_argocd.apis.overlays import install_route_overlays
     from llama_stack_argocd.logs import install_log_hygiene
     from llama_stack_argocd.observability.install import install_observability
 
     install_route_overlays()
+    install_edge()
     install_observability()  # request ids, route metrics, the metrics port (see observability/install.py)
     install_log_hygiene()
     builtin = _builtin_responses()

@@ -278,6 +278,20 @@ class ArgoCDApplicationSource:
             hint="Ask about a resource argocd_application lists, or one it owns (ReplicaSets, Pods, Jobs...).",
         )
 
+    async def get_metadata(self, kind: str, namespace: str | None, name: str) -> Obj:
+        """From the resource tree (argocd-server's own metadata), never the manifest."""
+        canonical, rtype = resource_type(kind)
+        namespace = namespace if rtype.namespaced else None
+        for node in await self.tree():
+            if (node.get("kind"), node.get("namespace") or None, node.get("name")) == (canonical, namespace, name):
+                owners = [{"kind": p.get("kind"), "name": p.get("name"),
+                           "apiVersion": f"{p['group']}/v1" if p.get("group") else "v1"}
+                          for p in node.get("parentRefs") or []]
+                meta = {"name": name, "namespace": namespace, "uid": node.get("uid"), "ownerReferences": owners}
+                return {"kind": canonical, "apiVersion": rtype.api_version, "metadata": meta}
+        raise NotFound(f"{canonical} {namespace + '/' if namespace else ''}{name} is not in the resource tree of "
+                       f"Argo CD Application {self.app}.")
+
     async def list(self, kind: str, namespace: str | None) -> list[Obj]:
         canonical, rtype = resource_type(kind)
         namespace = namespace if rtype.namespaced else None

@@ -78,6 +78,10 @@ def _status_message(body: bytes) -> str:
     return str(status.get("message") or "") if isinstance(status, dict) else ""
 
 
+# The API server answers with the object's metadata only (no `data`, no `spec`): PartialObjectMetadata.
+METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json;q=0.5"
+
+
 class KubernetesSource:
     """Reads one cluster with the back-end's own credentials. The ApiClient is built on first use."""
 
@@ -188,6 +192,13 @@ class KubernetesSource:
         namespace = namespace if rtype.namespaced else None
         read = _Read("get", rtype, canonical, namespace, name)
         return self._typed(json.loads(await self._request(self._path(rtype, namespace, name), read)), canonical, rtype)
+
+    async def get_metadata(self, kind: str, namespace: str | None, name: str) -> dict[str, Any]:
+        canonical, rtype = resource_type(kind)
+        namespace = namespace if rtype.namespaced else None
+        read = _Read("get", rtype, canonical, namespace, name)
+        body = await self._request(self._path(rtype, namespace, name), read, accept=METADATA_ONLY)
+        return {"kind": canonical, "apiVersion": rtype.api_version, "metadata": json.loads(body).get("metadata") or {}}
 
     async def get_application(self, namespace: str, name: str) -> dict[str, Any]:
         return await self.get("Application", namespace, name)

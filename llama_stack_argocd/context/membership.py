@@ -3,7 +3,8 @@
 A resource is in scope when the Application lists it in `status.resources`, or when it is owned (through
 ownerReferences, transitively: Pod -> ReplicaSet -> Deployment) by a resource that is. Anything in a namespace the
 Application does not deploy to is refused before any read; anything else is refused before its content leaves this
-module (its metadata is read to follow the owners, nothing more is used).
+module (its metadata is read to follow the owners, nothing more is used; a Secret's content is never read before
+it is known to be the Application's, and owners are followed on metadata-only reads).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from llama_stack_argocd.context.scope import AppRef, ResourceRef
 from llama_stack_argocd.context.source import KINDS, ClusterSource, resource_type
 
 MAX_OWNER_DEPTH = 5  # CronJob -> Job -> Pod is the deepest chain of the built-in controllers; operators add a level
+
+# Kinds whose content must not be read before membership is known (least privilege, and no secret in memory).
+METADATA_FIRST = frozenset({"Secret"})
 
 Member = tuple[str, str, str | None, str]  # group, kind, namespace, name
 
@@ -91,8 +95,14 @@ async def fetch_in_scope(source: ClusterSource, scope: ApplicationScope, ref: Re
         raise scope.refuse(what)  # another namespace: refused without a single read
     if not rtype.namespaced and not scope.lists(kind, None, ref.name):
         raise scope.refuse(what)  # cluster-scoped objects are never owned into scope
+    listed = scope.lists(kind, namespace, ref.name, rtype.group)
+    if not listed and kind in METADATA_FIRST:
+        # Decide on metadata alone; the content is read only once the object is known to be the caller's.
+        if not await owned_by_member(source, scope, await source.get_metadata(kind, namespace, ref.name)):
+            raise scope.refuse(what)
+        return await source.get(kind, namespace, ref.name)
     obj = await source.get(kind, namespace, ref.name)
-    if scope.lists(kind, namespace, ref.name, rtype.group) or await owned_by_member(source, scope, obj):
+    if listed or await owned_by_member(source, scope, obj):
         return obj
     if kind == "Endpoints" and scope.lists("Service", namespace, ref.name, ""):
         return obj  # a Service's Endpoints carry no ownerReference; they share its name (Argo CD's tree agrees)
@@ -114,8 +124,8 @@ async def owned_by_member(source: ClusterSource, scope: ApplicationScope, obj: d
             seen.add(key)
             if scope.lists(kind, namespace, name, _group_of(owner.get("apiVersion") or "")):
                 return True
-            try:
-                next_level.append(await source.get(kind, namespace, name))
+            try:  # owners are followed on metadata only
+                next_level.append(await source.get_metadata(kind, namespace, name))
             except ContextError:  # an owner we cannot read (gone, unknown kind) proves nothing
                 continue
         if not next_level:

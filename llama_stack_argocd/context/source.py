@@ -119,6 +119,11 @@ class ClusterSource(Protocol):
         """One object by kind (optionally checked against `group`), namespace and name."""
         ...
 
+    async def get_metadata(self, kind: str, namespace: str | None, name: str) -> dict[str, Any]:
+        """Only `kind`, `apiVersion` and `metadata` (with ownerReferences) of one object, never its content: what a
+        membership check may read of an object that may not be the caller's (a Secret's data never travels)."""
+        ...
+
     async def list(self, kind: str, namespace: str | None) -> list[dict[str, Any]]:
         """Every object of a kind in a namespace, each with `kind` and `apiVersion` set.
 

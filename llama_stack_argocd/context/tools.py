@@ -7,6 +7,8 @@ lists every problem, so the model can correct the call.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
@@ -17,6 +19,9 @@ from llama_stack_argocd.context.schema import inline_refs
 from llama_stack_argocd.context.scope import AppRef, ResourceRef
 from llama_stack_argocd.context.service import ContextService
 from llama_stack_argocd.context.settings import HARD_MAX_LOG_LINES
+
+
+_OBJECT_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.:]*[A-Za-z0-9])?$")
 
 
 class NoArgs(BaseModel):
@@ -35,6 +40,14 @@ class ResourceArgs(BaseModel):
     @classmethod
     def _strip(cls, value: Any) -> Any:
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("name", "namespace")
+    @classmethod
+    def _object_name(cls, value: str | None) -> str | None:
+        # Kubernetes names (RBAC ones may hold ':'); anything else never names an object and is refused unread.
+        if value is not None and (len(value) > 253 or not _OBJECT_NAME.match(value)):
+            raise ValueError(f"not a Kubernetes object name ({len(value)} characters)")
+        return value
 
     @field_validator("namespace", "group", mode="before")
     @classmethod

@@ -34,9 +34,10 @@ class TokenReviewer(Protocol):
 
 
 def principal_of(caller: Caller) -> Principal:
-    # Groups go under "groups", not llama-stack's "roles": its default policy shares resources between users with a
-    # common role, and conversations here belong to the one user who started them.
-    attributes: dict[str, list[str]] = {"groups": list(caller.groups)}
+    # No groups: llama-stack's default policy shares resources between users with a common role, and conversations
+    # here belong to the one user who started them; its SQL filter also ORs one term per attribute value, so a list
+    # of thousands of groups would make every stored-resource query too large ("Expression tree is too large").
+    attributes: dict[str, list[str]] = {}
     for name, value in (
         ("username", caller.username),
         ("user_id", caller.user_id),
@@ -67,9 +68,17 @@ def caller_of(principal: str, attributes: Mapping[str, list[str]] | None) -> Cal
 
 
 class Authenticator:
+    """The one decision of who a request is from (called in-process by the edge, `apis/edge.py`)."""
+
     def __init__(self, proxy_secret: ProxySecret | None, token_reviewer: TokenReviewer | None = None) -> None:
         self._secret = proxy_secret
         self._reviewer = token_reviewer
+
+    def missing_credentials(self) -> str:
+        return (
+            "No 'Authorization: Bearer <proxy secret>' header: this service answers requests forwarded by Argo CD's "
+            "proxy extension" + (" or carrying a valid Kubernetes token." if self._reviewer else ".")
+        )
 
     async def authenticate(self, token: str, headers: Mapping[str, str]) -> Principal:
         if self._secret is not None and self._secret.matches(token):
@@ -78,7 +87,10 @@ class Authenticator:
             except ValueError as error:
                 raise Unauthenticated(f"Invalid Argo CD identity headers: {error}") from error
             if not (caller.username or caller.user_id):
-                raise Unauthenticated("The proxy secret was given without an Argocd-Username header.")
+                raise Unauthenticated(
+                    "The proxy secret was given without an Argocd-Username header: argocd-server's proxy extension "
+                    "sets it for the logged-in user; a request not sent through it has no user."
+                )
             return principal_of(caller)
         if self._reviewer is not None:
             reviewed = await self._reviewer.review(token)
@@ -95,6 +107,7 @@ class Authenticator:
                 )
                 return principal_of(caller)
         raise Unauthenticated(
-            "This service only answers requests forwarded by Argo CD's proxy extension with the configured secret"
-            + (" or a valid Kubernetes token." if self._reviewer else ".")
+            "The bearer token is not the configured proxy secret"
+            + (" nor a Kubernetes token allowed to use the assistant" if self._reviewer else "")
+            + ": this service answers requests forwarded by Argo CD's proxy extension."
         )

@@ -94,6 +94,13 @@ class FakeSource:
             raise NotFound(f"{kind} {name}")
         return self.objects[kind, namespace, name]
 
+    async def get_metadata(self, kind, namespace, name):
+        self.reads.append(("metadata", kind, namespace, name))
+        if (kind, namespace, name) not in self.objects:
+            raise NotFound(f"{kind} {name}")
+        obj = self.objects[kind, namespace, name]
+        return {"kind": obj.get("kind"), "apiVersion": obj.get("apiVersion"), "metadata": obj.get("metadata") or {}}
+
 
 def owned(kind, name, owner_kind, owner_name, api="apps/v1"):
     return {"kind": kind, "metadata": {"name": name, "namespace": "web",
@@ -150,3 +157,32 @@ async def test_no_kubeconfig_is_a_clear_error(tmp_path, monkeypatch):
     source = KubernetesSource(ContextSettings(kubeconfig=str(tmp_path / "missing")))
     with pytest.raises(Unavailable, match="No Kubernetes API"):
         await source.get("Pod", "web", "x")
+
+
+async def test_a_secret_outside_the_application_is_refused_on_metadata_alone():
+    """Least privilege: deciding that a Secret is not the Application's never reads its content."""
+    source = FakeSource({
+        ("Secret", "web", "other-db"): {"kind": "Secret", "apiVersion": "v1", "data": {"password": "c2VjcmV0"},
+                                        "metadata": {"name": "other-db", "namespace": "web"}},
+        ("Secret", "web", "sealed"): {**owned("Secret", "sealed", "Deployment", "front"), "data": {"k": "dg=="}},
+    })
+    scope = ApplicationScope(AppRef(namespace="argocd", name="shop"), APPLICATION)
+    with pytest.raises(OutOfScope):
+        await fetch_in_scope(source, scope, ResourceRef(kind="Secret", name="other-db"))
+    assert source.reads == [("metadata", "Secret", "web", "other-db")]
+    source.reads.clear()
+    found = await fetch_in_scope(source, scope, ResourceRef(kind="Secret", name="sealed"))  # owned by a member
+    assert found["data"] == {"k": "dg=="}
+    assert source.reads == [("metadata", "Secret", "web", "sealed"), ("Secret", "web", "sealed")]
+
+
+async def test_owners_are_followed_on_metadata_only():
+    source = FakeSource({
+        ("ReplicaSet", "web", "front-1"): owned("ReplicaSet", "front-1", "Deployment", "other"),
+        ("Deployment", "web", "other"): {"kind": "Deployment", "spec": {"x": 1},
+                                         "metadata": {"name": "other", "namespace": "web"}},
+        ("Pod", "web", "p"): owned("Pod", "p", "ReplicaSet", "front-1"),
+    })
+    with pytest.raises(OutOfScope):
+        await fetch_in_scope(source, ApplicationScope(AppRef(namespace="argocd", name="shop"), APPLICATION), ResourceRef(kind="Pod", name="p"))
+    assert [r for r in source.reads if r[0] != "metadata"] == [("Pod", "web", "p")]

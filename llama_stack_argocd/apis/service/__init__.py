@@ -1,41 +1,31 @@
-"""Service routes: the authentication hook behind llama-stack's `custom` auth provider.
+"""`inline::argocd-service`: proxy trust for requests forwarded by argocd-server, decided at the edge.
 
-llama-stack's authentication middleware posts `{api_key, request: {path, headers, params}}` for every request to the
-endpoint configured in `server.auth.provider_config` (see `distributions/argocd/proxy-trust.yaml`); this route
-answers with the principal and attributes (`security/authn.py`), or 401. It is public itself, and reachable only on
-loopback when the server binds there; its answer carries no secret.
+The provider loads the proxy secret (and the Kubernetes token reviewer when enabled) and hands the edge
+(`apis/edge.py`) what to enforce on every request: one identity per request, authentication in-process (no HTTP
+call to the server itself), and the routes open to an authenticated user. llama-stack's `custom` auth provider
+points at `apis.edge.IN_PROCESS_ENDPOINT`; the edge's provider returns the principal already decided. It serves
+no route of its own.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter
 from llama_stack_api import Api, InlineProviderSpec, ProviderSpec
-from pydantic import BaseModel
 
-from llama_stack_argocd.apis.overlays import PUBLIC
+from llama_stack_argocd.apis import edge
 from llama_stack_argocd.context.settings import ContextSettings
-from llama_stack_argocd.security.authn import Authenticator, Principal, Unauthenticated
+from llama_stack_argocd.security.authn import Authenticator
 from llama_stack_argocd.security.kube_review import KubernetesTokenReviewer
 from llama_stack_argocd.security.proxy_secret import ProxySecret
+from llama_stack_argocd.security.routes import ASSISTANT_ROUTES, RouteAllowlist
 
 API_NAME = "argocd"
 
 
 class ArgoCDService(Protocol):
-    """Marker protocol: routes are defined in `create_router`."""
-
-
-class _AuthContext(BaseModel):
-    path: str = ""
-    headers: dict[str, str] = {}
-    params: dict[str, Any] = {}
-
-
-class AuthRequest(BaseModel):
-    api_key: str
-    request: _AuthContext = _AuthContext()
+    """Marker protocol: the service has no routes; it configures the edge."""
 
 
 def available_providers() -> list[ProviderSpec]:
@@ -65,23 +55,22 @@ async def get_provider_impl(config: Any, deps: dict[Any, Any]) -> ServiceImpl:
             f"No proxy secret: set {config.proxy_secret_env} or mount a file and set {config.proxy_secret_file_env} "
             "(the same value Argo CD sends as 'Authorization: Bearer ...' from argocd-secret)."
         )
+    edge.install_edge()
+    if not edge.installed():
+        raise RuntimeError("The assistant's edge could not be installed on this llama-stack; refusing to start.")
     reviewer = None
     if config.kubernetes_tokens:
         settings = ContextSettings(kubeconfig=config.kubeconfig)
         reviewer = KubernetesTokenReviewer(settings, config.access_path)
-    return ServiceImpl(Authenticator(secret, reviewer))
+    authenticator = Authenticator(secret, reviewer)
+    edge.configure(edge.Gate(
+        max_groups=config.max_groups,
+        authenticator=authenticator,
+        routes=RouteAllowlist.of(ASSISTANT_ROUTES, config.extra_routes or "") if config.restrict_routes else None,
+        in_process_auth=True,
+    ))
+    return ServiceImpl(authenticator)
 
 
 def create_router(impl: ServiceImpl) -> APIRouter:
-    router = APIRouter(tags=["Service"])
-
-    @router.post("/v1/argocd/authenticate", response_model=Principal, openapi_extra=PUBLIC, include_in_schema=False)
-    async def authenticate(body: AuthRequest, request: Request) -> Principal:
-        if request.client and request.client.host not in ("127.0.0.1", "::1"):
-            raise HTTPException(status_code=404, detail="Not Found")
-        try:
-            return await impl.authenticator.authenticate(body.api_key, body.request.headers)
-        except Unauthenticated as error:
-            raise HTTPException(status_code=401, detail=str(error)) from error
-
-    return router
+    return APIRouter(tags=["Service"])

@@ -25,6 +25,13 @@ class ServiceConfig(BaseModel):
         default="/argocd-assistant-access", description="The virtual path a SubjectAccessReview checks `get` on."
     )
     kubeconfig: str | None = Field(default=None, description="For the reviews; empty: in-cluster, else ~/.kube.")
+    restrict_routes: bool = Field(
+        default=True, description="Open only the assistant's routes to authenticated users (README, 'Proxy trust')."
+    )
+    extra_routes: str | list[str] | None = Field(
+        default=None, description="More routes to open, `[METHODS ]/path` or `/path/*`, comma-separated or a list."
+    )
+    max_groups: int = Field(default=10_000, ge=1, description="Most groups an Argocd-User-Groups header may list.")
 
     @classmethod
     def sample_run_config(cls, __distro_dir__: str = "", **kwargs: Any) -> dict[str, Any]:

@@ -24,6 +24,11 @@ class ArgoCDResponsesConfig(BuiltinResponsesImplConfig):
         description="mcp-for-argocd's endpoint (streamable HTTP `/mcp`, or SSE `/sse`): registered as the tool group "
         "`mcp::argocd` (served by the `inline::mcp-for-argocd` tool runtime) and offered beside the toolgroups above.",
     )
+    allowed_urls: str | list[str] | None = Field(
+        default=None,
+        description="URLs a caller's request may make the server connect to (mcp tools' server_url, input image or "
+        "file URLs), comma-separated or a list; argocd_mcp_url is always allowed, nothing else by default.",
+    )
     redaction_filters: list[RedactionFilter] = Field(
         default_factory=list, description="Extra regex filters applied to questions and attachments."
     )

@@ -19,6 +19,7 @@ from llama_stack_argocd.agent.core import AgentRequest, ArgoCDAgent
 from llama_stack_argocd.agent.state import ConversationMemory
 from llama_stack_argocd.agent.toolbox import Toolbox
 from llama_stack_argocd.apis.overlays import verify_route_overlays
+from llama_stack_argocd.bridge.credentials import split_mcp_tools
 from llama_stack_argocd.context.redaction import Redactor
 from llama_stack_argocd.providers.mcp_bridge.impl import PROVIDER_ID as MCP_PROVIDER_ID
 from llama_stack_argocd.providers.responses.config import ArgoCDResponsesConfig
@@ -26,6 +27,7 @@ from llama_stack_argocd.providers.responses.dialect import agent_request_from, c
 from llama_stack_argocd.providers.toolgroups import BRIDGE_TOOLGROUP
 from llama_stack_argocd.security.quota import TABLE as QUOTA_TABLE
 from llama_stack_argocd.security.quota import QuotaKeeper
+from llama_stack_argocd.security.urls import URLPolicy
 
 
 class ArgoCDResponsesImpl(BuiltinResponsesImpl):
@@ -35,6 +37,10 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
         verify_route_overlays()
         await super().initialize()
         filters = self.config.redaction_filters
+        allowed = self.config.allowed_urls or []
+        self.url_policy = URLPolicy(
+            [self.config.argocd_mcp_url, *(allowed.split(",") if isinstance(allowed, str) else allowed)]
+        )
         toolgroups = list(self.config.toolgroups)
         if self.config.argocd_mcp_url:
             await self._register_mcp_bridge(self.config.argocd_mcp_url)
@@ -99,6 +105,10 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
     async def create_openai_response(
         self, request: CreateResponseRequest
     ) -> OpenAIResponseObject | AsyncIterator[Any]:
+        # Before any connection: the bridge's own tools (carrying the caller's Argo CD token) go only to the
+        # configured server, so only what would be handed to llama-stack is checked.
+        self.url_policy.check_tools(split_mcp_tools(request.tools or [])[0])
+        self.url_policy.check_input(request.input)
         return await self.run_agent(agent_request_from(request), stream=bool(request.stream))
 
     async def run_agent(self, request: AgentRequest, stream: bool) -> OpenAIResponseObject | AsyncIterator[Any]:
