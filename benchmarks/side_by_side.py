@@ -1,0 +1,239 @@
+"""The issue-14 table in one run: plain llama-stack 0.7.3's builtin Responses beside ours (run.yaml, and
+proxy-trust behind the argocd-server proxy stand-in with the secret), on the same scripted model.
+
+Every figure is "added over the model": the scripted model's own time for the same work, measured in the same run,
+is subtracted, so a noisy shared machine moves both sides alike. Printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import yaml
+
+from benchmarks.standins import SECRET_ENV, standin
+from tests.support.scripted_llm import ScriptedLLM, Text, ToolCalls
+from tests.support.stack import ROOT, StackHandle, running_stack, write_config
+
+RUNS = 20
+CONCURRENT = 100
+MODEL = "openai/scripted"
+HEADERS = {"Argocd-Application-Name": "argocd:guestbook", "Argocd-Project-Name": "default", "Argocd-Username": "bench"}
+SECRET = "bench-proxy-secret-" + "s" * 24
+FIRST = b"You"  # the scripted model's echo starts with it ("You asked: ...")
+ANSWER = "Zanzibar: the Application is synced."  # a word no tool result carries
+DIALECTS = ("Responses", "Lightspeed", "Agents")
+
+
+def p50(samples: list[float]) -> float:
+    return statistics.median(samples)
+
+
+def p95(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS (now) and VmHWM (peak) of a process, in MB."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0]) / 1024
+    return values
+
+
+def until(url: str, body: dict, marker: bytes, headers: dict[str, str]) -> float:
+    """Seconds from sending to the first chunk holding `marker`; the stream is read to its end."""
+    start, elapsed = time.perf_counter(), None
+    with httpx.stream("POST", url, json=body, headers=headers, timeout=60) as response:
+        response.raise_for_status()
+        for chunk in response.iter_bytes():
+            if elapsed is None and marker in chunk:
+                elapsed = time.perf_counter() - start
+    if elapsed is None:
+        raise RuntimeError(f"{url}: no {marker!r} streamed")
+    return elapsed
+
+
+@dataclass
+class Target:
+    """One server as a client sees it: where to send and with which headers, and which dialects it speaks."""
+
+    name: str
+    stack: StackHandle
+    base: str
+    headers: dict[str, str]
+    dialects: tuple[str, ...]
+    runs_tools: bool = True  # the agent runs our tools server-side (plain llama-stack leaves them to the client)
+    agent_id: str | None = None
+    results: dict[str, float | str] = field(default_factory=dict)
+
+    def request(self, dialect: str) -> tuple[str, dict]:
+        """URL and body of one streamed turn in `dialect` (the Agents session is created here, untimed)."""
+        if dialect == "Responses":
+            return f"{self.base}/v1/responses", {"model": MODEL, "input": "hi", "stream": True}
+        if dialect == "Lightspeed":
+            return f"{self.base}/v1/streaming_query", {"query": "hi", "conversation_id": str(uuid.uuid4()),
+                                                       "model": "scripted"}
+        if self.agent_id is None:
+            created = httpx.post(f"{self.base}/v1/agents", headers=self.headers,
+                                 json={"agent_config": {"model": MODEL, "instructions": "x"}})
+            self.agent_id = created.raise_for_status().json()["agent_id"]
+        session = httpx.post(f"{self.base}/v1/agents/{self.agent_id}/session", headers=self.headers,
+                             json={"session_name": "bench"}).raise_for_status().json()["session_id"]
+        return (f"{self.base}/v1/agents/{self.agent_id}/session/{session}/turn",
+                {"stream": True, "messages": [{"role": "user", "content": "hi"}]})
+
+
+def model_own(llm: ScriptedLLM) -> tuple[float, float]:
+    """The scripted model's own time to first text, and its two calls of a tool round (tool call, then text)."""
+    url, body = f"{llm.url}/chat/completions", {"model": "scripted", "stream": True,
+                                                 "messages": [{"role": "user", "content": "hi"}]}
+    first = [until(url, body, FIRST, {}) for _ in range(RUNS)]
+    rounds = []
+    for _ in range(RUNS):
+        llm.push(ToolCalls([("argocd_application", {})]), Text(ANSWER))
+        rounds.append(until(url, body, b"[DONE]", {}) + until(url, body, b"Zanzibar", {}))
+    return p50(first), p50(rounds)
+
+
+def first_text(target: Target, own: float) -> None:
+    for dialect in target.dialects:
+        samples = []
+        for run in range(RUNS + 1):  # the first one warms up (connections, imports on first use)
+            url, body = target.request(dialect)
+            elapsed = until(url, body, FIRST, target.headers)
+            if run:
+                samples.append(elapsed)
+        target.results[f"first:{dialect}"] = p50(samples) - own
+
+
+def tool_round(target: Target, llm: ScriptedLLM, own_round: float) -> None:
+    for dialect in target.dialects:
+        samples = []
+        for _ in range(RUNS):
+            url, body = target.request(dialect)
+            llm.push(ToolCalls([("argocd_application", {})]), Text(ANSWER))
+            samples.append(until(url, body, b"Zanzibar", target.headers))
+        target.results[f"tool:{dialect}"] = p50(samples) - own_round
+
+
+def concurrent(target: Target, own: float) -> None:
+    """CONCURRENT streamed turns at once, half Responses and half Lightspeed (all Responses if that is all)."""
+    mix = [d for d in ("Responses", "Lightspeed") if d in target.dialects]
+    requests = [target.request(mix[i % len(mix)]) for i in range(CONCURRENT)]
+
+    async def one(client: httpx.AsyncClient, url: str, body: dict) -> float | None:
+        start, elapsed = time.perf_counter(), None
+        try:
+            async with client.stream("POST", url, json=body, headers=target.headers) as response:
+                if response.status_code != 200:
+                    return None
+                async for chunk in response.aiter_bytes():
+                    if elapsed is None and FIRST in chunk:
+                        elapsed = time.perf_counter() - start
+        except httpx.HTTPError:
+            return None
+        return elapsed
+
+    async def run() -> list[float | None]:
+        limits = httpx.Limits(max_connections=CONCURRENT * 2, max_keepalive_connections=CONCURRENT * 2)
+        async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+            return await asyncio.gather(*(one(client, url, body) for url, body in requests))
+
+    outcomes = asyncio.run(run())
+    times = [o for o in outcomes if o is not None]
+    target.results["load:p95"] = (p95(times) - own) if times else float("nan")
+    target.results["load:errors"] = str(len(outcomes) - len(times))
+    memory = memory_mb(target.stack.process.pid)
+    target.results["load:rss"] = f"{memory['VmRSS']:.0f} MB (peak {memory['VmHWM']:.0f})"
+
+
+def plain_config(directory: Path) -> Path:
+    """A plain llama-stack 0.7.3 run config: the builtin `inline::builtin` Responses provider, the same remote
+    model, and none of our providers or APIs."""
+    config = yaml.safe_load((ROOT / "run.yaml").read_text())
+    config["apis"] = ["inference", "responses", "tool_runtime", "files", "vector_io"]
+    config.pop("external_apis_dir", None)
+    for name in list(config["providers"]):
+        if name not in config["apis"]:
+            config["providers"].pop(name)
+    config["providers"]["inference"] = [p for p in config["providers"]["inference"]
+                                        if p.get("provider_type", "").startswith("remote::")]
+    config["providers"]["responses"] = [{
+        "provider_id": "builtin", "provider_type": "inline::builtin",
+        "config": {"persistence": config["providers"]["responses"][0]["config"]["persistence"]},
+    }]
+    config["providers"]["tool_runtime"] = []
+    path = directory / "plain.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return write_config(path, directory)
+
+
+def cell(value: float | str | None) -> str:
+    if value is None:
+        return "–"
+    return value if isinstance(value, str) else f"{value * 1000:.0f} ms"
+
+
+def print_table(targets: list[Target], own_first: float, own_round: float) -> None:
+    rows = [("first text, added over the model (p50)", "first"),
+            ("one tool round, added over the model's two calls (p50)", "tool")]
+    width = 30
+    print(f"\nside by side (scripted model: first text {own_first * 1000:.0f} ms, "
+          f"tool round's two calls {own_round * 1000:.0f} ms; {RUNS} turns each):")
+    print(f"  {'measure':58}" + "".join(f"{t.name:>{width}}" for t in targets))
+    for label, key in rows:
+        for dialect in DIALECTS:
+            line = f"  {label + ', ' + dialect:58}"
+            print(line + "".join(f"{cell(t.results.get(f'{key}:{dialect}')):>{width}}" for t in targets))
+    label = f"{CONCURRENT} concurrent streaming turns"
+    print(f"  {label + ', p95 added first text':58}"
+          + "".join(f"{cell(t.results.get('load:p95')):>{width}}" for t in targets))
+    print(f"  {label + ', errors':58}" + "".join(f"{t.results.get('load:errors', '–'):>{width}}" for t in targets))
+    print(f"  {label + ', server RSS after':58}" + "".join(f"{t.results.get('load:rss', '–'):>{width}}"
+                                                           for t in targets))
+
+
+def measure(target: Target, llm: ScriptedLLM, own_first: float, own_round: float) -> None:
+    first_text(target, own_first)
+    if target.runs_tools:
+        tool_round(target, llm, own_round)
+    concurrent(target, own_first)
+
+
+def side_by_side(env: dict[str, str], directory: Path, chunk_delay: float = 0.03) -> None:
+    """Start each server in turn (one at a time on 2 cores) on one scripted model and print the table."""
+    with ScriptedLLM(chunk_delay=chunk_delay).serving() as llm:
+        env = {**env, "OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-bench"}
+        own_first, own_round = model_own(llm)
+        targets: list[Target] = []
+        runs: list[tuple[str, Path, dict[str, str], bool, tuple[str, ...]]] = [
+            ("plain llama-stack", plain_config(directory), env, False, ("Responses",)),
+            ("ours, run.yaml", write_config(ROOT / "run.yaml", directory), env, False, DIALECTS),
+            ("ours, proxy-trust", write_config(ROOT / "distributions/argocd/proxy-trust.yaml", directory),
+             {**env, "ARGOCD_ASSISTANT_PROXY_SECRET": SECRET}, True, DIALECTS),
+        ]
+        for name, config, run_env, proxied, dialects in runs:
+            with running_stack(config, run_env) as stack:
+                if proxied:
+                    with standin("proxy", stack.base_url, env={SECRET_ENV: SECRET}) as proxy:
+                        target = Target(name, stack, proxy["url"], dict(HEADERS), dialects, runs_tools=True)
+                        measure(target, llm, own_first, own_round)
+                else:
+                    target = Target(name, stack, stack.base_url, dict(HEADERS), dialects,
+                                    runs_tools=dialects != ("Responses",))
+                    measure(target, llm, own_first, own_round)
+            targets.append(target)
+            llm.reset()
+        print_table(targets, own_first, own_round)
+
+
