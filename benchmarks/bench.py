@@ -13,12 +13,10 @@ import json
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import yaml
 
 from llama_stack_argocd.agent.history import history_tokens, trim
 from llama_stack_argocd.context.argocd_api import ArgoCDSource
@@ -32,7 +30,7 @@ from benchmarks.standins import standin
 from tests.support import cluster as fx
 from tests.support.argocd_api import start_argocd_api
 from tests.support.postgres import start_postgres
-from tests.support.scripted_llm import ScriptedLLM, Text
+from tests.support.scripted_llm import ScriptedLLM
 from tests.support.stack import ROOT, StackHandle, running_stack, start_stacks, write_config
 
 RUNS = 30
