@@ -11,6 +11,7 @@ import asyncio
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,7 @@ CONCURRENT = 100
 MODEL = "openai/scripted"
 HEADERS = {"Argocd-Application-Name": "argocd:guestbook", "Argocd-Project-Name": "default", "Argocd-Username": "bench"}
 SECRET = "bench-proxy-secret-" + "s" * 24
-FIRST = b"You"  # the scripted model's echo starts with it ("You asked: ...")
+FIRST = b"You asked"  # the scripted model's echo of the question (instructions may say "You ...")
 ANSWER = "Zanzibar: the Application is synced."  # a word no tool result carries
 DIALECTS = ("Responses", "Lightspeed", "Agents")
 
@@ -93,43 +94,51 @@ class Target:
                 {"stream": True, "messages": [{"role": "user", "content": "hi"}]})
 
 
-def model_own(llm: ScriptedLLM) -> tuple[float, float]:
-    """The scripted model's own time to first text, and its two calls of a tool round (tool call, then text)."""
+def own_first(llm: ScriptedLLM) -> float:
+    """The scripted model's own time to its first text, asked directly."""
+    body = {"model": "scripted", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    return until(f"{llm.url}/chat/completions", body, FIRST, {})
+
+
+def own_round(llm: ScriptedLLM) -> float:
+    """The model's own two calls of a tool round: the tool call streamed to its end, then the answer's first text."""
     url, body = f"{llm.url}/chat/completions", {"model": "scripted", "stream": True,
                                                  "messages": [{"role": "user", "content": "hi"}]}
-    first = [until(url, body, FIRST, {}) for _ in range(RUNS)]
-    rounds = []
-    for _ in range(RUNS):
-        llm.push(ToolCalls([("argocd_application", {})]), Text(ANSWER))
-        rounds.append(until(url, body, b"[DONE]", {}) + until(url, body, b"Zanzibar", {}))
-    return p50(first), p50(rounds)
+    llm.push(ToolCalls([("argocd_application", {})]), Text(ANSWER))
+    return until(url, body, b"[DONE]", {}) + until(url, body, b"Zanzibar", {})
 
 
-def first_text(target: Target, own: float) -> None:
+def added(target: Target, dialect: str, own: Callable[[], float], marker: bytes, script: Callable[[], None]) -> float:
+    """p50 of (turn through the target - the model's own time for the same work), each pair measured back to back,
+    so load from other processes moves both halves of a pair alike. The first pair warms up."""
+    samples = []
+    for run in range(RUNS + 1):
+        url, body = target.request(dialect)
+        model = own()
+        script()
+        through = until(url, body, marker, target.headers)
+        if run:
+            samples.append(through - model)
+    return p50(samples)
+
+
+def first_text(target: Target, llm: ScriptedLLM) -> None:
     for dialect in target.dialects:
-        samples = []
-        for run in range(RUNS + 1):  # the first one warms up (connections, imports on first use)
-            url, body = target.request(dialect)
-            elapsed = until(url, body, FIRST, target.headers)
-            if run:
-                samples.append(elapsed)
-        target.results[f"first:{dialect}"] = p50(samples) - own
+        target.results[f"first:{dialect}"] = added(target, dialect, lambda: own_first(llm), FIRST, lambda: None)
 
 
-def tool_round(target: Target, llm: ScriptedLLM, own_round: float) -> None:
+def tool_round(target: Target, llm: ScriptedLLM) -> None:
     for dialect in target.dialects:
-        samples = []
-        for _ in range(RUNS):
-            url, body = target.request(dialect)
-            llm.push(ToolCalls([("argocd_application", {})]), Text(ANSWER))
-            samples.append(until(url, body, b"Zanzibar", target.headers))
-        target.results[f"tool:{dialect}"] = p50(samples) - own_round
+        target.results[f"tool:{dialect}"] = added(
+            target, dialect, lambda: own_round(llm), b"Zanzibar",
+            lambda: llm.push(ToolCalls([("argocd_application", {})]), Text(ANSWER)))
 
 
-def concurrent(target: Target, own: float) -> None:
+def concurrent(target: Target, llm: ScriptedLLM) -> None:
     """CONCURRENT streamed turns at once, half Responses and half Lightspeed (all Responses if that is all)."""
     mix = [d for d in ("Responses", "Lightspeed") if d in target.dialects]
     requests = [target.request(mix[i % len(mix)]) for i in range(CONCURRENT)]
+    own = p50([own_first(llm) for _ in range(RUNS)])
 
     async def one(client: httpx.AsyncClient, url: str, body: dict) -> float | None:
         start, elapsed = time.perf_counter(), None
@@ -184,12 +193,12 @@ def cell(value: float | str | None) -> str:
     return value if isinstance(value, str) else f"{value * 1000:.0f} ms"
 
 
-def print_table(targets: list[Target], own_first: float, own_round: float) -> None:
+def print_table(targets: list[Target], model_first: float, model_round: float) -> None:
     rows = [("first text, added over the model (p50)", "first"),
             ("one tool round, added over the model's two calls (p50)", "tool")]
     width = 30
-    print(f"\nside by side (scripted model: first text {own_first * 1000:.0f} ms, "
-          f"tool round's two calls {own_round * 1000:.0f} ms; {RUNS} turns each):")
+    print(f"\nside by side (scripted model: first text {model_first * 1000:.0f} ms, "
+          f"tool round's two calls {model_round * 1000:.0f} ms; {RUNS} turns each):")
     print(f"  {'measure':58}" + "".join(f"{t.name:>{width}}" for t in targets))
     for label, key in rows:
         for dialect in DIALECTS:
@@ -203,18 +212,19 @@ def print_table(targets: list[Target], own_first: float, own_round: float) -> No
                                                            for t in targets))
 
 
-def measure(target: Target, llm: ScriptedLLM, own_first: float, own_round: float) -> None:
-    first_text(target, own_first)
+def measure(target: Target, llm: ScriptedLLM) -> None:
+    first_text(target, llm)
     if target.runs_tools:
-        tool_round(target, llm, own_round)
-    concurrent(target, own_first)
+        tool_round(target, llm)
+    concurrent(target, llm)
 
 
 def side_by_side(env: dict[str, str], directory: Path, chunk_delay: float = 0.03) -> None:
     """Start each server in turn (one at a time on 2 cores) on one scripted model and print the table."""
     with ScriptedLLM(chunk_delay=chunk_delay).serving() as llm:
         env = {**env, "OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-bench"}
-        own_first, own_round = model_own(llm)
+        model_first = p50([own_first(llm) for _ in range(RUNS)])
+        model_round = p50([own_round(llm) for _ in range(RUNS)])
         targets: list[Target] = []
         runs: list[tuple[str, Path, dict[str, str], bool, tuple[str, ...]]] = [
             ("plain llama-stack", plain_config(directory), env, False, ("Responses",)),
@@ -227,13 +237,13 @@ def side_by_side(env: dict[str, str], directory: Path, chunk_delay: float = 0.03
                 if proxied:
                     with standin("proxy", stack.base_url, env={SECRET_ENV: SECRET}) as proxy:
                         target = Target(name, stack, proxy["url"], dict(HEADERS), dialects, runs_tools=True)
-                        measure(target, llm, own_first, own_round)
+                        measure(target, llm)
                 else:
                     target = Target(name, stack, stack.base_url, dict(HEADERS), dialects,
                                     runs_tools=dialects != ("Responses",))
-                    measure(target, llm, own_first, own_round)
+                    measure(target, llm)
             targets.append(target)
             llm.reset()
-        print_table(targets, own_first, own_round)
+        print_table(targets, model_first, model_round)
 
 

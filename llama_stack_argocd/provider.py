@@ -18,8 +18,10 @@ _RESPONSES_DEPENDENCIES = [
 def get_provider_spec() -> list[ProviderSpec]:
     # Loaded before the server builds its routers: the place to adjust them (see apis/overlays.py).
     from llama_stack_argocd.apis.overlays import install_route_overlays
+    from llama_stack_argocd.speedups import install_speedups
 
     install_route_overlays()
+    install_speedups()
     return [
         InlineProviderSpec(
             api=Api.tool_runtime,

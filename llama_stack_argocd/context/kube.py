@@ -2,7 +2,8 @@
 
 The client's configuration loading (in-cluster service account or kubeconfig), TLS and auth are used as they are;
 requests are plain REST reads through `ApiClient.call_api` on explicit paths (source.KINDS), bounded by a timeout on
-every call and run in threads, so independent reads overlap. Bodies are decoded as JSON dicts, exactly as the API
+every call and run in threads, so independent reads overlap. The client (about half a second of imports) is imported
+on first use, so a server that never reads a cluster does not pay for it at start-up. Bodies are decoded as JSON dicts, exactly as the API
 serves them. Failures become `ContextError`s that say what failed and what the back-end's own account is missing.
 """
 
@@ -11,12 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, urlencode
-
-import urllib3
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 
 from llama_stack_argocd.context.errors import AccessDenied, InvalidArgument, NotFound, Unavailable
 from llama_stack_argocd.context.events import about
@@ -24,11 +21,17 @@ from llama_stack_argocd.context.scope import AppRef
 from llama_stack_argocd.context.settings import HARD_MAX_LOG_LINES, ContextSettings
 from llama_stack_argocd.context.source import ResourceType, resource_type
 
+if TYPE_CHECKING:
+    import urllib3
+    from kubernetes import client
+
 _IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
 
 
 def api_client(settings: ContextSettings) -> client.ApiClient:
     """An ApiClient for the configured cluster: explicit kubeconfig, else in-cluster, else $KUBECONFIG/~/.kube."""
+    from kubernetes import client, config
+
     configuration = client.Configuration()
     if settings.kubeconfig:
         config.load_kube_config(settings.kubeconfig, context=settings.kube_context, client_configuration=configuration)
@@ -110,6 +113,9 @@ class KubernetesSource:
         return f"{base}/{quote(name, safe='')}" if name else base
 
     async def _request(self, path: str, read: _Read | None, accept: str = "application/json") -> bytes:
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
         api, timeout = self.api, self._settings.request_timeout_seconds
         url = self.host + path
         what = read.describe() if read else path
@@ -134,6 +140,8 @@ class KubernetesSource:
         raise self._status_error(status, _status_message(body), what, read)
 
     def _transport_error(self, error: urllib3.exceptions.HTTPError, what: str) -> Unavailable:
+        import urllib3
+
         reason = getattr(error, "reason", None) or error
         timeout = self._settings.request_timeout_seconds
         refused = isinstance(reason, urllib3.exceptions.NewConnectionError)  # a subclass of ConnectTimeoutError
