@@ -3,7 +3,9 @@
 The client's configuration loading (in-cluster service account or kubeconfig), TLS and auth are used as they are;
 requests are plain REST reads through `ApiClient.call_api` on explicit paths (source.KINDS), bounded by a timeout on
 every call and run in threads, so independent reads overlap. The client (about half a second of imports) is imported
-on first use, so a server that never reads a cluster does not pay for it at start-up. Bodies are decoded as JSON dicts, exactly as the API
+on first use, so a server that never reads a cluster does not pay for it at start-up. Identical reads in flight at
+the same moment (the tool calls of one round all read the Application, most read the same workload) share one
+request: nothing is kept once it answered, so every answer is as fresh as a read started when it was asked. Bodies are decoded as JSON dicts, exactly as the API
 serves them. Failures become `ContextError`s that say what failed and what the back-end's own account is missing.
 """
 
@@ -85,6 +87,7 @@ class KubernetesSource:
     def __init__(self, settings: ContextSettings) -> None:
         self._settings = settings
         self._client: client.ApiClient | None = None
+        self._in_flight: dict[tuple[str, str], asyncio.Task[tuple[int, bytes]]] = {}
 
     def for_application(self, app: AppRef) -> KubernetesSource:
         return self  # the service account reads every Application the same way
@@ -125,7 +128,7 @@ class KubernetesSource:
             return response.status, response.read()
 
         try:
-            status, body = await asyncio.to_thread(call)
+            status, body = await self._shared(url, accept, call)
         except urllib3.exceptions.HTTPError as error:
             raise self._transport_error(error, what) from error
         except ApiException as error:  # the client's wrapper for TLS failures (status 0)
@@ -138,6 +141,17 @@ class KubernetesSource:
         if status < 300:
             return body
         raise self._status_error(status, _status_message(body), what, read)
+
+    async def _shared(self, url: str, accept: str, call: Any) -> tuple[int, bytes]:
+        """Run `call` in a thread, or join the identical one already running on this event loop."""
+        key = (url, accept)
+        task = self._in_flight.get(key)
+        if task is None or task.get_loop() is not asyncio.get_running_loop():
+            task = asyncio.ensure_future(asyncio.to_thread(call))
+            self._in_flight[key] = task
+            task.add_done_callback(lambda done: self._in_flight.pop(key, None) if self._in_flight.get(key) is done
+                                   else None)
+        return await asyncio.shield(task)  # one caller timing out does not cancel the others' read
 
     def _transport_error(self, error: urllib3.exceptions.HTTPError, what: str) -> Unavailable:
         import urllib3
