@@ -25,7 +25,7 @@ from llama_stack_argocd.context.kube import KubernetesSource
 from llama_stack_argocd.context.scope import AppRef, ResourceRef
 from llama_stack_argocd.context.service import ContextService
 from llama_stack_argocd.context.settings import ContextSettings
-from benchmarks.side_by_side import side_by_side
+from benchmarks.side_by_side import plain_config, side_by_side
 from benchmarks.standins import standin
 from tests.support import cluster as fx
 from tests.support.argocd_api import start_argocd_api
@@ -152,16 +152,20 @@ def main() -> None:
 
         with ScriptedLLM(chunk_delay=0.01).serving() as llm:
             env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-bench", "KUBECONFIG": cluster["kubeconfig"]}
-            config = write_config(ROOT / "run.yaml", Path(tmp))
-            starts, rss = [], []
-            for _ in range(3):
-                begin = time.perf_counter()
-                with running_stack(config, env) as stack:
-                    starts.append(time.perf_counter() - begin)
-                    time.sleep(1)
-                    rss.append(rss_mb(stack.process.pid))
-            print(f"\nserver ready (llama stack run run.yaml -> /v1/health 200): {percentiles(starts)}")
-            print(f"idle RSS after start, remote model: {statistics.median(rss):.0f} MB (median of {len(rss)})")
+            configs = {"plain llama-stack": plain_config(Path(tmp)),
+                       "ours, run.yaml": write_config(ROOT / "run.yaml", Path(tmp))}
+            starts: dict[str, list[float]] = {name: [] for name in configs}
+            rss: dict[str, list[float]] = {name: [] for name in configs}
+            for _ in range(3):  # alternated, so both see the same load
+                for name, config in configs.items():
+                    begin = time.perf_counter()
+                    with running_stack(config, env) as stack:
+                        starts[name].append(time.perf_counter() - begin)
+                        time.sleep(1)
+                        rss[name].append(rss_mb(stack.process.pid))
+            print("\nserver ready (llama stack run -> /v1/health 200) and idle RSS after start, remote model:")
+            for name in configs:
+                print(f"  {name:28} {percentiles(starts[name])}   RSS {statistics.median(rss[name]):.0f} MB")
             side_by_side({"KUBECONFIG": cluster["kubeconfig"]}, Path(tmp))
             scale_out(env, Path(tmp))
     history_trimming()

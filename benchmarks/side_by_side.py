@@ -53,12 +53,14 @@ def memory_mb(pid: int) -> dict[str, float]:
 
 def until(url: str, body: dict, marker: bytes, headers: dict[str, str]) -> float:
     """Seconds from sending to the first chunk holding `marker`; the stream is read to its end."""
-    start, elapsed = time.perf_counter(), None
+    start, elapsed, tail = time.perf_counter(), None, b""
     with httpx.stream("POST", url, json=body, headers=headers, timeout=60) as response:
         response.raise_for_status()
         for chunk in response.iter_bytes():
-            if elapsed is None and marker in chunk:
-                elapsed = time.perf_counter() - start
+            if elapsed is None:
+                tail = tail[-len(marker):] + chunk  # a marker may span two chunks (one word per chunk)
+                if marker in tail:
+                    elapsed = time.perf_counter() - start
     if elapsed is None:
         raise RuntimeError(f"{url}: no {marker!r} streamed")
     return elapsed
@@ -141,14 +143,16 @@ def concurrent(target: Target, llm: ScriptedLLM) -> None:
     own = p50([own_first(llm) for _ in range(RUNS)])
 
     async def one(client: httpx.AsyncClient, url: str, body: dict) -> float | None:
-        start, elapsed = time.perf_counter(), None
+        start, elapsed, tail = time.perf_counter(), None, b""
         try:
             async with client.stream("POST", url, json=body, headers=target.headers) as response:
                 if response.status_code != 200:
                     return None
                 async for chunk in response.aiter_bytes():
-                    if elapsed is None and FIRST in chunk:
-                        elapsed = time.perf_counter() - start
+                    if elapsed is None:
+                        tail = tail[-len(FIRST):] + chunk
+                        if FIRST in tail:
+                            elapsed = time.perf_counter() - start
         except httpx.HTTPError:
             return None
         return elapsed
