@@ -27,7 +27,9 @@ CONCURRENT = 100
 MODEL = "openai/scripted"
 HEADERS = {"Argocd-Application-Name": "argocd:guestbook", "Argocd-Project-Name": "default", "Argocd-Username": "bench"}
 SECRET = "bench-proxy-secret-" + "s" * 24
-FIRST = b"You asked"  # the scripted model's echo of the question (instructions may say "You ...")
+# The first answer text as each stream shows it (the scripted model echoes "You asked: ..." a word per chunk).
+FIRST = {"Responses": b"output_text.delta", "Lightspeed": b"You", "Agents": b'"type": "text"',
+         "model": b'"content": "You"'}
 ANSWER = "Zanzibar: the Application is synced."  # a word no tool result carries
 DIALECTS = ("Responses", "Lightspeed", "Agents")
 
@@ -99,7 +101,7 @@ class Target:
 def own_first(llm: ScriptedLLM) -> float:
     """The scripted model's own time to its first text, asked directly."""
     body = {"model": "scripted", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
-    return until(f"{llm.url}/chat/completions", body, FIRST, {})
+    return until(f"{llm.url}/chat/completions", body, FIRST["model"], {})
 
 
 def own_round(llm: ScriptedLLM) -> float:
@@ -126,7 +128,8 @@ def added(target: Target, dialect: str, own: Callable[[], float], marker: bytes,
 
 def first_text(target: Target, llm: ScriptedLLM) -> None:
     for dialect in target.dialects:
-        target.results[f"first:{dialect}"] = added(target, dialect, lambda: own_first(llm), FIRST, lambda: None)
+        target.results[f"first:{dialect}"] = added(target, dialect, lambda: own_first(llm), FIRST[dialect],
+                                                   lambda: None)
 
 
 def tool_round(target: Target, llm: ScriptedLLM) -> None:
@@ -139,10 +142,11 @@ def tool_round(target: Target, llm: ScriptedLLM) -> None:
 def concurrent(target: Target, llm: ScriptedLLM) -> None:
     """CONCURRENT streamed turns at once, half Responses and half Lightspeed (all Responses if that is all)."""
     mix = [d for d in ("Responses", "Lightspeed") if d in target.dialects]
-    requests = [target.request(mix[i % len(mix)]) for i in range(CONCURRENT)]
+    requests = [(mix[i % len(mix)], *target.request(mix[i % len(mix)])) for i in range(CONCURRENT)]
     own = p50([own_first(llm) for _ in range(RUNS)])
 
-    async def one(client: httpx.AsyncClient, url: str, body: dict) -> float | None:
+    async def one(client: httpx.AsyncClient, dialect: str, url: str, body: dict) -> float | None:
+        marker = FIRST[dialect]
         start, elapsed, tail = time.perf_counter(), None, b""
         try:
             async with client.stream("POST", url, json=body, headers=target.headers) as response:
@@ -150,8 +154,8 @@ def concurrent(target: Target, llm: ScriptedLLM) -> None:
                     return None
                 async for chunk in response.aiter_bytes():
                     if elapsed is None:
-                        tail = tail[-len(FIRST):] + chunk
-                        if FIRST in tail:
+                        tail = tail[-len(marker):] + chunk
+                        if marker in tail:
                             elapsed = time.perf_counter() - start
         except httpx.HTTPError:
             return None
@@ -160,7 +164,7 @@ def concurrent(target: Target, llm: ScriptedLLM) -> None:
     async def run() -> list[float | None]:
         limits = httpx.Limits(max_connections=CONCURRENT * 2, max_keepalive_connections=CONCURRENT * 2)
         async with httpx.AsyncClient(limits=limits, timeout=120) as client:
-            return await asyncio.gather(*(one(client, url, body) for url, body in requests))
+            return await asyncio.gather(*(one(client, *request) for request in requests))
 
     outcomes = asyncio.run(run())
     times = [o for o in outcomes if o is not None]
