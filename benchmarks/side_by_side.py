@@ -11,6 +11,7 @@ import asyncio
 import statistics
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,31 +146,34 @@ def concurrent(target: Target, llm: ScriptedLLM) -> None:
     requests = [(mix[i % len(mix)], *target.request(mix[i % len(mix)])) for i in range(CONCURRENT)]
     own = p50([own_first(llm) for _ in range(RUNS)])
 
-    async def one(client: httpx.AsyncClient, dialect: str, url: str, body: dict) -> float | None:
+    async def one(client: httpx.AsyncClient, dialect: str, url: str, body: dict) -> float | str:
+        """Seconds to the first text, or what went wrong (a status, an exception's name)."""
         marker = FIRST[dialect]
         start, elapsed, tail = time.perf_counter(), None, b""
         try:
             async with client.stream("POST", url, json=body, headers=target.headers) as response:
                 if response.status_code != 200:
-                    return None
+                    return f"HTTP {response.status_code}"
                 async for chunk in response.aiter_bytes():
                     if elapsed is None:
                         tail = tail[-len(marker):] + chunk
                         if marker in tail:
                             elapsed = time.perf_counter() - start
-        except httpx.HTTPError:
-            return None
-        return elapsed
+        except httpx.HTTPError as error:
+            return type(error).__name__
+        return "no text" if elapsed is None else elapsed
 
-    async def run() -> list[float | None]:
+    async def run() -> list[float | str]:
         limits = httpx.Limits(max_connections=CONCURRENT * 2, max_keepalive_connections=CONCURRENT * 2)
         async with httpx.AsyncClient(limits=limits, timeout=120) as client:
             return await asyncio.gather(*(one(client, *request) for request in requests))
 
     outcomes = asyncio.run(run())
-    times = [o for o in outcomes if o is not None]
-    target.results["load:p95"] = (p95(times) - own) if times else float("nan")
-    target.results["load:errors"] = str(len(outcomes) - len(times))
+    times = [o for o in outcomes if isinstance(o, float)]
+    errors = Counter(o for o in outcomes if isinstance(o, str))
+    target.results["load:p95"] = (p95(times) - own) if times else None
+    target.results["load:errors"] = f"{sum(errors.values())}" + (
+        f" ({', '.join(f'{n}x {what}' for what, n in errors.most_common(2))})" if errors else "")
     memory = memory_mb(target.stack.process.pid)
     target.results["load:rss"] = f"{memory['VmRSS']:.0f} MB (peak {memory['VmHWM']:.0f})"
 
