@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks import observability
 from llama_stack_argocd.agent.history import history_tokens, trim
 from llama_stack_argocd.context.argocd_api import ArgoCDSource
 from llama_stack_argocd.context.budget import HISTORY, Budget
@@ -169,6 +170,7 @@ def main() -> None:
             side_by_side({"KUBECONFIG": cluster["kubeconfig"]}, Path(tmp))
             scale_out(env, Path(tmp))
     history_trimming()
+    observability.report()
 
 
 if __name__ == "__main__":
