@@ -1,5 +1,6 @@
-"""`make bench`: context assembly time, server start-up and memory, the time to the first streamed word, and the
-same for a Responses turn continued on a second replica over PostgreSQL (distributions/argocd/scale-out.yaml).
+"""`make bench`: context assembly time, server start-up and memory, the side-by-side table of issue 14 (plain
+llama-stack beside ours with run.yaml and proxy-trust: first text, a tool round, 100 concurrent turns; see
+side_by_side.py), a Responses turn continued on a second replica over PostgreSQL, and history trimming.
 
 Everything runs on this machine against the Kubernetes stand-in and the scripted model (tests/support); the figures
 are printed, never asserted.
@@ -12,12 +13,10 @@ import json
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import yaml
 
 from benchmarks import observability
 from llama_stack_argocd.agent.history import history_tokens, trim
@@ -27,11 +26,12 @@ from llama_stack_argocd.context.kube import KubernetesSource
 from llama_stack_argocd.context.scope import AppRef, ResourceRef
 from llama_stack_argocd.context.service import ContextService
 from llama_stack_argocd.context.settings import ContextSettings
+from benchmarks.side_by_side import plain_config, side_by_side
+from benchmarks.standins import standin
 from tests.support import cluster as fx
 from tests.support.argocd_api import start_argocd_api
-from tests.support.cluster import start_cluster
 from tests.support.postgres import start_postgres
-from tests.support.scripted_llm import ScriptedLLM, Text
+from tests.support.scripted_llm import ScriptedLLM
 from tests.support.stack import ROOT, StackHandle, running_stack, start_stacks, write_config
 
 RUNS = 30
@@ -83,45 +83,6 @@ def first_delta(send: Callable[[], httpx.Response], marker: bytes) -> float:
     if elapsed is None:
         raise RuntimeError("no text streamed")
     return elapsed
-
-
-def dialects(stack: StackHandle, model: str) -> dict[str, Callable[[], float]]:
-    base = stack.base_url
-    agent = httpx.post(f"{base}/v1/agents", headers=HEADERS, json={"agent_config": {"model": model, "instructions": "x"}})
-    agent_id = agent.json()["agent_id"]
-
-    def agents() -> float:
-        session = httpx.post(f"{base}/v1/agents/{agent_id}/session", headers=HEADERS, json={"session_name": "b"})
-        url = f"{base}/v1/agents/{agent_id}/session/{session.json()['session_id']}/turn"
-        body = {"stream": True, "messages": [{"role": "user", "content": "hi"}]}
-        return first_delta(lambda: httpx.stream("POST", url, json=body, headers=HEADERS, timeout=60), b'"type": "text"')
-
-    def responses() -> float:
-        body = {"model": model, "input": "hi", "stream": True}
-        return first_delta(lambda: httpx.stream("POST", f"{base}/v1/openai/v1/responses", json=body,
-                                                 headers=HEADERS, timeout=60), b"output_text.delta")
-
-    def lightspeed() -> float:
-        body = {"query": "hi", "conversation_id": str(uuid.uuid4()), "model": "scripted"}
-        return first_delta(lambda: httpx.stream("POST", f"{base}/v1/streaming_query", json=body, headers=HEADERS,
-                                                 timeout=60), b"You")
-
-    return {"Responses (agent)": responses, "Agents turn": agents, "Lightspeed text": lightspeed}
-
-
-def builtin_config(directory: Path) -> Path:
-    """run.yaml with llama-stack's own Responses provider and without our dialects, for comparison."""
-    config = yaml.safe_load((ROOT / "run.yaml").read_text())
-    config["apis"] = [a for a in config["apis"] if a not in ("legacy_agents", "lightspeed", "argocd_mcp")]
-    for name in ("legacy_agents", "lightspeed", "argocd_mcp"):
-        config["providers"].pop(name, None)
-    responses = config["providers"]["responses"][0]
-    responses.update(provider_type="inline::builtin", module=None)
-    responses["config"] = {"persistence": responses["config"]["persistence"]}
-    responses.pop("module")
-    path = directory / "builtin.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return write_config(path, directory)
 
 
 def continued_turns(first: StackHandle, second: StackHandle, headers: dict[str, str]) -> list[float]:
@@ -179,49 +140,35 @@ def history_trimming() -> None:
 
 
 def main() -> None:
-    print("llama-stack-argocd benchmarks (2 cores; stand-in Kubernetes API and scripted model on loopback)\n")
-    with start_cluster() as cluster, ScriptedLLM(chunk_delay=0.01).serving() as llm, \
-            tempfile.TemporaryDirectory() as tmp:
-        print("context assembly, one workload (application, manifest, events, containers, 500 log lines):")
-        kube = ContextSettings(kubeconfig=cluster.kubeconfig_path, max_log_lines=500)
+    print("llama-stack-argocd benchmarks (2 cores; stand-ins and the scripted model on loopback)\n")
+    with standin("cluster") as cluster, tempfile.TemporaryDirectory() as tmp:
+        print("context assembly, one workload (application, manifest, events, containers, 500 log lines),")
+        print("against stand-ins in another process:")
+        kube = ContextSettings(kubeconfig=cluster["kubeconfig"], max_log_lines=500)
         print(f"  {'Kubernetes API source':28} {percentiles(context_assembly(kube))}")
         with start_argocd_api() as argocd:
             argo = ContextSettings(source="argocd", max_log_lines=500,
                                    argocd={"server_url": argocd.url, "api_token": argocd.token})
             print(f"  {'Argo CD API source':28} {percentiles(context_assembly(argo))}")
 
-        env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-bench", **cluster.kubeconfig_env()}
-        config = write_config(ROOT / "run.yaml", Path(tmp))
-        starts, rss = [], []
-        for _ in range(3):
-            begin = time.perf_counter()
-            with running_stack(config, env) as stack:
-                starts.append(time.perf_counter() - begin)
-                time.sleep(1)
-                rss.append(rss_mb(stack.process.pid))
-        print(f"\nserver ready (llama stack run -> /v1/health 200): {percentiles(starts)}")
-        print(f"idle RSS after start: {statistics.median(rss):.0f} MB (median of {len(rss)})")
-
-        model = "openai/scripted"
-        llm_own = []
-        body = {"model": "scripted", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
-        for _ in range(RUNS):
-            llm.push(Text("You asked a short question"))
-            llm_own.append(first_delta(lambda: httpx.stream("POST", f"{llm.url}/chat/completions", json=body,
-                                                            timeout=60), b'"content": "You"'))
-        print("\ntime to first streamed text (scripted model's own first word, then through each route):")
-        print(f"  {'scripted model itself':28} {percentiles(llm_own)}")
-        with running_stack(builtin_config(Path(tmp)), env) as plain:
-            samples, body = [], {"model": model, "input": "hi", "stream": True}
-            for _ in range(RUNS):
-                samples.append(first_delta(lambda: httpx.stream("POST", f"{plain.base_url}/v1/responses",
-                                                                json=body, timeout=60), b"output_text.delta"))
-            print(f"  {'plain llama-stack Responses':28} {percentiles(samples)}")
-        with running_stack(config, env) as stack:
-            for name, measure in dialects(stack, model).items():
-                samples = [measure() for _ in range(RUNS)]
-                print(f"  {name:28} {percentiles(samples)}")
-        scale_out(env, Path(tmp))
+        with ScriptedLLM(chunk_delay=0.01).serving() as llm:
+            env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-bench", "KUBECONFIG": cluster["kubeconfig"]}
+            configs = {"plain llama-stack": plain_config(Path(tmp)),
+                       "ours, run.yaml": write_config(ROOT / "run.yaml", Path(tmp))}
+            starts: dict[str, list[float]] = {name: [] for name in configs}
+            rss: dict[str, list[float]] = {name: [] for name in configs}
+            for _ in range(3):  # alternated, so both see the same load
+                for name, config in configs.items():
+                    begin = time.perf_counter()
+                    with running_stack(config, env) as stack:
+                        starts[name].append(time.perf_counter() - begin)
+                        time.sleep(1)
+                        rss[name].append(rss_mb(stack.process.pid))
+            print("\nserver ready (llama stack run -> /v1/health 200) and idle RSS after start, remote model:")
+            for name in configs:
+                print(f"  {name:28} {percentiles(starts[name])}   RSS {statistics.median(rss[name]):.0f} MB")
+            side_by_side({"KUBECONFIG": cluster["kubeconfig"]}, Path(tmp))
+            scale_out(env, Path(tmp))
     history_trimming()
     observability.report()
 

@@ -20,9 +20,11 @@ def get_provider_spec() -> list[ProviderSpec]:
     from llama_stack_argocd.apis.overlays import install_route_overlays
     from llama_stack_argocd.logs import install_log_hygiene
     from llama_stack_argocd.observability.install import install_observability
+    from llama_stack_argocd.speedups import install_speedups
 
     install_route_overlays()
     install_edge()
+    install_speedups()
     install_observability()  # request ids, route metrics, the metrics port (see observability/install.py)
     install_log_hygiene()
     builtin = _builtin_responses()

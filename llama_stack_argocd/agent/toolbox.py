@@ -2,27 +2,40 @@
 
 Tools are listed from llama-stack's tool groups (our `argocd::context`, plus any MCP group the distribution
 registers) and executed through llama-stack's tool runtime, so each tool keeps its own provider's scope rules.
+
+A group's listing is kept for `LISTING_TTL_SECONDS` per process (every turn used to list every group again), keyed by
+the caller's own Argo CD token when there is one (a bridged server may list differently for it; the key is a hash,
+never the token). An empty or failed listing is never kept, so a server that comes back is offered on the next turn.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import time
+from collections import OrderedDict
 from typing import Any
 
 from llama_stack_api import ListToolsRequest
 
-from llama_stack_argocd.caller import Caller, acting_as
+from llama_stack_argocd.caller import Caller, acting_as, current_caller
 from llama_stack_argocd.observability.turns import tool_call
+
+LISTING_TTL_SECONDS = 30.0
+_MAX_LISTINGS = 256  # kept listings (groups x callers with their own token); the oldest goes first
 
 
 class Toolbox:
-    def __init__(self, tool_groups: Any, tool_runtime: Any, toolgroup_ids: list[str]) -> None:
+    def __init__(self, tool_groups: Any, tool_runtime: Any, toolgroup_ids: list[str],
+                 listing_ttl_seconds: float = LISTING_TTL_SECONDS) -> None:
         self._tool_groups = tool_groups
         self._tool_runtime = tool_runtime
         self._toolgroup_ids = toolgroup_ids
         self._names: set[str] = set()
         self._needs_approval: set[str] = set()
+        self._ttl = listing_ttl_seconds
+        self._listings: OrderedDict[tuple[str, str | None], tuple[float, list[Any]]] = OrderedDict()
 
     def __contains__(self, name: str) -> bool:
         return name in self._names
@@ -39,11 +52,8 @@ class Toolbox:
         """
         tools: list[dict[str, Any]] = []
         missing: list[str] = []
-        for group in self._toolgroup_ids:
-            try:
-                listed = (await self._tool_groups.list_tools(ListToolsRequest(toolgroup_id=group))).data
-            except Exception:  # noqa: BLE001 - e.g. an MCP server that is down: answer with the other tools
-                listed = []
+        listings = await asyncio.gather(*(self._listing(group) for group in self._toolgroup_ids))
+        for group, listed in zip(self._toolgroup_ids, listings, strict=True):
             if not listed:
                 missing.append(group)
             for tool in listed:
@@ -59,6 +69,24 @@ class Toolbox:
                     }
                 )
         return tools, missing
+
+    async def _listing(self, group: str) -> list[Any]:
+        """One group's tools: kept from a recent listing, else listed now (empty when the group cannot list)."""
+        key = (group, _credential_key())
+        now = time.monotonic()
+        kept = self._listings.get(key)
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        try:
+            listed = list((await self._tool_groups.list_tools(ListToolsRequest(toolgroup_id=group))).data)
+        except Exception:  # noqa: BLE001 - e.g. an MCP server that is down: answer with the other tools
+            listed = []
+        self._listings.pop(key, None)
+        if listed and self._ttl > 0:
+            self._listings[key] = (now + self._ttl, listed)
+            while len(self._listings) > _MAX_LISTINGS:
+                self._listings.popitem(last=False)
+        return listed
 
     async def call(self, name: str, arguments: dict[str, Any]) -> tuple[str, bool]:
         """Run one tool; failures come back as a JSON error the model can read, never as an exception."""
@@ -85,3 +113,11 @@ class Toolbox:
             except TimeoutError:
                 probe[:] = json.dumps({"error": "timeout", "message": f"{name} did not answer in time."}), True
             return probe[0], probe[1]
+
+
+def _credential_key() -> str | None:
+    """What a listing may depend on besides the group: the caller's own Argo CD token, hashed (None without one)."""
+    caller = current_caller()
+    if caller is None or caller.argocd_token is None:
+        return None
+    return hashlib.sha256(caller.argocd_token.get_secret_value().encode()).hexdigest()

@@ -2,7 +2,10 @@
 
 The client's configuration loading (in-cluster service account or kubeconfig), TLS and auth are used as they are;
 requests are plain REST reads through `ApiClient.call_api` on explicit paths (source.KINDS), bounded by a timeout on
-every call and run in threads, so independent reads overlap. Bodies are decoded as JSON dicts, exactly as the API
+every call and run in threads, so independent reads overlap. The client (about half a second of imports) is imported
+on first use, so a server that never reads a cluster does not pay for it at start-up. Identical reads in flight at
+the same moment (the tool calls of one round all read the Application, most read the same workload) share one
+request: nothing is kept once it answered, so every answer is as fresh as a read started when it was asked. Bodies are decoded as JSON dicts, exactly as the API
 serves them. Failures become `ContextError`s that say what failed and what the back-end's own account is missing.
 """
 
@@ -12,12 +15,8 @@ import asyncio
 import builtins
 import json
 import os
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, urlencode
-
-import urllib3
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 
 from llama_stack_argocd.context.errors import AccessDenied, InvalidArgument, NotFound, Unavailable
 from llama_stack_argocd.context.events import about
@@ -26,11 +25,17 @@ from llama_stack_argocd.context.settings import HARD_MAX_LOG_LINES, ContextSetti
 from llama_stack_argocd.context.source import ResourceType, resource_type
 from llama_stack_argocd.observability.metrics import status_kind, upstream_error
 
+if TYPE_CHECKING:
+    import urllib3
+    from kubernetes import client
+
 _IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
 
 
 def api_client(settings: ContextSettings) -> client.ApiClient:
     """An ApiClient for the configured cluster: explicit kubeconfig, else in-cluster, else $KUBECONFIG/~/.kube."""
+    from kubernetes import client, config
+
     configuration = client.Configuration()
     if settings.kubeconfig:
         config.load_kube_config(settings.kubeconfig, context=settings.kube_context, client_configuration=configuration)
@@ -88,6 +93,7 @@ class KubernetesSource:
     def __init__(self, settings: ContextSettings) -> None:
         self._settings = settings
         self._client: client.ApiClient | None = None
+        self._in_flight: dict[tuple[str, str], asyncio.Task[tuple[int, bytes]]] = {}
 
     def for_application(self, app: AppRef) -> KubernetesSource:
         return self  # the service account reads every Application the same way
@@ -116,6 +122,9 @@ class KubernetesSource:
         return f"{base}/{quote(name, safe='')}" if name else base
 
     async def _request(self, path: str, read: _Read | None, accept: str = "application/json") -> bytes:
+        import urllib3
+        from kubernetes.client.exceptions import ApiException
+
         api, timeout = self.api, self._settings.request_timeout_seconds
         url = self.host + path
         what = read.describe() if read else path
@@ -125,7 +134,7 @@ class KubernetesSource:
             return response.status, response.read()
 
         try:
-            status, body = await asyncio.to_thread(call)
+            status, body = await self._shared(url, accept, call)
         except urllib3.exceptions.HTTPError as error:
             raise self._transport_error(error, what) from error
         except ApiException as error:  # the client's wrapper for TLS failures (status 0)
@@ -140,7 +149,20 @@ class KubernetesSource:
             return body
         raise self._status_error(status, _status_message(body), what, read)
 
+    async def _shared(self, url: str, accept: str, call: Any) -> tuple[int, bytes]:
+        """Run `call` in a thread, or join the identical one already running on this event loop."""
+        key = (url, accept)
+        task = self._in_flight.get(key)
+        if task is None or task.get_loop() is not asyncio.get_running_loop():
+            task = asyncio.ensure_future(asyncio.to_thread(call))
+            self._in_flight[key] = task
+            task.add_done_callback(lambda done: self._in_flight.pop(key, None) if self._in_flight.get(key) is done
+                                   else None)
+        return await asyncio.shield(task)  # one caller timing out does not cancel the others' read
+
     def _transport_error(self, error: urllib3.exceptions.HTTPError, what: str) -> Unavailable:
+        import urllib3
+
         reason = getattr(error, "reason", None) or error
         timeout = self._settings.request_timeout_seconds
         refused = isinstance(reason, urllib3.exceptions.NewConnectionError)  # a subclass of ConnectTimeoutError

@@ -189,3 +189,21 @@ async def test_inside_a_cluster_the_service_account_is_used(cluster, monkeypatch
     with pytest.raises(Unavailable, match="No Kubernetes API is configured") as missing:
         await KubernetesSource(ContextSettings()).get("Pod", fx.APP_NS, fx.HEALTHY_POD)
     assert "token" in missing.value.message.lower() or "serviceaccount" in missing.value.message.lower()
+
+
+async def test_identical_reads_in_flight_share_one_request_and_nothing_is_kept(cluster):
+    source = source_for(cluster)
+    await source.get("Pod", fx.APP_NS, fx.HEALTHY_POD)  # client built, connection open
+    before = cluster.request_count()
+    pods = await asyncio.gather(*(source.get("Pod", fx.APP_NS, fx.HEALTHY_POD) for _ in range(4)),
+                                source.get("Pod", fx.APP_NS, fx.CRASHING_POD))
+    paths = cluster.paths_since(before)
+    assert sum(fx.HEALTHY_POD in p for p in paths) == 1 and sum(fx.CRASHING_POD in p for p in paths) == 1
+    assert pods[0] == pods[3] and pods[0] is not pods[1]  # each caller gets its own object to change
+    before = cluster.request_count()
+    await source.get("Pod", fx.APP_NS, fx.HEALTHY_POD)
+    await source.get("Pod", fx.APP_NS, fx.HEALTHY_POD)
+    assert len(cluster.paths_since(before)) == 2  # once answered, a read is made again
+    with pytest.raises(NotFound):  # a shared failure reaches every caller, as its own error
+        await asyncio.gather(*(source.get("Pod", fx.APP_NS, "no-such-pod") for _ in range(3)))
+    assert source._in_flight == {}
