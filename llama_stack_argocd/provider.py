@@ -18,8 +18,10 @@ _RESPONSES_DEPENDENCIES = [
 def get_provider_spec() -> list[ProviderSpec]:
     # Loaded before the server builds its routers: the place to adjust them (see apis/overlays.py).
     from llama_stack_argocd.apis.overlays import install_route_overlays
+    from llama_stack_argocd.apis.provider_health import install_provider_health
 
     install_route_overlays()
+    install_provider_health()
     return [
         InlineProviderSpec(
             api=Api.tool_runtime,
