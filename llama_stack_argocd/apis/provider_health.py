@@ -1,10 +1,11 @@
 """`GET /v1/providers` (and the admin API's listing) with the health of every provider, routed APIs included.
 
-llama-stack 0.7 asks each API's router for its health and files the answer under the API's name, so every
-provider behind a router (inference, tool_runtime, ...) shows "Not Implemented", even one that serves and has a
-`health()`: the embedded model looked broken while it answered. Here each provider behind a routing table is also
-asked itself, within the same bound llama-stack uses. Pinned to llama-stack 0.7.x; `tests/unit/test_overlays.py`
-fails if the hook point moves.
+llama-stack 0.7 asks the implementations it knew when it built the listing (its internal ones only, none of the
+routers), so every provider shows "Not Implemented", even one that serves and has a `health()`: the embedded model
+looked broken while it answered. Our providers register themselves here when they are built (`reports_health`),
+and the listing asks each of them, within the bound llama-stack uses; a provider behind a routing table the
+listing does see is asked too. Pinned to llama-stack 0.7.x; `tests/unit/test_provider_health.py` fails if the
+hook point moves.
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ TIMEOUT_SECONDS = 3.0  # llama-stack's own bound for one provider's health check
 
 Health = dict[str, dict[str, Any]]
 
+_REPORTING: list[Any] = []  # our provider instances; llama-stack sets __provider_spec__/__provider_id__ on them
+
+
+def reports_health(impl: Any) -> Any:
+    """Have `impl` (a provider this package built) answer for itself in `GET /v1/providers`."""
+    _REPORTING.append(impl)
+    return impl
+
 
 async def _one(provider: Any) -> dict[str, Any]:
     try:
@@ -35,8 +44,12 @@ async def _one(provider: Any) -> dict[str, Any]:
 
 
 async def routed_providers_health(deps: dict[Any, Any]) -> Health:
-    """Health of each provider behind a routing table, by API name and provider id, checked concurrently."""
-    checks: list[tuple[str, str, Any]] = []
+    """Health of our providers and of those behind a routing table, by API name and provider id, concurrently."""
+    checks: list[tuple[str, str, Any]] = [
+        (impl.__provider_spec__.api.value, impl.__provider_id__, impl)
+        for impl in _REPORTING
+        if getattr(impl, "__provider_spec__", None) is not None and getattr(impl, "__provider_id__", None)
+    ]
     for impl in deps.values():
         table = getattr(impl, "routing_table", None)
         for provider_id, provider in (getattr(table, "impls_by_provider_id", None) or {}).items():
