@@ -9,7 +9,7 @@ PORT    ?= 8321
 CONFIG  ?= run.yaml
 STATE   ?= $(CURDIR)/state
 
-.PHONY: help install install-test run test bench eval fuzz clean
+.PHONY: help install install-test run test bench eval fuzz clean promtool
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -37,8 +37,14 @@ $(VENV)/.installed-test: $(VENV)/.installed
 run: install ## start the assistant on 127.0.0.1:PORT with CONFIG, state in STATE
 	SQLITE_STORE_DIR=$(STATE) $(VENV)/bin/llama stack run $(CONFIG) --port $(PORT)
 
-test: install-test ## every test (unit, end to end, real clients)
+test: install-test promtool ## every test (unit, end to end, real clients)
 	$(PY) -m pytest -q
+
+# promtool checks the kit's alert rules (Debian package `prometheus`); best effort: without it that check is skipped.
+promtool: ## install promtool if it can (for the monitoring kit's rule check)
+	@command -v promtool >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1; } || \
+	  echo "promtool is not installed: tests/unit/test_monitoring_kit.py skips its rule check"
 
 bench: install-test ## the benchmarks (benchmarks/bench.py)
 	$(PY) -m benchmarks.bench

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from benchmarks import observability
 from llama_stack_argocd.agent.history import history_tokens, trim
 from llama_stack_argocd.context.argocd_api import ArgoCDSource
 from llama_stack_argocd.context.budget import HISTORY, Budget
@@ -222,6 +223,7 @@ def main() -> None:
                 print(f"  {name:28} {percentiles(samples)}")
         scale_out(env, Path(tmp))
     history_trimming()
+    observability.report()
 
 
 if __name__ == "__main__":

@@ -2,33 +2,34 @@
 
 from llama_stack_api import Api, InlineProviderSpec, ProviderSpec
 
-# The builtin Responses provider needs these; ours wraps it, so it needs the same.
-_RESPONSES_DEPENDENCIES = [
-    Api.inference,
-    Api.vector_io,
-    Api.tool_runtime,
-    Api.tool_groups,
-    Api.conversations,
-    Api.prompts,
-    Api.files,
-    Api.connectors,
-]
+from llama_stack_argocd.providers.toolgroups import CONTEXT_TOOLGROUP
+
+
+def _builtin_responses() -> ProviderSpec:
+    """llama-stack's own Responses provider as its registry declares it: ours runs it behind the agent, so it needs
+    what the builtin needs (read from the registry, not copied, so a llama-stack upgrade carries over)."""
+    from llama_stack.providers.registry.responses import available_providers
+
+    return next(spec for spec in available_providers() if spec.provider_type == "inline::builtin")
 
 
 def get_provider_spec() -> list[ProviderSpec]:
     # Loaded before the server builds its routers: the place to adjust them (see apis/overlays.py).
     from llama_stack_argocd.apis.overlays import install_route_overlays
     from llama_stack_argocd.apis.provider_health import install_provider_health
+    from llama_stack_argocd.observability.install import install_observability
 
     install_route_overlays()
     install_provider_health()
+    install_observability()  # request ids, route metrics, the metrics port (see observability/install.py)
+    builtin = _builtin_responses()
     return [
         InlineProviderSpec(
             api=Api.tool_runtime,
             provider_type="inline::argocd",
             module="llama_stack_argocd.providers.tool_runtime",
             config_class="llama_stack_argocd.providers.tool_runtime.config.ArgoCDToolRuntimeConfig",
-            toolgroup_id="argocd::context",
+            toolgroup_id=CONTEXT_TOOLGROUP,
             description="Read-only Argo CD / Kubernetes context tools, scoped to the caller's Application.",
         ),
         InlineProviderSpec(
@@ -50,8 +51,8 @@ def get_provider_spec() -> list[ProviderSpec]:
             provider_type="inline::argocd-responses",
             module="llama_stack_argocd.providers.responses",
             config_class="llama_stack_argocd.providers.responses.config.ArgoCDResponsesConfig",
-            api_dependencies=_RESPONSES_DEPENDENCIES,
-            optional_api_dependencies=[Api.safety],
+            api_dependencies=list(builtin.api_dependencies),
+            optional_api_dependencies=list(builtin.optional_api_dependencies),
             description="The Argo CD agent: llama-stack's Responses with server-side Argo CD tools.",
         ),
     ]

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from llama_stack.log import get_logger
 from llama_stack_api import CreateResponseRequest
 from pydantic import BaseModel, Field
 
@@ -37,9 +36,8 @@ from llama_stack_argocd.agent.instructions import focus_line, system_instruction
 from llama_stack_argocd.agent.state import ConversationMemory
 from llama_stack_argocd.agent.toolbox import Toolbox
 from llama_stack_argocd.caller import Caller
+from llama_stack_argocd.observability.turns import TurnWatch
 from llama_stack_argocd.security.quota import QuotaKeeper, QuotaSettings
-
-audit_log = get_logger(name="llama_stack_argocd.audit", category="core")
 
 
 class AgentSettings(BaseModel):
@@ -67,7 +65,7 @@ class AgentRequest:
     prior_items: list[Any] = field(default_factory=list)  # structured Responses input before the question
     extra_tools: list[Any] = field(default_factory=list)  # the caller's own Responses tools (mcp, functions...)
     options: dict[str, Any] = field(default_factory=dict)  # passed through: temperature, max_output_tokens, ...
-    entrypoint: str = "responses"  # the dialect that asked, for the audit line
+    entrypoint: str = "responses"  # the dialect that asked: a metrics label and the audit event's `dialect`
     approvals: dict[str, bool] = field(default_factory=dict)  # the user's answers to approval requests, by id
     approvals_supported: bool = False  # the dialect can show an approval request: write tools may be offered
 
@@ -99,39 +97,31 @@ class ArgoCDAgent:
 
     async def start(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
         """Prepare the turn and start its first round now, so bad requests fail before any byte is streamed."""
+        watch = TurnWatch(request.entrypoint, request.model)
         principal = request.caller.principal if request.caller else "anonymous"
         await self.quota.admit(principal)
         turn = await self._prepare(request)
+        turn.watch = watch
         offer = self._settings.max_tool_rounds > 0
         first = await self._round(turn, turn.first_input, turn.previous_response_id, offer_tools=offer)
         return self._audited(turn, self._run(turn, first), principal)
 
     async def _audited(self, turn: _Turn, events: AsyncIterator[AgentEvent], principal: str) -> AsyncIterator[AgentEvent]:
-        """Count the tokens against the user's quota and write one audit line per turn (never any content)."""
+        """Count the tokens against the user's quota; metrics, trace and one audit event per turn (no content)."""
         status = "incomplete"
         try:
             async for event in events:
                 if isinstance(event, Finished):
-                    status = event.response.status
+                    status = "awaiting_approval" if event.approvals else event.response.status
                 elif isinstance(event, Failed):
                     status = "failed"
+                elif isinstance(event, TextDelta):
+                    turn.watch.first_text()
                 yield event
         finally:
             report = turn.report
             await self.quota.spend_tokens(principal, report.input_tokens + report.output_tokens)
-            caller = turn.request.caller
-            audit_log.info(
-                "argocd-audit",
-                user=principal,
-                application=str(caller.application) if caller and caller.application else None,
-                entrypoint=turn.request.entrypoint,
-                model=turn.request.model,
-                tools=",".join(report.tools_called),
-                input_tokens=report.input_tokens,
-                output_tokens=report.output_tokens,
-                redactions=report.redactions,
-                status=status,
-            )
+            turn.watch.finish(status, report, turn.request.caller)
 
     async def _prepare(self, request: AgentRequest) -> _Turn:
         previous = request.previous_response_id
@@ -214,7 +204,12 @@ class ArgoCDAgent:
         }
         if turn.tools and not offer_tools:
             body["tool_choice"] = "none"
-        return await self._backend(CreateResponseRequest(**body))
+        turn.watch.round_started()
+        try:
+            return await self._backend(CreateResponseRequest(**body))
+        except Exception as exc:
+            turn.watch.round_failed(exc)
+            raise
 
     async def _run(self, turn: _Turn, stream: AsyncIterator[Any]) -> AsyncIterator[AgentEvent]:
         report, results = turn.report, list(turn.resumed)
@@ -239,6 +234,7 @@ class ArgoCDAgent:
                 yield Failed("The model stream ended without a response.", report)
                 return
             _add_usage(report, response)
+            turn.watch.round_finished(response)
             if response.status == "failed":
                 message = response.error.message if response.error else "The model failed to answer."
                 yield Failed(message, report)
@@ -260,7 +256,8 @@ class ArgoCDAgent:
             outputs = []
             for call in held:
                 yield ToolCall(call.call_id, call.name, call.arguments, round_number)
-            executed, cut = await self._execute(held, turn.request, round_number)
+            with turn.watch.tools():
+                executed, cut = await self._execute(held, turn.request, round_number)
             report.truncated |= cut
             for result in executed:
                 report.tools_called.append(result.name)
@@ -347,6 +344,7 @@ class _Turn:
     report: TurnReport
     resumed: list[ToolResult] = field(default_factory=list)  # held calls answered before the first round
     offered: set[str] = field(default_factory=set)  # our tools offered this turn: the ones run server-side
+    watch: TurnWatch = field(default_factory=lambda: TurnWatch("unknown", traced=False))  # set by start()
 
 
 def _is_function_call(item: Any) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 from llama_stack_api import ListToolsRequest
 
 from llama_stack_argocd.caller import Caller, acting_as
+from llama_stack_argocd.observability.turns import tool_call
 
 
 class Toolbox:
@@ -78,8 +79,9 @@ class Toolbox:
         Every front door that runs tools (the agent's loop, the MCP endpoint) goes through here, so the scope, the
         error shape and the time limit are the same everywhere.
         """
-        with acting_as(caller):
+        with acting_as(caller), tool_call(name, name in self._names) as probe:
             try:
-                return await asyncio.wait_for(self.call(name, arguments), timeout)
+                probe[:] = await asyncio.wait_for(self.call(name, arguments), timeout)
             except TimeoutError:
-                return json.dumps({"error": "timeout", "message": f"{name} did not answer in time."}), True
+                probe[:] = json.dumps({"error": "timeout", "message": f"{name} did not answer in time."}), True
+            return probe[0], probe[1]

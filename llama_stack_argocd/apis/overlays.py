@@ -49,11 +49,26 @@ def serve_uuid_conversations(impl: Any) -> None:
 def install_route_overlays() -> None:
     """Wrap the `responses` and `models` router factories once per process."""
     factories = fastapi_router_registry._ROUTER_FACTORIES
-    wrappers = (("responses", _responses_router), ("models", _models_router), ("conversations", _conversations_router))
-    for api, wrap in wrappers:
+    for api, wrap in _WRAPPERS.items():
         factory = factories.get(api)
         if factory is not None and not getattr(factory, _MARK, False):
             factories[api] = _marked(wrap(factory))
+
+
+class OverlayMissing(RuntimeError):
+    """A router overlay did not apply: serving on would lose the caller's Application scope on /v1/responses."""
+
+
+def verify_route_overlays() -> None:
+    """Refuse to start unless every overlay is in place (called while providers start, before routers are built)."""
+    factories = fastapi_router_registry._ROUTER_FACTORIES
+    missing = [api for api in _WRAPPERS if not getattr(factories.get(api), _MARK, False)]
+    if missing:
+        raise OverlayMissing(
+            f"The route overlays of llama-stack-argocd did not apply to {', '.join(missing)}: this llama-stack "
+            "version builds its routers elsewhere. Refusing to start, since /v1/responses would lose the caller's "
+            "Application scope. Use llama-stack 0.7.x."
+        )
 
 
 def _marked(factory: Callable[[Any], APIRouter]) -> Callable[[Any], APIRouter]:
@@ -172,3 +187,10 @@ def _conversations_router(original: Callable[[Any], APIRouter]) -> Callable[[Any
         return router
 
     return factory
+
+
+_WRAPPERS: dict[str, Callable[[Callable[[Any], APIRouter]], Callable[[Any], APIRouter]]] = {
+    "responses": _responses_router,
+    "models": _models_router,
+    "conversations": _conversations_router,
+}

@@ -20,10 +20,11 @@ error message (argocd-server's own messages are scrubbed of it too). TLS is veri
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import httpx
 
@@ -32,6 +33,7 @@ from llama_stack_argocd.context.events import about
 from llama_stack_argocd.context.scope import AppRef
 from llama_stack_argocd.context.settings import HARD_MAX_LOG_LINES, ContextSettings
 from llama_stack_argocd.context.source import resource_type
+from llama_stack_argocd.observability.metrics import status_kind, upstream_error
 
 _MAX_CONCURRENT_READS = 8  # objects of one listing read at once: bounded, argocd-server serves every user too
 _MAX_LOG_BYTES = 8 * 1024 * 1024  # a log stream is cut here whatever tailLines said
@@ -40,6 +42,8 @@ _LOGS_RBAC_EXAMPLE = "p, role:assistant-readonly, logs, get, */*, allow"
 
 Obj = dict[str, Any]
 
+
+T = TypeVar("T")
 
 class ArgoCDClient:
     """HTTP to argocd-server: the bearer token, TLS settings, a timeout on every call, errors as `ContextError`s."""
@@ -119,6 +123,7 @@ class ArgoCDClient:
 
     def _transport_error(self, error: httpx.HTTPError, what: str) -> Unavailable:
         timeout = self._settings.request_timeout_seconds
+        upstream_error("argocd_api", "timeout" if isinstance(error, httpx.TimeoutException) else "refused")
         if isinstance(error, httpx.TimeoutException):
             return Unavailable(f"argocd-server timed out after {timeout:g}s reading {what}.",
                                hint="argocd-server is slow or overloaded; try again shortly, or ask for less.")
@@ -151,6 +156,7 @@ class ArgoCDClient:
             return NotFound(f"{what} is not part of the Application's resource tree{detail}.")
         if status == 400:
             return InvalidArgument(f"argocd-server rejected reading {what}{detail}.")
+        upstream_error("argocd_api", status_kind(status) or "other")
         return Unavailable(f"argocd-server answered HTTP {status} reading {what}{detail}.",
                            hint="A server-side problem; try again shortly.")
 
@@ -204,12 +210,12 @@ class ArgoCDApplicationSource:
     def for_application(self, app: AppRef) -> ArgoCDApplicationSource:
         return self if app == self.app else ArgoCDApplicationSource(self.client, app)
 
-    async def _once(self, key: Any, read: Callable[[], Awaitable[Any]]) -> Any:
+    async def _once(self, key: Any, read: Callable[[], Awaitable[T]]) -> T:
         """`read()` the first time `key` is asked for in this call; concurrent askers share the one request."""
         future = self._cache.get(key)
         if future is None:
             future = self._cache[key] = asyncio.ensure_future(read())
-        return await asyncio.shield(future)
+        return cast(T, await asyncio.shield(future))
 
     def _params(self, **extra: str) -> dict[str, str]:
         return {"appNamespace": self.app.namespace, **{k: v for k, v in extra.items() if v}}
@@ -219,7 +225,7 @@ class ArgoCDApplicationSource:
             raise InvalidArgument(f"This source reads Argo CD Application {self.app}, not {namespace}:{name}.")
 
         async def read() -> Obj:
-            app = await self.client.get_json(self._base, self._params(), f"Argo CD Application {self.app}")
+            app: Obj = await self.client.get_json(self._base, self._params(), f"Argo CD Application {self.app}")
             app.setdefault("kind", "Application")  # argocd-server serves the informer's copy, without type meta
             app.setdefault("apiVersion", "argoproj.io/v1alpha1")
             return app
@@ -230,7 +236,7 @@ class ArgoCDApplicationSource:
         """The resource tree's nodes: what the Application manages and everything those own."""
 
         async def read() -> list[Obj]:
-            tree = await self.client.get_json(f"{self._base}/resource-tree", self._params(),
+            tree: Obj = await self.client.get_json(f"{self._base}/resource-tree", self._params(),
                                               f"the resource tree of Argo CD Application {self.app}")
             return list(tree.get("nodes") or [])
 
@@ -252,7 +258,7 @@ class ArgoCDApplicationSource:
                 raise Unavailable(f"argocd-server sent no readable manifest for {what}.") from None
             obj.setdefault("kind", kind)
             obj.setdefault("apiVersion", f"{group}/{node.get('version')}" if group else node.get("version") or "v1")
-            return obj
+            return cast(Obj, obj)
 
         return await self._once(("object", *key), read)
 
@@ -260,7 +266,7 @@ class ArgoCDApplicationSource:
         canonical, rtype = resource_type(kind, group)
         namespace = namespace if rtype.namespaced else None
         if canonical == "Application" and (namespace, name) == (self.app.namespace, self.app.name):
-            return await self.get_application(namespace, name)
+            return await self.get_application(self.app.namespace, name)
         for node in await self.tree():
             if (node.get("group") or "", node.get("kind"), node.get("namespace") or None, node.get("name")) == (
                 rtype.group, canonical, namespace, name
@@ -285,7 +291,7 @@ class ArgoCDApplicationSource:
                 raise item
         return [item for item in found if isinstance(item, dict)]
 
-    async def events(self, namespace: str | None, subjects: list[Obj]) -> list[Obj]:
+    async def events(self, namespace: str | None, subjects: builtins.list[Obj]) -> builtins.list[Obj]:
         uids = {n.get("uid"): n for n in await self.tree() if n.get("uid")}
 
         async def of(subject: Obj) -> list[Obj]:
@@ -305,7 +311,8 @@ class ArgoCDApplicationSource:
                 answer = await self.client.get_json(f"{self._base}/events", params, what)
             return [{"apiVersion": "v1", "kind": "Event", **item} for item in answer.get("items") or []]
 
-        seen, out = set(), []
+        seen: set[Any] = set()
+        out: builtins.list[Obj] = []
         for batch in await asyncio.gather(*(of(s) for s in subjects)):
             for event in batch:
                 uid = (event.get("metadata") or {}).get("uid")

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 from .tokens import count_tokens
 
@@ -261,7 +261,7 @@ class Budget:
     @classmethod
     def for_model(
         cls, model: str | None, windows: Mapping[str, int] | None = None, default_window: int = DEFAULT_CONTEXT_WINDOW,
-        **kwargs,
+        **kwargs: Any,
     ) -> Budget:
         return cls(context_window=context_window_for(model, windows, default_window), model=model, **kwargs)
 

@@ -9,6 +9,7 @@ serves them. Failures become `ContextError`s that say what failed and what the b
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import os
 from typing import Any, NamedTuple
@@ -23,6 +24,7 @@ from llama_stack_argocd.context.events import about
 from llama_stack_argocd.context.scope import AppRef
 from llama_stack_argocd.context.settings import HARD_MAX_LOG_LINES, ContextSettings
 from llama_stack_argocd.context.source import ResourceType, resource_type
+from llama_stack_argocd.observability.metrics import status_kind, upstream_error
 
 _IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
 
@@ -100,7 +102,7 @@ class KubernetesSource:
 
     @property
     def host(self) -> str:
-        return self.api.configuration.host.rstrip("/")
+        return str(self.api.configuration.host).rstrip("/")
 
     def _path(self, rtype: ResourceType, namespace: str | None, name: str | None = None) -> str:
         base = f"/apis/{rtype.group}/{rtype.version}" if rtype.group else f"/api/{rtype.version}"
@@ -128,6 +130,7 @@ class KubernetesSource:
                 hint="Check the API server address and its TLS certificate in the kubeconfig.",
             ) from error
         except OSError as error:
+            upstream_error("kubernetes", "refused")
             raise Unavailable(f"Kubernetes API unreachable at {self.host} reading {what}: {error}") from error
         if status < 300:
             return body
@@ -140,6 +143,7 @@ class KubernetesSource:
         timed_out = isinstance(reason, urllib3.exceptions.TimeoutError) or isinstance(
             error, urllib3.exceptions.TimeoutError
         )
+        upstream_error("kubernetes", "timeout" if timed_out and not refused else "refused")
         if timed_out and not refused:
             return Unavailable(
                 f"Kubernetes API timed out after {timeout:g}s reading {what}.",
@@ -167,6 +171,7 @@ class KubernetesSource:
             )
         if status == 400:
             return InvalidArgument(f"The Kubernetes API rejected reading {what}{detail}")
+        upstream_error("kubernetes", status_kind(status) or "other")
         return Unavailable(
             f"The Kubernetes API answered HTTP {status} reading {what}{detail}",
             hint="A server-side problem; try again shortly.",
@@ -197,7 +202,9 @@ class KubernetesSource:
             return []  # the cluster does not serve this kind (an uninstalled CRD): there are none
         return [self._typed(item, canonical, rtype) for item in data.get("items") or []]
 
-    async def events(self, namespace: str | None, subjects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def events(
+        self, namespace: str | None, subjects: builtins.list[dict[str, Any]]
+    ) -> builtins.list[dict[str, Any]]:
         """One listing of the namespace's Events (kmock ignores field selectors), filtered to the subjects."""
         return [e for e in await self.list("Event", namespace) if about(e, subjects)]
 

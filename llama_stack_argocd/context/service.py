@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from llama_stack_argocd.context.errors import ContextError, InvalidArgument
 from llama_stack_argocd.context.events import about, group_events, last_seen, parse_time
@@ -51,7 +51,7 @@ class ContextService:
 
     def _redacted(self, payload: dict[str, Any]) -> dict[str, Any]:
         redactor = self._redactor_factory()
-        out = redactor.redact_obj(payload)
+        out: dict[str, Any] = redactor.redact_obj(payload)
         if redactor.count:
             out["redacted_values"] = redactor.count
         return out
@@ -207,7 +207,7 @@ class ContextService:
             if len(failures) == len(outcomes):
                 raise failures[0]
             results = [
-                o if isinstance(o, dict) else {"pod": (p.get("metadata") or {}).get("name"), **o.to_dict()}
+                o if isinstance(o, dict) else {"pod": (p.get("metadata") or {}).get("name"), **cast(ContextError, o).to_dict()}
                 for p, o in zip(pods, outcomes, strict=True)
             ]
         return self._redacted({"resource": f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}",

@@ -12,6 +12,7 @@ every Application and returns itself.
 
 from __future__ import annotations
 
+import builtins
 from typing import Any, NamedTuple, Protocol
 
 from llama_stack_argocd.context.errors import InvalidArgument
@@ -126,7 +127,9 @@ class ClusterSource(Protocol):
         """
         ...
 
-    async def events(self, namespace: str | None, subjects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def events(
+        self, namespace: str | None, subjects: builtins.list[dict[str, Any]]
+    ) -> builtins.list[dict[str, Any]]:
         """The Events (core/v1 or events.k8s.io/v1 dicts) about any of `subjects`, objects read from this source.
 
         Subjects rather than a namespace listing: Argo CD serves events per resource (by uid), Kubernetes per

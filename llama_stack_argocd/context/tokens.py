@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 # SmolLM2's pre-tokenizer: each digit alone, then the GPT-2 split. A run of spaces before a digit stays whole because
 # the reference splits at digits first and applies the GPT-2 rule to what is between them.
@@ -59,7 +60,7 @@ class Tokenizer:
 
 
 @lru_cache(maxsize=1)
-def _smollm2_encoding():  # -> tiktoken.Encoding | None
+def _smollm2_encoding() -> Any:  # tiktoken.Encoding | None, tiktoken imported lazily
     try:
         import tiktoken
 
@@ -154,7 +155,7 @@ def truncate_to_tokens(text: str, max_tokens: int, model: str | None = None) -> 
     if enc is not None:
         # one encode: the first N tokens (N scaled by the family factor), decoded back to text
         ids = enc.encode_ordinary(text)
-        cut = enc.decode(ids[: int(max_tokens / tok.factor)], errors="ignore")
+        cut: str = enc.decode(ids[: int(max_tokens / tok.factor)], errors="ignore")
         while cut and tok.count(cut) > max_tokens:
             cut = cut[: int(len(cut) * 0.98)]
     else:

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from llama_stack_argocd.context.errors import InvalidArgument
+from llama_stack_argocd.context.schema import inline_refs
 from llama_stack_argocd.context.scope import AppRef, ResourceRef
 from llama_stack_argocd.context.service import ContextService
 from llama_stack_argocd.context.settings import HARD_MAX_LOG_LINES
@@ -122,15 +123,13 @@ TOOLS_BY_NAME: dict[str, ToolSpec] = {spec.name: spec for spec in TOOLS}
 _SCHEMA_NOISE = frozenset({"title", "default", "additionalProperties"})
 
 
-def _clean(node: Any, defs: dict[str, Any]) -> Any:
-    """Inline `$ref`s, drop titles and defaults, turn `anyOf[X, null]` into X (optional is said by `required`)."""
+def _clean(node: Any) -> Any:
+    """Drop titles and defaults, turn `anyOf[X, null]` into X (optional is said by `required`)."""
     if isinstance(node, list):
-        return [_clean(item, defs) for item in node]
+        return [_clean(item) for item in node]
     if not isinstance(node, dict):
         return node
-    if "$ref" in node:
-        return _clean(defs[node["$ref"].rpartition("/")[2]], defs)
-    out = {k: _clean(v, defs) for k, v in node.items() if k not in _SCHEMA_NOISE and k != "$defs"}
+    out = {k: _clean(v) for k, v in node.items() if k not in _SCHEMA_NOISE}
     if "anyOf" in out:
         options = [o for o in out.pop("anyOf") if o.get("type") != "null"]
         if len(options) == 1:
@@ -138,14 +137,14 @@ def _clean(node: Any, defs: dict[str, Any]) -> Any:
         else:
             out["anyOf"] = options
     if "properties" in node:  # property names are data, not schema keywords: keep them all
-        out["properties"] = {k: _clean(v, defs) for k, v in node["properties"].items()}
+        out["properties"] = {k: _clean(v) for k, v in node["properties"].items()}
     return out
 
 
 def input_schema(spec: ToolSpec) -> dict[str, Any]:
     """A plain JSON schema for the arguments: no titles, no `$defs`, optional fields simply not `required`."""
     schema = spec.args_model.model_json_schema()
-    cleaned = _clean(schema, schema.get("$defs", {}))
+    cleaned = _clean(inline_refs(schema))
     return {"type": "object", "properties": cleaned.get("properties", {}), "required": list(schema.get("required", []))}
 
 

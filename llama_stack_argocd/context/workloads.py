@@ -40,8 +40,8 @@ def owned_by(items: list[Obj], owner: Obj) -> list[Obj]:
 
     def matches(ref: Obj) -> bool:
         if uid and ref.get("uid"):
-            return ref.get("uid") == uid
-        return ref.get("kind") == kind and ref.get("name") == name
+            return bool(ref.get("uid") == uid)
+        return bool(ref.get("kind") == kind and ref.get("name") == name)
 
     return [i for i in items if any(matches(r) for r in _meta(i).get("ownerReferences") or [])]
 
@@ -96,7 +96,7 @@ def default_container(pod: Obj) -> str | None:
     names, _ = container_names(pod)
     annotated = (_meta(pod).get("annotations") or {}).get(DEFAULT_CONTAINER_ANNOTATION)
     if annotated in names:
-        return annotated
+        return str(annotated)
     return names[0] if len(names) == 1 else None
 
 

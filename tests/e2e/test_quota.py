@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from llama_stack_argocd.observability.audit import parse
 from tests.support.http import EXTENSION_HEADERS, MODEL
 from tests.support.stack import ROOT, running_stack, write_config
 
@@ -31,12 +32,11 @@ def test_requests_beyond_the_quota_get_429_per_user(stack, llm):
     assert httpx.post(f"{stack.base_url}/v1/query", headers=other, json={"query": "hi"}, timeout=60).status_code == 200
 
 
-def test_audit_line_per_turn_without_content(stack, llm):
+def test_audit_event_per_turn_without_content(stack, llm):
     httpx.post(f"{stack.base_url}/v1/query", headers={**EXTENSION_HEADERS, "Argocd-Username": "carol"},
                json={"query": "the secret question"}, timeout=60)
-    entries = [entry.split("INFO")[0] for entry in stack.log_text().split("argocd-audit")[1:]]
-    mine = [" ".join(entry.split()) for entry in entries if "user=carol" in entry]
+    mine = [e for e in map(parse, stack.log_text().splitlines()) if e and e["user_name"] == "carol"]
     assert len(mine) == 1
-    for field in ("entrypoint=lightspeed", "application=argocd:guestbook", "status=completed", "input_tokens=10"):
-        assert field in mine[0]
+    assert mine[0] | {"dialect": "lightspeed", "application": "argocd:guestbook", "status": "completed",
+                      "input_tokens": 10} == mine[0]
     assert "the secret question" not in stack.log_text()

@@ -123,6 +123,10 @@ COMPONENT_HOSTS: dict[str, list[tuple[str, str | None, list[str], str]]] = {
         ("argocd-backend", None, ["deploy/argocd/backend"], ""),
         ("openshift-backend", None, ["deploy/openshift-gitops/backend"], ""),
     ],
+    "deploy/overlays/monitoring": [
+        ("argocd-backend", None, ["deploy/argocd/backend"], ""),
+        ("openshift-backend", None, ["deploy/openshift-gitops/backend"], ""),
+    ],
 }
 # The one opt-in write: the Kubernetes-token mode's reviews (they answer a question and change nothing).
 TOKEN_REVIEW_OVERLAY = "deploy/overlays/kubernetes-tokens"
@@ -242,6 +246,11 @@ def validate(obj: dict) -> None:
     where = f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
     if obj.get("apiVersion", "").startswith("argoproj.io/") and obj.get("kind") == "ArgoCD":
         validate_argocd_cr(obj)
+        return
+    if obj.get("apiVersion") == "monitoring.coreos.com/v1":  # prometheus-operator: see test_monitoring_kit.py
+        from tests.unit.test_monitoring_kit import validate_monitoring_cr
+
+        validate_monitoring_cr(obj)
         return
     for version in KUBERNETES_VERSIONS:
         problem = None

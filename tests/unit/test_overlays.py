@@ -25,3 +25,19 @@ def test_overlays_replace_create_and_list_routes_and_add_legacy_paths():
     models = _routes(factories["models"](object()))
     assert ("GET", "/v1/models") in models and ("GET", "/v1/openai/v1/models") in models
     assert len([r for r in factories["models"](object()).routes if r.path == "/v1/models"]) == 1
+
+
+def test_start_up_is_refused_when_an_overlay_did_not_apply(monkeypatch):
+    import pytest
+
+    from llama_stack_argocd.apis.overlays import OverlayMissing, verify_route_overlays
+
+    install_route_overlays()
+    verify_route_overlays()  # in place: no complaint
+    plain = lambda impl: APIRouter()  # what llama-stack builds when the wrap is gone
+    monkeypatch.setitem(fastapi_router_registry._ROUTER_FACTORIES, "responses", plain)
+    with pytest.raises(OverlayMissing, match="responses"):
+        verify_route_overlays()
+    monkeypatch.delitem(fastapi_router_registry._ROUTER_FACTORIES, "models")
+    with pytest.raises(OverlayMissing, match="responses, models"):
+        verify_route_overlays()

@@ -116,3 +116,21 @@ async def test_unknown_tool_and_unknown_kind_are_invalid_arguments(service):
 
 async def test_empty_or_missing_arguments_are_fine_for_the_application_tool(service):
     assert (await run_tool(service, APP, "argocd_application", None))["application"] == str(APP)
+
+
+def test_nested_models_are_written_in_place_for_clients_that_do_not_follow_refs():
+    from pydantic import BaseModel
+
+    from llama_stack_argocd.context.schema import inline_refs
+
+    class Leaf(BaseModel):
+        port: int
+
+    class Branch(BaseModel):
+        leaves: list[Leaf]
+        main: Leaf | None = None
+
+    inlined = inline_refs(Branch.model_json_schema())
+    assert "$defs" not in inlined and "$ref" not in str(inlined)
+    assert inlined["properties"]["leaves"]["items"]["properties"]["port"]["type"] == "integer"
+    assert inlined["properties"]["main"]["anyOf"][0]["required"] == ["port"]

@@ -43,9 +43,10 @@ def available_providers() -> list[ProviderSpec]:
 
 
 async def get_provider_impl(config: Any, deps: dict[Any, Any]) -> Any:
+    from llama_stack_argocd.agent.host import hosted_agent
     from llama_stack_argocd.apis.agents.impl import LegacyAgentsImpl
 
-    impl = LegacyAgentsImpl(config, deps[Api.responses])
+    impl = LegacyAgentsImpl(config, hosted_agent(deps[Api.responses], "Agents"))
     await impl.initialize()
     return impl
 

@@ -16,7 +16,7 @@ from llama_stack.core.storage.kvstore import kvstore_impl
 from llama_stack_api.common.errors import ResourceNotFoundError
 
 from llama_stack_argocd.agent.attachments import Attachment, classify
-from llama_stack_argocd.agent.core import AgentRequest
+from llama_stack_argocd.agent.core import AgentRequest, ArgoCDAgent
 from llama_stack_argocd.apis.agents.config import LegacyAgentsConfig
 from llama_stack_argocd.apis.agents.models import (
     Agent,
@@ -35,9 +35,9 @@ class TurnFailed(RuntimeError):
 
 
 class LegacyAgentsImpl:
-    def __init__(self, config: LegacyAgentsConfig, responses: Any) -> None:
+    def __init__(self, config: LegacyAgentsConfig, agent: ArgoCDAgent) -> None:
         self.config = config
-        self.responses = responses
+        self.agent = agent
 
     async def initialize(self) -> None:
         self.store = await kvstore_impl(self.config.kvstore)
@@ -149,7 +149,7 @@ class LegacyAgentsImpl:
             caller=caller,
             entrypoint="agents",
         )
-        events = await self.responses.agent.start(request)
+        events = await self.agent.start(request)
         builder = TurnBuilder(session_id=session_id, input_messages=body.messages)
         chunks = self._recorded(render_turn(events, builder), builder, session_key)
         if body.stream:

@@ -19,6 +19,7 @@ from llama_stack_argocd.apis.lightspeed.impl import ols_error
 from llama_stack_argocd.apis.lightspeed.models import FeedbackRequest, QueryRequest, QueryResponse, TopicUpdate
 from llama_stack_argocd.apis.overlays import PUBLIC, serve_uuid_conversations
 from llama_stack_argocd.apis.storage_health import broken_kv_stores
+from llama_stack_argocd.context.schema import inline_refs
 
 API_NAME = "lightspeed"
 Body = TypeVar("Body", bound=BaseModel)
@@ -42,9 +43,10 @@ def available_providers() -> list[ProviderSpec]:
 
 
 async def get_provider_impl(config: Any, deps: dict[Any, Any]) -> Any:
+    from llama_stack_argocd.agent.host import hosted_agent
     from llama_stack_argocd.apis.lightspeed.impl import LightspeedImpl
 
-    impl = LightspeedImpl(config, deps[Api.responses], deps[Api.models])
+    impl = LightspeedImpl(config, hosted_agent(deps[Api.responses], "Lightspeed"), deps[Api.models])
     await impl.initialize()
     serve_uuid_conversations(impl)
     return impl
@@ -78,19 +80,8 @@ async def _question(request: Request) -> QueryRequest:
 
 def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The model's JSON schema for routes that validate their body themselves, with `$defs` inlined."""
-    schema = model.model_json_schema()
-    definitions = schema.pop("$defs", {})
-
-    def inline(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return inline(definitions[node["$ref"].rsplit("/", 1)[-1]])
-            return {key: inline(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [inline(item) for item in node]
-        return node
-
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": inline(schema)}}}}
+    schema = inline_refs(model.model_json_schema())
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def create_router(impl: Any) -> APIRouter:

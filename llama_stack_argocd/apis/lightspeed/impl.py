@@ -18,7 +18,7 @@ from fastapi import HTTPException
 from llama_stack.core.storage.kvstore import kvstore_impl
 
 from llama_stack_argocd.agent.attachments import Attachment, classify
-from llama_stack_argocd.agent.core import AgentRequest
+from llama_stack_argocd.agent.core import AgentRequest, ArgoCDAgent
 from llama_stack_argocd.apis.lightspeed.config import LightspeedConfig
 from llama_stack_argocd.apis.lightspeed.models import FeedbackRequest, QueryRequest, QueryResponse
 from llama_stack_argocd.apis.lightspeed.render import TurnRecord, json_events, plain_text
@@ -38,9 +38,9 @@ class Answer:
 
 
 class LightspeedImpl:
-    def __init__(self, config: LightspeedConfig, responses: Any, models: Any) -> None:
+    def __init__(self, config: LightspeedConfig, agent: ArgoCDAgent, models: Any) -> None:
         self.config = config
-        self.responses = responses
+        self.agent = agent
         self.models = models
 
     async def initialize(self) -> None:
@@ -78,18 +78,22 @@ class LightspeedImpl:
     def _key(conversation_id: str) -> str:
         return f"conversation:{conversation_id}"
 
+    @staticmethod
+    def _new(conversation_id: str, caller: Caller) -> dict[str, Any]:
+        return {
+            "conversation_id": conversation_id,
+            "owner": caller.principal,
+            "last_response_id": None,
+            "topic_summary": "",
+            "created_at": time.time(),
+            "last_message_timestamp": time.time(),
+            "chat_history": [],
+        }
+
     async def _conversation(self, conversation_id: str, caller: Caller, create: bool = False) -> dict[str, Any]:
         raw = await self.store.get(self._key(conversation_id))
         if raw is None and create:
-            return {
-                "conversation_id": conversation_id,
-                "owner": caller.principal,
-                "last_response_id": None,
-                "topic_summary": "",
-                "created_at": time.time(),
-                "last_message_timestamp": time.time(),
-                "chat_history": [],
-            }
+            return self._new(conversation_id, caller)
         record = json.loads(raw) if raw else None
         if record is None or record["owner"] != caller.principal:
             raise ols_error(404, "Conversation not found", f"No conversation {conversation_id} for this user.")
@@ -146,10 +150,18 @@ class LightspeedImpl:
             caller=caller.with_argocd_token(token_in_mcp_headers(body.mcp_headers)),
             entrypoint="lightspeed",
         )
-        return conversation, await self.responses.agent.start(request)
+        return conversation, await self.agent.start(request)
 
-    async def _save(self, conversation: dict[str, Any], question: str, record: TurnRecord) -> None:
+    async def _save(self, started: dict[str, Any], question: str, record: TurnRecord) -> None:
+        """Append the turn to the conversation as it is now, not as it was when the turn started: a topic set or a
+        deletion made while the answer streamed stands (a deleted conversation is not brought back)."""
         if record.error or not record.response_id:
+            return
+        raw = await self.store.get(self._key(started["conversation_id"]))
+        if raw is None and started["chat_history"]:
+            return
+        conversation = json.loads(raw) if raw else started
+        if conversation["owner"] != started["owner"]:
             return
         conversation["last_response_id"] = record.response_id
         conversation["last_message_timestamp"] = time.time()
@@ -189,7 +201,7 @@ class LightspeedImpl:
         return Answer(media_type=body.media_type, body=body_then_save())
 
     async def quotas(self, caller: Caller) -> dict[str, int]:
-        return await self.responses.agent.quota.available(caller.principal)
+        return await self.agent.quota.available(caller.principal)
 
     # -- feedback --------------------------------------------------------------------------------------------
 

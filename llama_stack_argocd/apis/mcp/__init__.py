@@ -15,7 +15,8 @@ from llama_stack_api import Api, InlineProviderSpec, ProviderSpec
 from starlette.types import Receive, Scope, Send
 
 from llama_stack_argocd.apis.identity import body_within_limit, caller_for
-from llama_stack_argocd.apis.mcp.server import TOOLGROUP_ID, ContextToolServer
+from llama_stack_argocd.apis.mcp.server import ContextToolServer
+from llama_stack_argocd.providers.toolgroups import CONTEXT_TOOLGROUP
 from llama_stack_argocd.caller import Caller, acting_as
 
 API_NAME = "argocd_mcp"
@@ -50,7 +51,7 @@ class McpImpl:
 async def get_provider_impl(config: Any, deps: dict[Any, Any]) -> McpImpl:
     from llama_stack_argocd.agent.toolbox import Toolbox
 
-    toolbox = Toolbox(deps[Api.tool_groups], deps[Api.tool_runtime], [TOOLGROUP_ID])
+    toolbox = Toolbox(deps[Api.tool_groups], deps[Api.tool_runtime], [CONTEXT_TOOLGROUP])
     return McpImpl(ContextToolServer(toolbox, config.max_result_tokens, config.tool_timeout_seconds))
 
 

@@ -27,7 +27,6 @@ from llama_stack_argocd.context.budget import cut_text
 from llama_stack_argocd.context.errors import ContextError
 from llama_stack_argocd.context.tools import tool_spec
 
-TOOLGROUP_ID = "argocd::context"
 SERVER_NAME = "llama-stack-argocd"
 INSTRUCTIONS = (
     "Read-only Argo CD and Kubernetes context for one Argo CD Application: the one your request is scoped to "

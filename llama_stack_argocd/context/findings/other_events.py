@@ -22,7 +22,7 @@ ANALYZED_KINDS = ("Pod", "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet",
 
 @analyzer(*ANALYZED_KINDS)
 def other_warnings(obj: Obj, cluster: Cluster) -> Iterator[Finding]:
-    by_reason: dict[str, list] = {}
+    by_reason: dict[str, list[Obj]] = {}
     for ev in cluster.warnings_for(obj):
         if (ev.get("type") or "") == "Warning" and event_reason(ev) not in HANDLED:
             by_reason.setdefault(event_reason(ev), []).append(ev)

@@ -28,10 +28,11 @@ from llama_stack_argocd.bridge import policy
 from llama_stack_argocd.caller import current_caller
 from llama_stack_argocd.context.errors import ContextError, OutOfScope, Unavailable
 from llama_stack_argocd.context.redaction import Redactor
+from llama_stack_argocd.observability.metrics import exception_kind, upstream_error
 from llama_stack_argocd.providers.mcp_bridge.config import ArgoCDMCPConfig
 from llama_stack_argocd.providers.tool_results import failure
+from llama_stack_argocd.providers.toolgroups import BRIDGE_TOOLGROUP
 
-TOOLGROUP_ID = "mcp::argocd"
 PROVIDER_ID = "mcp-for-argocd"
 
 
@@ -53,7 +54,7 @@ class ArgoCDMCPToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
         out of this listing and asks again on the next one. Every turn lists, so after a failure the server is not
         asked again for `retry_after_seconds`: a hung server costs one turn the listing timeout, not every turn."""
         if mcp_endpoint is None:
-            raise ValueError(f"{TOOLGROUP_ID} needs the MCP server's URL (ARGOCD_MCP_URL)")
+            raise ValueError(f"{BRIDGE_TOOLGROUP} needs the MCP server's URL (ARGOCD_MCP_URL)")
         if time.monotonic() < self._listing_paused_until:
             raise Unavailable("The Argo CD MCP server failed to list its tools recently; not asked again yet.")
         try:
@@ -61,7 +62,8 @@ class ArgoCDMCPToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
                 list_mcp_tools(mcp_endpoint.uri, headers=self._headers(), authorization=self._inbound()),
                 self.config.list_timeout_seconds,
             )
-        except Exception:
+        except Exception as error:
+            upstream_error("mcp", exception_kind(error) or "other")
             self._listing_paused_until = time.monotonic() + self.config.retry_after_seconds
             raise
         tools = []
@@ -71,7 +73,7 @@ class ArgoCDMCPToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
             schema = tool.input_schema or {}
             tools.append(
                 ToolDef(
-                    toolgroup_id=TOOLGROUP_ID,
+                    toolgroup_id=BRIDGE_TOOLGROUP,
                     name=tool.name,
                     description=tool.description,
                     input_schema=policy.model_schema(schema),
@@ -109,8 +111,10 @@ class ArgoCDMCPToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
         except ContextError as error:
             return failure(error)
         except TimeoutError:
+            upstream_error("mcp", "timeout")
             return failure(Unavailable(f"The Argo CD MCP server did not answer {tool_name} in time."))
         except Exception as error:  # noqa: BLE001 - connection refused, protocol errors: the model hears of it
+            upstream_error("mcp", exception_kind(error) or "other")
             return failure(Unavailable(f"The Argo CD MCP server could not run {tool_name}: {_safe(error, self)}"))
         text = "\n".join(getattr(item, "text", "") for item in _items(result.content))
         redacted = Redactor().redact_text(text)

@@ -10,12 +10,13 @@ from pydantic import Field
 from llama_stack_argocd.agent.core import AgentSettings
 from llama_stack_argocd.context.redaction import RedactionFilter
 from llama_stack_argocd.context.settings import OptionalText
+from llama_stack_argocd.providers.toolgroups import CONTEXT_TOOLGROUP
 
 
 class ArgoCDResponsesConfig(BuiltinResponsesImplConfig):
     agent: AgentSettings = Field(default_factory=AgentSettings)
     toolgroups: list[str] = Field(
-        default_factory=lambda: ["argocd::context"],
+        default_factory=lambda: [CONTEXT_TOOLGROUP],
         description="Tool groups whose tools the agent offers the model and executes server-side.",
     )
     argocd_mcp_url: OptionalText = Field(
@@ -32,5 +33,5 @@ class ArgoCDResponsesConfig(BuiltinResponsesImplConfig):
         return {
             **BuiltinResponsesImplConfig.sample_run_config(__distro_dir__),
             "agent": {"max_tool_rounds": 5},
-            "toolgroups": ["argocd::context"],
+            "toolgroups": [CONTEXT_TOOLGROUP],
         }

@@ -9,6 +9,8 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+from llama_stack.core.storage.datatypes import SqlStoreReference
+from llama_stack.core.storage.sqlstore.sqlstore import sqlstore_impl
 from llama_stack.providers.inline.responses.builtin.impl import BuiltinResponsesImpl
 from llama_stack_api import URL, CreateResponseRequest, OpenAIResponseObject
 
@@ -16,11 +18,13 @@ from llama_stack_argocd.agent.composer import ContextComposer
 from llama_stack_argocd.agent.core import AgentRequest, ArgoCDAgent
 from llama_stack_argocd.agent.state import ConversationMemory
 from llama_stack_argocd.agent.toolbox import Toolbox
+from llama_stack_argocd.apis.overlays import verify_route_overlays
 from llama_stack_argocd.context.redaction import Redactor
 from llama_stack_argocd.providers.mcp_bridge.impl import PROVIDER_ID as MCP_PROVIDER_ID
-from llama_stack_argocd.providers.mcp_bridge.impl import TOOLGROUP_ID as MCP_TOOLGROUP_ID
 from llama_stack_argocd.providers.responses.config import ArgoCDResponsesConfig
 from llama_stack_argocd.providers.responses.dialect import agent_request_from, collect_response, stream_events
+from llama_stack_argocd.providers.toolgroups import BRIDGE_TOOLGROUP
+from llama_stack_argocd.security.quota import TABLE as QUOTA_TABLE
 from llama_stack_argocd.security.quota import QuotaKeeper
 
 
@@ -28,12 +32,13 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
     config: ArgoCDResponsesConfig
 
     async def initialize(self) -> None:
+        verify_route_overlays()
         await super().initialize()
         filters = self.config.redaction_filters
         toolgroups = list(self.config.toolgroups)
         if self.config.argocd_mcp_url:
             await self._register_mcp_bridge(self.config.argocd_mcp_url)
-            toolgroups.append(MCP_TOOLGROUP_ID)
+            toolgroups.append(BRIDGE_TOOLGROUP)
         self.agent = ArgoCDAgent(
             backend=super().create_openai_response,
             toolbox=Toolbox(self.tool_groups_api, self.tool_runtime_api, toolgroups),
@@ -44,17 +49,22 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
                 default_context_window=self.config.agent.default_context_window,
             ),
             settings=self.config.agent,
-            quota=QuotaKeeper(self.persistence_store, self.config.agent.quota),
+            quota=QuotaKeeper(self._usage_store(), self.config.agent.quota),
             history=self._history,
         )
+
+    def _usage_store(self) -> Any:
+        """Quota usage lives beside the stored responses, on the same SQL backend (PostgreSQL when scaled out)."""
+        backend = self.config.persistence.responses.backend
+        return sqlstore_impl(SqlStoreReference(table_name=QUOTA_TABLE, backend=backend))
 
     async def _register_mcp_bridge(self, url: str) -> None:
         """Register mcp-for-argocd as a tool group with an endpoint, so llama-stack lists its tools lazily and tries
         again after a failed listing (a server that is down at start-up is picked up once it answers)."""
         with contextlib.suppress(Exception):  # not registered yet
-            await self.tool_groups_api.unregister_toolgroup(MCP_TOOLGROUP_ID)
+            await self.tool_groups_api.unregister_toolgroup(BRIDGE_TOOLGROUP)
         await self.tool_groups_api.register_tool_group(
-            toolgroup_id=MCP_TOOLGROUP_ID, provider_id=MCP_PROVIDER_ID, mcp_endpoint=URL(uri=url)
+            toolgroup_id=BRIDGE_TOOLGROUP, provider_id=MCP_PROVIDER_ID, mcp_endpoint=URL(uri=url)
         )
 
     async def _history(self, response_id: str) -> list[Any]:

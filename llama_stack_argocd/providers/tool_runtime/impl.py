@@ -28,8 +28,8 @@ from llama_stack_argocd.context.service import ContextService
 from llama_stack_argocd.context.tools import TOOLS, input_schema, run_tool
 from llama_stack_argocd.providers.tool_results import failure
 from llama_stack_argocd.providers.tool_runtime.config import ArgoCDToolRuntimeConfig
+from llama_stack_argocd.providers.toolgroups import CONTEXT_TOOLGROUP
 
-TOOLGROUP_ID = "argocd::context"
 
 
 class ArgoCDToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
@@ -57,7 +57,7 @@ class ArgoCDToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
         return ListToolDefsResponse(
             data=[
                 ToolDef(
-                    toolgroup_id=TOOLGROUP_ID,
+                    toolgroup_id=CONTEXT_TOOLGROUP,
                     name=spec.name,
                     description=spec.description,
                     input_schema=input_schema(spec),

@@ -1,0 +1,83 @@
+"""A Lightspeed conversation changed while an answer streams keeps the change: the turn is appended to the
+conversation as it is when the stream ends (a topic set meanwhile stays, a deletion is not undone)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.support.http import EXTENSION_HEADERS
+from tests.support.scripted_llm import ScriptedLLM, Text
+from tests.support.stack import ROOT, StackHandle, running_stack, write_config
+
+SLOW_ANSWER = " ".join(f"word{i}" for i in range(30))
+
+
+@pytest.fixture(scope="module")
+def slow_llm() -> Iterator[ScriptedLLM]:
+    with ScriptedLLM(chunk_delay=0.05).serving() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def stack(cluster, slow_llm, tmp_path_factory) -> Iterator[StackHandle]:
+    config = write_config(ROOT / "run.yaml", tmp_path_factory.mktemp("lightspeed-store"))
+    env = {"OPENAI_BASE_URL": slow_llm.url, "OPENAI_API_KEY": "sk-test", **cluster.kubeconfig_env()}
+    with running_stack(config, env) as handle:
+        yield handle
+
+
+def _stream_while(stack: StackHandle, conversation_id: str, meanwhile) -> str:
+    """Stream one Lightspeed answer and call `meanwhile()` once its first text has arrived."""
+    body = {"query": "Why is it degraded?", "conversation_id": conversation_id}
+    with httpx.stream("POST", f"{stack.base_url}/v1/streaming_query", headers=EXTENSION_HEADERS, json=body,
+                      timeout=60) as response:
+        assert response.status_code == 200
+        chunks = response.iter_text()
+        received = next(chunks)
+        meanwhile()
+        return received + "".join(chunks)
+
+
+def _one_answered_turn(stack: StackHandle, slow_llm: ScriptedLLM) -> str:
+    """A new conversation with one answered turn; the model's next answer streams slowly."""
+    conversation_id = str(uuid.uuid4())
+    slow_llm.push(Text("A first short answer."), Text(SLOW_ANSWER))
+    first = httpx.post(f"{stack.base_url}/v1/query", headers=EXTENSION_HEADERS, timeout=60,
+                       json={"query": "What is this?", "conversation_id": conversation_id})
+    assert first.status_code == 200, first.text
+    return conversation_id
+
+
+def _conversation(stack: StackHandle, conversation_id: str) -> httpx.Response:
+    return httpx.get(f"{stack.base_url}/v1/conversations/{conversation_id}", headers=EXTENSION_HEADERS, timeout=30)
+
+
+def test_a_topic_set_while_an_answer_streams_stays(stack, slow_llm):
+    conversation_id = _one_answered_turn(stack, slow_llm)
+
+    def set_topic() -> None:
+        put = httpx.put(f"{stack.base_url}/v1/conversations/{conversation_id}", headers=EXTENSION_HEADERS,
+                        json={"topic_summary": "Degraded guestbook"}, timeout=30)
+        assert put.status_code == 200, put.text
+
+    assert "word29" in _stream_while(stack, conversation_id, set_topic)
+    listed = httpx.get(f"{stack.base_url}/v1/conversations", headers=EXTENSION_HEADERS, timeout=30).json()
+    mine = [c for c in listed["conversations"] if c["conversation_id"] == conversation_id]
+    assert mine and mine[0]["topic_summary"] == "Degraded guestbook"
+    assert mine[0]["message_count"] == 2  # and the streamed turn was kept
+
+
+def test_a_conversation_deleted_while_an_answer_streams_stays_deleted(stack, slow_llm):
+    conversation_id = _one_answered_turn(stack, slow_llm)
+
+    def delete() -> None:
+        gone = httpx.delete(f"{stack.base_url}/v1/conversations/{conversation_id}", headers=EXTENSION_HEADERS,
+                            timeout=30)
+        assert gone.status_code == 200, gone.text
+
+    _stream_while(stack, conversation_id, delete)
+    assert _conversation(stack, conversation_id).status_code == 404
