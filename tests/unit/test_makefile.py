@@ -24,7 +24,7 @@ def test_running_installs_no_test_extras():
     _, install = recipe("$(VENV)/.installed")
     assert "[test]" not in install and "pip install --quiet -e ." in install
     for target in ("test", "bench", "fuzz", "eval"):
-        assert recipe(target)[0].split() == ["install-test"], target
+        assert "install-test" in recipe(target)[0].split(), target
     assert "[test]" in recipe("$(VENV)/.installed-test")[1]
 
 
