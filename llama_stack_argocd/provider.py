@@ -18,6 +18,7 @@ def get_provider_spec() -> list[ProviderSpec]:
     # and apis/edge.py).
     from llama_stack_argocd.apis.edge import install_edge
     from llama_stack_argocd.apis.overlays import install_route_overlays
+    from llama_stack_argocd.apis.provider_health import install_provider_health
     from llama_stack_argocd.logs import install_log_hygiene
     from llama_stack_argocd.observability.install import install_observability
     from llama_stack_argocd.speedups import install_speedups
@@ -25,6 +26,7 @@ def get_provider_spec() -> list[ProviderSpec]:
     install_route_overlays()
     install_edge()
     install_speedups()
+    install_provider_health()
     install_observability()  # request ids, route metrics, the metrics port (see observability/install.py)
     install_log_hygiene()
     builtin = _builtin_responses()

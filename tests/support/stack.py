@@ -67,6 +67,7 @@ class StackHandle:
     log_path: Path | None = None
     owns_state_dir: bool = False
     starts: int = 0
+    cwd: Path = ROOT  # where `llama stack run` starts (a user may start it from any directory)
 
     @property
     def base_url(self) -> str:
@@ -108,7 +109,7 @@ class StackHandle:
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [*_die_with_parent(), str(LLAMA), "stack", "run", str(self.config), "--port", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, env=self._environment(), cwd=ROOT, start_new_session=True,
+                stdout=log, stderr=subprocess.STDOUT, env=self._environment(), cwd=self.cwd, start_new_session=True,
             )
         _RUNNING.add(self)
         return self
@@ -160,12 +161,13 @@ class StackHandle:
 
 
 def start_stack(config_path: Path | str, env: Mapping[str, str | None] | None = None, port: int | None = None,
-                state_dir: Path | str | None = None, timeout: float = START_TIMEOUT) -> StackHandle:
+                state_dir: Path | str | None = None, timeout: float = START_TIMEOUT,
+                cwd: Path | None = None) -> StackHandle:
     """Start `llama stack run` and wait until it is healthy; use the handle as a context manager (or close())."""
     owns = state_dir is None
     directory = Path(tempfile.mkdtemp(prefix="stack-state-")) if state_dir is None else Path(state_dir)
     handle = StackHandle(config=Path(config_path), env=dict(env or {}), state_dir=directory,
-                         port=port or free_port(), owns_state_dir=owns)
+                         port=port or free_port(), owns_state_dir=owns, cwd=cwd or ROOT)
     try:
         return handle.start(timeout)
     except BaseException:

@@ -11,8 +11,10 @@ from .config import EmbeddedModelConfig
 
 
 async def get_provider_impl(config: EmbeddedModelConfig, deps: dict[Any, Any]):
+    from llama_stack_argocd.apis.provider_health import reports_health
+
     from .embedded import EmbeddedInferenceAdapter
 
     adapter = EmbeddedInferenceAdapter(config=config)
     await adapter.initialize()
-    return adapter
+    return reports_health(adapter)

@@ -6,6 +6,8 @@ from .config import ArgoCDToolRuntimeConfig
 
 
 async def get_provider_impl(config: ArgoCDToolRuntimeConfig, deps: dict[Any, Any]):
+    from llama_stack_argocd.apis.provider_health import reports_health
+
     from .impl import ArgoCDToolRuntimeImpl
 
-    return ArgoCDToolRuntimeImpl(config)
+    return reports_health(ArgoCDToolRuntimeImpl(config))
