@@ -142,6 +142,10 @@ class ArgoCDAgent:
         first = await self._round(turn, turn.first_input, turn.previous_response_id, offer_tools=offer)
         return self._audited(turn, self._run(turn, first), principal)
 
+    def redacted(self, text: str) -> str:
+        """`text` as the model would get it, for what a front door stores beside a turn (an agent's instructions)."""
+        return self._composer.redactor().redact_text(text)
+
     def _redact(self, request: AgentRequest) -> int:
         """Redact what the caller wrote, once, here, in place: the question, the instructions and earlier input items.
 

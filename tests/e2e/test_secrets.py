@@ -99,7 +99,7 @@ def bodies(stack: StackHandle, model: ScriptedLLM) -> dict[str, str]:
 
     script(model)
     agent_id = httpx.post(f"{base}/v1/agents", headers=HEADERS, json={
-        "agent_config": {"model": MODEL, "instructions": "You help with Argo CD."}}).json()["agent_id"]
+        "agent_config": {"model": MODEL, "instructions": f"You help with Argo CD. {QUESTION}"}}).json()["agent_id"]
     session_id = httpx.post(f"{base}/v1/agents/{agent_id}/session", headers=HEADERS,
                             json={"session_name": "lab"}).json()["session_id"]
     turn = httpx.post(f"{base}/v1/agents/{agent_id}/session/{session_id}/turn", headers=HEADERS, timeout=120, json={
@@ -108,6 +108,7 @@ def bodies(stack: StackHandle, model: ScriptedLLM) -> dict[str, str]:
     assert turn.status_code == 200, turn.text
     out["agents turn"] = turn.text
     out["agents session"] = httpx.get(f"{base}/v1/agents/{agent_id}/session/{session_id}", headers=HEADERS).text
+    out["agents agent"] = httpx.get(f"{base}/v1/agents/{agent_id}", headers=HEADERS).text
 
     mcp_headers = {**HEADERS, "Accept": "application/json, text/event-stream"}
     for index, (name, arguments) in enumerate(CALLS):

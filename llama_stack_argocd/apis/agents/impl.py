@@ -69,7 +69,10 @@ class LegacyAgentsImpl:
         agent_id = str(uuid.uuid4())
         record = {
             "agent_id": agent_id,
-            "agent_config": config.model_dump(mode="json"),
+            # Stored as the model gets it: the instructions redacted (each turn redacts them again, at no loss).
+            "agent_config": config.model_copy(
+                update={"instructions": self.agent.redacted(config.instructions or "")}
+            ).model_dump(mode="json"),
             "created_at": datetime.now(UTC).isoformat(),
             "owner": caller.principal,
         }
