@@ -26,7 +26,8 @@ from .findings.base import (
     kind_of,
     ref,
 )
-from .logs import compress_logs
+from .findings.support import supporting_patterns
+from .logs import compress_logs, distinct_records
 from .manifests import clean_manifest
 from .tokens import count_tokens
 
@@ -211,7 +212,9 @@ def build_context(
                and o.get("kind") != "Event"]
     related_events = [o for o in flatten(list(related_objects)) if isinstance(o, Mapping)
                       and (o.get("kind") == "Event" or "involvedObject" in o)]
-    findings = analyze([*( [obj] if obj else []), *related, *items, *related_events])
+    findings = analyze([*([obj] if obj else []), *related, *items, *related_events],
+                       distinct_records(logs) if logs else ())
+    pull = supporting_patterns(findings)
 
     what = ref(obj) if obj else "the selected resource"
     header = HEADER.format(what=what)
@@ -228,7 +231,7 @@ def build_context(
         "events": render_events(items + related_events),
         "related": render_related(related),
     }
-    full_logs = compress_logs(logs, 10 ** 9, model) if logs else None
+    full_logs = compress_logs(logs, 10 ** 9, model, pull=pull) if logs else None
     demands = {k: count_tokens(v, model) + 2 for k, v in texts.items() if v}
     if full_logs is not None and full_logs.text:
         demands["logs"] = full_logs.tokens + 2
@@ -244,7 +247,8 @@ def build_context(
         room = grants[name] + spare - 2
         if name == "logs":
             assert full_logs is not None
-            fitted = full_logs if full_logs.tokens <= room else compress_logs(logs, max(0, room), model)
+            fitted = full_logs if full_logs.tokens <= room else compress_logs(logs, max(0, room), model,
+                                                                                     pull=pull)
             text, tokens = fitted.text, fitted.tokens
             truncated |= fitted.truncated or (not text and bool(full_logs.text))
             if not text and full_logs.text:

@@ -514,6 +514,13 @@ def _variant_lines(grp: _Group, shrink: int) -> list[str]:
     return out
 
 
+def distinct_records(logs: str | bytes | Sequence[Any] | None, max_lines: int = 6) -> list[tuple[str, str]]:
+    """(Pod name, text of its first lines) of one record per group: what log-reading analyzers look at."""
+    a = _analysis_for(logs)
+    return [(g.last.lines[0].pod, "\n".join(ln.text[:MAX_LINE_CHARS] for ln in g.last.lines[:max_lines]))
+            for g in a.groups]
+
+
 def _supports(grp: _Group, pull: Sequence[re.Pattern[str]]) -> bool:
     text = "\n".join(ln.text[:MAX_LINE_CHARS] for ln in grp.last.lines[:4])
     return any(p.search(text) for p in pull)
