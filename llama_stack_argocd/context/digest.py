@@ -127,14 +127,22 @@ def summarize(obj: Mapping[str, Any]) -> str:
         parts.append(f"replicas={spec.get('replicas', 1)} ready={status.get('readyReplicas', 0)} "
                      f"available={status.get('availableReplicas', 0)}")
     elif kind == "Service":
-        ports = ",".join(f"{p.get('port')}->{p.get('targetPort', p.get('port'))}" for p in spec.get("ports") or [])
+        ports = ",".join(f"{p.get('port')}" + (f"({p['name']})" if p.get("name") else "")
+                         + f"->{p.get('targetPort', p.get('port'))}" for p in spec.get("ports") or [])
         parts.append(f"type={spec.get('type', 'ClusterIP')} selector={format_selector(spec.get('selector'))} "
                      f"ports={ports}")
+        if spec.get("type") == "LoadBalancer":
+            lb = [i.get("ip") or i.get("hostname") for i in (status.get("loadBalancer") or {}).get("ingress") or []]
+            parts.append(f"external address: {', '.join(map(str, lb)) if lb else '<pending>'}")
+    elif kind in _DECIDING:
+        parts.append(_DECIDING[kind](obj))
     elif kind == "Application":
         sync, health = (status.get("sync") or {}), (status.get("health") or {})
         parts.append(f"sync={sync.get('status')} health={health.get('status')}")
     elif status.get("phase"):
         parts.append(f"phase={status['phase']}")
+    elif kind not in ("Job", "CronJob", "HorizontalPodAutoscaler", "Rollout", "DaemonSet"):
+        parts.append(_generic(obj))
     for c in (status.get("conditions") or [])[:6]:
         if c.get("status") in ("False", "Unknown") or c.get("type") in ("Failed", "ReplicaFailure"):
             if c.get("type") == "Failed" and c.get("status") != "True":
@@ -146,6 +154,124 @@ def summarize(obj: Mapping[str, Any]) -> str:
     if kind == "Job" and (failed := condition(obj, "Failed")) and failed.get("status") == "True":
         parts.append(f"Failed: {failed.get('reason')}")
     return f"- {ref(obj)}: " + "; ".join(p for p in parts if p)
+
+
+def _flow(value: Any, limit: int = 240) -> str:
+    """A compact one-line YAML of a field: what decides is in it, quotable."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=10 ** 6, sort_keys=False).strip()
+    return text if len(text) <= limit else text[:limit] + " ...}"
+
+
+def _pv(obj: Mapping[str, Any]) -> str:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    terms = (((spec.get("nodeAffinity") or {}).get("required") or {}).get("nodeSelectorTerms")) or []
+    zones = [f"{e.get('key')} {e.get('operator', 'In')} {','.join(e.get('values') or [])}"
+             for t in terms for e in t.get("matchExpressions") or []]
+    claim = spec.get("claimRef") or {}
+    return (f"phase={status.get('phase', '?')} storageClassName={spec.get('storageClassName', '')} "
+            f"capacity={(spec.get('capacity') or {}).get('storage', '?')} accessModes={','.join(spec.get('accessModes') or [])}"
+            + (f" claim={claim.get('namespace', '')}/{claim.get('name')}" if claim else "")
+            + (f" nodeAffinity: {'; '.join(zones)}" if zones else ""))
+
+
+def _pvc(obj: Mapping[str, Any]) -> str:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    req = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "?")
+    return (f"phase={status.get('phase', '?')} storageClassName={spec.get('storageClassName', '<none>')} "
+            f"request={req} accessModes={','.join(spec.get('accessModes') or [])} volumeName={spec.get('volumeName', '')}")
+
+
+def _netpol(obj: Mapping[str, Any]) -> str:
+    spec = obj.get("spec") or {}
+    out = [f"podSelector={_flow(spec.get('podSelector') or {})} policyTypes: [{', '.join(spec.get('policyTypes') or [])}]"]
+    for key in ("ingress", "egress"):
+        if key in spec:
+            out.append(f"{key}: {_flow(spec.get(key) or [], 400)}")
+    return " ".join(out)
+
+
+def _ingress(obj: Mapping[str, Any]) -> str:
+    spec = obj.get("spec") or {}
+    routes = []
+    for r in spec.get("rules") or []:
+        for p in (r.get("http") or {}).get("paths") or []:
+            svc = (p.get("backend") or {}).get("service") or {}
+            port = svc.get("port") or {}
+            routes.append(f"{r.get('host', '*')}{p.get('path', '/')} -> {svc.get('name')}:"
+                          f"{port.get('number', port.get('name'))}")
+    lb = [i.get("ip") or i.get("hostname") for i in ((obj.get("status") or {}).get("loadBalancer") or {}).get(
+        "ingress") or []]
+    return (f"class={spec.get('ingressClassName', '')} " + "; ".join(routes)
+            + f" address={','.join(map(str, lb)) or '<none>'}")
+
+
+def _analysis_run(obj: Mapping[str, Any]) -> str:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    conds = {m.get("name"): m.get("successCondition") or m.get("failureCondition") for m in spec.get("metrics") or []}
+    out = [f"phase={status.get('phase', '?')}"]
+    for r in status.get("metricResults") or []:
+        values = [str(m.get("value")) for m in r.get("measurements") or [] if m.get("value") is not None]
+        out.append(f"{r.get('name')}: {r.get('phase')} values [{', '.join(values[-4:])}]"
+                   + (f" condition {conds.get(r.get('name'))}" if conds.get(r.get("name")) else "")
+                   + (f" failed {r.get('failed')}" if r.get("failed") else ""))
+    if status.get("message"):
+        out.append(str(status["message"])[:200])
+    return "; ".join(out)
+
+
+def _limit_range(obj: Mapping[str, Any]) -> str:
+    return "; ".join(f"{i.get('type')}: " + " ".join(f"{k}={_flow(i[k])}" for k in (
+        "max", "min", "default", "defaultRequest", "maxLimitRequestRatio") if i.get(k))
+        for i in (obj.get("spec") or {}).get("limits") or [])
+
+
+def _quota(obj: Mapping[str, Any]) -> str:
+    status = obj.get("status") or {}
+    hard, used = status.get("hard") or (obj.get("spec") or {}).get("hard") or {}, status.get("used") or {}
+    return "; ".join(f"{k} used {used.get(k, '?')} of {v}" for k, v in hard.items())
+
+
+def _endpoints(obj: Mapping[str, Any]) -> str:
+    subsets = obj.get("subsets") or []
+    ready = sum(len(s.get("addresses") or []) for s in subsets)
+    not_ready = sum(len(s.get("notReadyAddresses") or []) for s in subsets)
+    ports = ",".join(str(p.get("port")) for s in subsets for p in s.get("ports") or [])
+    return f"ready={ready} notReady={not_ready} ports={ports}"
+
+
+def _node(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    zone = labels.get("topology.kubernetes.io/zone", "")
+    taints = ",".join(f"{t.get('key')}={t.get('value', '')}:{t.get('effect')}" for t in (obj.get("spec") or {}).get(
+        "taints") or [])
+    alloc = (obj.get("status") or {}).get("allocatable") or {}
+    return (f"zone={zone} allocatable cpu={alloc.get('cpu', '?')} memory={alloc.get('memory', '?')}"
+            + (f" taints={taints}" if taints else ""))
+
+
+def _storage_class(obj: Mapping[str, Any]) -> str:
+    topo = _flow(obj.get("allowedTopologies")) if obj.get("allowedTopologies") else ""
+    return (f"provisioner={obj.get('provisioner')} volumeBindingMode={obj.get('volumeBindingMode', 'Immediate')}"
+            + (f" allowedTopologies={topo}" if topo else ""))
+
+
+def _configmap(obj: Mapping[str, Any]) -> str:
+    keys = sorted({*(obj.get("data") or {}), *(obj.get("binaryData") or {})})
+    return f"keys: {', '.join(keys) or '(none)'}"
+
+
+def _generic(obj: Mapping[str, Any]) -> str:
+    """A kind we have no summary for: its spec, compact, so the deciding field is still there."""
+    spec = obj.get("spec")
+    return f"spec: {_flow(spec, 300)}" if spec else ""
+
+
+_DECIDING: dict[str, Any] = {
+    "PersistentVolume": _pv, "PersistentVolumeClaim": _pvc, "NetworkPolicy": _netpol, "Ingress": _ingress,
+    "AnalysisRun": _analysis_run, "LimitRange": _limit_range, "ResourceQuota": _quota, "Endpoints": _endpoints,
+    "Node": _node, "StorageClass": _storage_class, "ConfigMap": _configmap, "Secret": lambda o: "",
+}
 
 
 def render_related(objects: Sequence[Mapping[str, Any]]) -> str:
