@@ -280,6 +280,34 @@ def render_related(objects: Sequence[Mapping[str, Any]]) -> str:
     return "## Related objects\n" + "\n".join(summarize(o) for o in objects)
 
 
+# -- what to read first ----------------------------------------------------------------------------------------------
+
+_HEALTH_ORDER = {"Degraded": 0, "Missing": 1, "Unknown": 2, "Progressing": 3, "Suspended": 4}
+
+
+def unhealthy_resources(application: Mapping[str, Any] | str | None, limit: int = 8) -> list[dict[str, str]]:
+    """The Application's resources worth reading before the model answers: unhealthy first (Degraded, Missing,
+    Unknown, Progressing), then the out-of-sync ones; each `{kind, namespace, name, health, message}`.
+
+    The agent can read these (manifest, events, related objects, logs) proactively and pass them to
+    `build_context(manifest=application, related_objects=...)`, so the first prompt already holds the evidence.
+    """
+    app = _load(application)
+    if not isinstance(app, Mapping):
+        return []
+    picked: list[tuple[int, int, dict[str, str]]] = []
+    for i, r in enumerate(((app.get("status") or {}).get("resources")) or []):
+        if not isinstance(r, Mapping):
+            continue
+        health = (r.get("health") or {})
+        rank = _HEALTH_ORDER.get(str(health.get("status")), 9 if r.get("status") != "OutOfSync" else 5)
+        if rank < 9:
+            picked.append((rank, i, {"kind": str(r.get("kind") or ""), "namespace": str(r.get("namespace") or ""),
+                                     "name": str(r.get("name") or ""), "health": str(health.get("status") or ""),
+                                     "message": str(health.get("message") or "")}))
+    return [entry for _, _, entry in sorted(picked)[:limit]]
+
+
 # -- findings --------------------------------------------------------------------------------------------------------
 
 

@@ -578,3 +578,18 @@ def test_related_objects_keep_the_fields_that_decide():
             {"name": "success-rate", "phase": "Failed", "measurements": [{"value": "[0.91]"}]}]}}
     assert "[0.91]" in summarize(ar) and "result[0] >= 0.95" in summarize(ar)
     assert "unknownField: 7" in summarize({"kind": "Gadget", "metadata": {"name": "g"}, "spec": {"unknownField": 7}})
+
+
+def test_unhealthy_resources_say_what_to_read_first():
+    from llama_stack_argocd.context.digest import unhealthy_resources
+
+    app = {"kind": "Application", "status": {"resources": [
+        {"kind": "ConfigMap", "namespace": NS, "name": "c", "status": "Synced"},
+        {"kind": "Service", "namespace": NS, "name": "lb", "status": "Synced", "health": {"status": "Progressing"}},
+        {"kind": "Deployment", "namespace": NS, "name": "web", "status": "Synced",
+         "health": {"status": "Degraded", "message": "Deployment exceeded its progress deadline"}},
+        {"kind": "Secret", "namespace": NS, "name": "s", "status": "OutOfSync"}]}}
+    assert [(r["kind"], r["health"]) for r in unhealthy_resources(app)] == [
+        ("Deployment", "Degraded"), ("Service", "Progressing"), ("Secret", "")]
+    assert unhealthy_resources(json.dumps(app), limit=1)[0]["message"] == "Deployment exceeded its progress deadline"
+    assert unhealthy_resources("not json") == [] and unhealthy_resources(None) == []
