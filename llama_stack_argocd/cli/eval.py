@@ -309,7 +309,8 @@ def format_table(rows: Sequence[Row], budgets: Sequence[int] = BUDGETS) -> str:
         c = Cell(sum(r.cells[b].ours_recall for r in rows) / n, sum(r.cells[b].ours_tokens for r in rows) // n,
                  sum(r.cells[b].naive_recall for r in rows) / n, sum(r.cells[b].naive_tokens for r in rows) // n)
         line += f"  {cell(c):>22}"
-    line += f"  {f'{sum(r.first_recall for r in rows) / n * 100:>4.0f}% ({sum(r.first_tokens for r in rows) // n:>5,})':>16}"
+    first = f"{sum(r.first_recall for r in rows) / n * 100:>4.0f}% ({sum(r.first_tokens for r in rows) // n:>5,})"
+    line += f"  {first:>16}"
     named = sum(r.cause_named for r in rows)
     line += f"  {named}/{len(rows)}"
     out.append(line)

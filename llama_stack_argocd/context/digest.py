@@ -169,7 +169,8 @@ def _pv(obj: Mapping[str, Any]) -> str:
              for t in terms for e in t.get("matchExpressions") or []]
     claim = spec.get("claimRef") or {}
     return (f"phase={status.get('phase', '?')} storageClassName={spec.get('storageClassName', '')} "
-            f"capacity={(spec.get('capacity') or {}).get('storage', '?')} accessModes={','.join(spec.get('accessModes') or [])}"
+            f"capacity={(spec.get('capacity') or {}).get('storage', '?')} "
+            f"accessModes={','.join(spec.get('accessModes') or [])}"
             + (f" claim={claim.get('namespace', '')}/{claim.get('name')}" if claim else "")
             + (f" nodeAffinity: {'; '.join(zones)}" if zones else ""))
 
@@ -178,12 +179,14 @@ def _pvc(obj: Mapping[str, Any]) -> str:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     req = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "?")
     return (f"phase={status.get('phase', '?')} storageClassName={spec.get('storageClassName', '<none>')} "
-            f"request={req} accessModes={','.join(spec.get('accessModes') or [])} volumeName={spec.get('volumeName', '')}")
+            f"request={req} accessModes={','.join(spec.get('accessModes') or [])} "
+            f"volumeName={spec.get('volumeName', '')}")
 
 
 def _netpol(obj: Mapping[str, Any]) -> str:
     spec = obj.get("spec") or {}
-    out = [f"podSelector={_flow(spec.get('podSelector') or {})} policyTypes: [{', '.join(spec.get('policyTypes') or [])}]"]
+    types = ", ".join(spec.get("policyTypes") or [])
+    out = [f"podSelector={_flow(spec.get('podSelector') or {})} policyTypes: [{types}]"]
     for key in ("ingress", "egress"):
         if key in spec:
             out.append(f"{key}: {_flow(spec.get(key) or [], 400)}")

@@ -166,7 +166,8 @@ _SPACES = re.compile(r"\s+")
 # status 503, `line 12, column 7`), a `key=value` integer, a port after a host, a `file:line[:col]` position. Numbers
 # inside names (threads, Pods), times, ids and durations (`853 ms`) are not facts.
 _FACT = re.compile(
-    r"(?:(?<=\s)|(?<=^)|(?<=[(\[,]))(?!\d{1,2}:\d{2}:\d{2})(?:[\w.-]*[=:])?\d{1,5}(?::\d{1,5})*(?=[\s,;)\].]|$)(?!\s?(?:ms|s|sec|seconds?|us|µs|ns|m|"
+    r"(?:(?<=\s)|(?<=^)|(?<=[(\[,]))(?!\d{1,2}:\d{2}:\d{2})(?:[\w.-]*[=:])?\d{1,5}(?::\d{1,5})*(?=[\s,;)\].]|$)"
+    r"(?!\s?(?:ms|s|sec|seconds?|us|µs|ns|m|"
     r"mins?|minutes?|h|hours?|%|bytes|[KMG]i?B)\b)")
 MAX_VARIANTS = 4  # distinct variants of a group shown in full; with more: the first, a count, the last
 

@@ -522,13 +522,15 @@ def test_an_ingress_policy_of_the_target_that_does_not_admit_the_caller():
 
 def test_a_load_balancer_without_an_address_and_the_application_it_holds_progressing():
     pending = svc("public", [{"port": 443}], type_="LoadBalancer", status={"loadBalancer": {}})
-    app = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "shop", "namespace": "argocd"},
+    app = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+           "metadata": {"name": "shop", "namespace": "argocd"},
            "status": {"health": {"status": "Progressing"}, "sync": {"status": "Synced"}, "resources": [
                {"kind": "Service", "namespace": NS, "name": "public", "health": {"status": "Progressing"}}]}}
     found = analyze([app, pending])
     assert "<pending>" in " ".join(only(found, "LoadBalancerPending").evidence)
     assert "LoadBalancer without an external address" in only(found, "ApplicationProgressing").detail
-    served = svc("public", [{"port": 443}], type_="LoadBalancer", status={"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}})
+    served = svc("public", [{"port": 443}], type_="LoadBalancer",
+                 status={"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}})
     assert "LoadBalancerPending" not in codes(analyze([served]))
 
 
@@ -536,7 +538,8 @@ def test_a_load_balancer_without_an_address_and_the_application_it_holds_progres
                                           ({"name": "http"}, True)])
 def test_an_ingress_backend_port_the_service_does_not_have(port, ok):
     ing = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "shop", "namespace": NS},
-           "spec": {"rules": [{"http": {"paths": [{"path": "/", "backend": {"service": {"name": "web", "port": port}}}]}}]}}
+           "spec": {"rules": [{"http": {"paths": [
+               {"path": "/", "backend": {"service": {"name": "web", "port": port}}}]}}]}}
     found = codes(analyze([ing, svc("web", [{"name": "http", "port": 80, "targetPort": 8080}])]))
     assert ("IngressBackendPortMismatch" in found) is not ok
 
@@ -566,7 +569,8 @@ def test_a_long_message_keeps_its_innermost_cause():
 def test_related_objects_keep_the_fields_that_decide():
     from llama_stack_argocd.context.digest import summarize
 
-    pv = {"kind": "PersistentVolume", "metadata": {"name": "pv-1"}, "spec": {"storageClassName": "gp3", "nodeAffinity": {
+    pv = {"kind": "PersistentVolume", "metadata": {"name": "pv-1"}, "spec": {
+        "storageClassName": "gp3", "nodeAffinity": {
         "required": {"nodeSelectorTerms": [{"matchExpressions": [
             {"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["eu-west-1a"]}]}]}}},
         "status": {"phase": "Bound"}}
@@ -574,7 +578,8 @@ def test_related_objects_keep_the_fields_that_decide():
     pol = netpol("egress", {"app": "web"}, ["Egress"], egress=[{"ports": [{"protocol": "TCP", "port": 5432}]}])
     assert "policyTypes: [Egress]" in summarize(pol) and "5432" in summarize(pol)
     ar = {"kind": "AnalysisRun", "metadata": {"name": "a"}, "spec": {"metrics": [
-        {"name": "success-rate", "successCondition": "result[0] >= 0.95"}]}, "status": {"phase": "Failed", "metricResults": [
+        {"name": "success-rate", "successCondition": "result[0] >= 0.95"}]},
+        "status": {"phase": "Failed", "metricResults": [
             {"name": "success-rate", "phase": "Failed", "measurements": [{"value": "[0.91]"}]}]}}
     assert "[0.91]" in summarize(ar) and "result[0] >= 0.95" in summarize(ar)
     assert "unknownField: 7" in summarize({"kind": "Gadget", "metadata": {"name": "g"}, "spec": {"unknownField": 7}})

@@ -25,16 +25,16 @@ _SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.ERROR: 1, Severity.WARNING: 2, 
 
 # Within one severity, causes come before the symptoms they produce (a missing Secret before the CrashLoopBackOff).
 CODE_ORDER = (
-    "OOMKilled", "ImagePullBackOff", "LimitRangeExceeded", "MissingConfigMap", "MissingSecret", "MissingConfigKey", "MissingPVC",
-    "PVCPending", "Unschedulable", "ContainerCannotRun", "LivenessProbeFailing", "ReadinessProbeFailing",
-    "StartupProbeFailing", "InitContainerFailing", "CrashLoopBackOff", "ContainerFailed", "Evicted",
-    "QuotaExceeded", "ReplicaFailure", "JobFailed", "HookFailed", "SyncFailed", "ComparisonError",
+    "OOMKilled", "ImagePullBackOff", "LimitRangeExceeded", "MissingConfigMap", "MissingSecret", "MissingConfigKey",
+    "MissingPVC", "PVCPending", "Unschedulable", "ContainerCannotRun", "LivenessProbeFailing",
+    "ReadinessProbeFailing", "StartupProbeFailing", "InitContainerFailing", "CrashLoopBackOff", "ContainerFailed",
+    "Evicted", "QuotaExceeded", "ReplicaFailure", "JobFailed", "HookFailed", "SyncFailed", "ComparisonError",
     "InvalidSpecError", "SyncError", "HPAUnableToScale", "HPAMetricsUnavailable", "ServiceNoMatchingPods",
     "ServiceNoEndpoints", "ServiceTargetPortMismatch", "IngressBackendMissing", "RolloutStuck",
-    "DeploymentUnavailable", "StatefulSetUnavailable", "DaemonSetUnavailable", "VolumeMountFailed",
-    "SandboxFailed", "NetworkPolicyBlocking", "DNSResolutionFailed", "LoadBalancerPending",
-    "IngressBackendPortMismatch", "AnalysisRunFailed", "ApplicationProgressing", "ApplicationDegraded", "ApplicationMissing", "OutOfSync", "SyncRunning", "HPAAtMaxReplicas",
-    "WarningEvent",
+    "DeploymentUnavailable", "StatefulSetUnavailable", "DaemonSetUnavailable", "VolumeMountFailed", "SandboxFailed",
+    "NetworkPolicyBlocking", "DNSResolutionFailed", "LoadBalancerPending", "IngressBackendPortMismatch",
+    "AnalysisRunFailed", "ApplicationProgressing", "ApplicationDegraded", "ApplicationMissing", "OutOfSync",
+    "SyncRunning", "HPAAtMaxReplicas", "WarningEvent",
 )
 _CODE_RANK = {code: i for i, code in enumerate(CODE_ORDER)}
 

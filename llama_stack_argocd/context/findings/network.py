@@ -164,7 +164,8 @@ def _describe(pol: Obj, direction: str) -> str:
         return f"NetworkPolicy {name_of(pol)}: policyTypes: [{types}], no {direction.lower()} rules (denies all)"
     allowed = []
     for r in rules:
-        ports = ",".join(f"{p.get('protocol', 'TCP')}/{p.get('port', '*')}" for p in r.get("ports") or []) or "all ports"
+        ports = ",".join(f"{p.get('protocol', 'TCP')}/{p.get('port', '*')}" for p in r.get("ports") or [])
+        ports = ports or "all ports"
         allowed.append(ports)
     return f"NetworkPolicy {name_of(pol)}: policyTypes: [{types}], {direction.lower()} allows only {'; '.join(allowed)}"
 
