@@ -68,6 +68,7 @@ class Scenario:
     evidence: list[list[str]]  # each item: alternatives, any of which counts ("exit code 1" or "exitCode: 1")
     expected_finding: str
     question: str = "What is wrong with this resource and how do I fix it?"
+    previous_log_entries: list[dict[str, Any]] = field(default_factory=list)  # the crashed container's run
     _logs_json: dict[int, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -81,16 +82,21 @@ class Scenario:
         return json.dumps({"apiVersion": "v1", "items": self.events}, separators=(",", ":"))
 
     def logs_json(self, last: int | None = None) -> str | None:
-        if not self.log_entries:
+        """The current container's log (its last `last` lines), or with no `last` all the back-end reads: the
+        previous (crashed) instance's log, then the current one."""
+        if not self.log_entries and not self.previous_log_entries:
             return None
         key = last or 0
         if key not in self._logs_json:
-            entries = self.log_entries[-last:] if last else self.log_entries
+            entries = self.log_entries[-last:] if last else self.previous_log_entries + self.log_entries
             self._logs_json[key] = json.dumps(entries, separators=(",", ":"))
         return self._logs_json[key]
 
 
-def _read(path: Path) -> Any:
+def _read(path: Path | Any) -> Any:
+    """A file next to scenario.yaml (JSON or YAML, one or more documents), or objects written inline."""
+    if not isinstance(path, Path):
+        return path
     text = path.read_text()
     if path.suffix == ".json":
         return json.loads(text)
@@ -98,9 +104,26 @@ def _read(path: Path) -> Any:
     return docs[0] if len(docs) == 1 else docs
 
 
-def _as_list(value: Any) -> list[dict[str, Any]]:
+def _log_entries(directory: Path, logs: Mapping[str, Any], seed: int) -> list[dict[str, Any]]:
+    """A committed log file, or a deterministic generator (`generate: {profile, lines, needles, head, tail}`)."""
+    gen = generator()
+    if logs.get("file"):
+        lines = [("", line) for line in (directory / logs["file"]).read_text().splitlines()]
+    else:
+        g = logs["generate"]
+        lines = gen.generate_log(g["profile"], int(g.get("seed", seed)), int(g.get("lines", 1000)),
+                                 g.get("needles", []), g.get("tail", []), g.get("head", []),
+                                 int(g.get("step_ms", 180)))
+    return gen.extension_log_entries(lines, logs.get("pod", ""))
+
+
+def _as_list(value: Any, files: bool = False) -> list[Any]:
     if value is None:
         return []
+    if files and isinstance(value, (str, Mapping)):
+        return [value]
+    if files and isinstance(value, list):
+        return list(value)
     if isinstance(value, Mapping) and isinstance(value.get("items"), list):
         return list(value["items"])
     if isinstance(value, list):
@@ -121,29 +144,27 @@ def load_scenario(directory: Path) -> Scenario:
     def obj(value: Any, i: int) -> dict[str, Any]:
         return gen.decorate(value, seed * 1000 + i) if decorate else value
 
+    def source(value: Any) -> Any:
+        return directory / value if isinstance(value, str) else value
+
     manifest = None
     if spec.get("manifest"):
-        manifest = obj(_read(directory / spec["manifest"]), 0)
+        manifest = obj(_read(source(spec["manifest"])), 0)
     related = [obj(o, 100 + i) for i, o in enumerate(
-        o for f in _as_list(spec.get("related")) for o in _as_list(_read(directory / f)))]
+        o for f in _as_list(spec.get("related"), files=True) for o in _as_list(_read(source(f))))]
     events = [gen.decorate_event(e, seed * 1000 + 500 + i, namespace)
-              for i, e in enumerate(_as_list(_read(directory / spec["events"])) if spec.get("events") else [])]
+              for i, e in enumerate(_as_list(_read(source(spec["events"]))) if spec.get("events") else [])]
 
     entries: list[dict[str, Any]] = []
+    previous: list[dict[str, Any]] = []
     logs = spec.get("logs")
     if logs:
-        pod = logs.get("pod", "")
-        if logs.get("file"):
-            lines = [("", line) for line in (directory / logs["file"]).read_text().splitlines()]
-        else:
-            g = logs["generate"]
-            lines = gen.generate_log(g["profile"], int(g.get("seed", seed)), int(g.get("lines", 1000)),
-                                     g.get("needles", []), g.get("tail", []), g.get("head", []),
-                                     int(g.get("step_ms", 180)))
-        entries = gen.extension_log_entries(lines, pod)
+        entries = _log_entries(directory, logs, seed)
+        if logs.get("previous"):  # the crashed instance: the back-end reads it, the extension does not attach it
+            previous = _log_entries(directory, {"pod": logs.get("pod", ""), **logs["previous"]}, seed + 1)
     return Scenario(
         name=directory.name, description=str(spec.get("description", "")).strip(), manifest=manifest,
-        events=events, related=related, log_entries=entries,
+        events=events, related=related, log_entries=entries, previous_log_entries=previous,
         evidence=[[str(a) for a in e] if isinstance(e, list) else [str(e)] for e in spec["evidence"]],
         expected_finding=str(spec["expected_finding"]),
         question=str(spec.get("question") or Scenario.question),
@@ -173,6 +194,26 @@ def naive_context(s: Scenario, budget: int, model: str | None = None) -> str:
 def our_context(s: Scenario, budget: int, model: str | None = None) -> Digest:
     return build_context(manifest=s.manifest_json, events=s.events_json, logs=s.logs_json(),
                          related_objects=s.related, budget=budget, model=model)
+
+
+def first_prompt(s: Scenario, model: str | None = None) -> tuple[str, int]:
+    """What the model reads before any tool call: the user message the agent composes from the question and the
+    extension's attachments (redacted, findings first, within the default model's attachment share), and its tokens.
+
+    The attachments are only what the browser sends (last 250 log lines of the current container); what the
+    back-end reads itself comes later, by tools.
+    """
+    from llama_stack_argocd.agent.attachments import Attachment, AttachmentKind
+    from llama_stack_argocd.agent.composer import ContextComposer
+    from llama_stack_argocd.agent.instructions import system_instructions
+    from llama_stack_argocd.context.redaction import Redactor
+
+    attachments = [Attachment(kind=kind, content=content) for kind, content in (
+        (AttachmentKind.MANIFEST, s.manifest_json), (AttachmentKind.EVENTS, s.events_json),
+        (AttachmentKind.LOGS, s.logs_json(NAIVE_LOG_LINES) if s.log_entries else None)) if content]
+    composed = ContextComposer(Redactor).compose(s.question, attachments, set(), None, model,
+                                                 system_instructions(None))
+    return composed.text, count_tokens(composed.text, model)
 
 
 _QUOTES = str.maketrans("", "", "\"'`\\")
@@ -208,6 +249,9 @@ class Row:
     cause_named: bool
     cause_rank: int  # 1-based position of the expected finding, 0 when absent
     findings: list[str]
+    first_recall: float = 0.0  # the first prompt (question + the extension's attachments, composed)
+    first_tokens: int = 0
+    first_missing: list[str] = field(default_factory=list)
 
 
 def evaluate(scenarios: Sequence[Scenario], budgets: Sequence[int] = BUDGETS, model: str | None = None) -> list[Row]:
@@ -226,8 +270,12 @@ def evaluate(scenarios: Sequence[Scenario], budgets: Sequence[int] = BUDGETS, mo
                             [e[0] for e, ok in zip(s.evidence, ours, strict=True) if not ok], digest.truncated)
         codes = [f.code for f in (digest.findings if digest else [])]
         rank = codes.index(s.expected_finding) + 1 if s.expected_finding in codes else 0
-        rows.append(Row(s, len(s.log_entries), count_tokens(payload, model), cells, rank > 0, rank,
-                        [f"{f.code}: {f.title}" for f in (digest.findings if digest else [])]))
+        first_text, first_tokens = first_prompt(s, model)
+        first = found(first_text, s.evidence)
+        rows.append(Row(s, len(s.log_entries) + len(s.previous_log_entries), count_tokens(payload, model), cells,
+                        rank > 0, rank, [f"{f.code}: {f.title}" for f in (digest.findings if digest else [])],
+                        sum(first) / len(first), first_tokens,
+                        [e[0] for e, ok in zip(s.evidence, first, strict=True) if not ok]))
     return rows
 
 
@@ -240,7 +288,7 @@ def format_table(rows: Sequence[Row], budgets: Sequence[int] = BUDGETS) -> str:
     head = f"{'scenario':<{name_w}}  {'log lines':>9}  {'naive full':>10}"
     for b in budgets:
         head += f"  {_k(b) + ' ours/naive (tok)':>22}"
-    head += "  cause"
+    head += f"  {'first prompt':>16}  cause"
     out = [head, "-" * len(head)]
 
     def cell(c: Cell) -> str:
@@ -250,6 +298,7 @@ def format_table(rows: Sequence[Row], budgets: Sequence[int] = BUDGETS) -> str:
         line = f"{r.scenario.name:<{name_w}}  {r.log_lines:>9,}  {r.naive_full_tokens:>10,}"
         for b in budgets:
             line += f"  {cell(r.cells[b]):>22}"
+        line += f"  {f'{r.first_recall * 100:>4.0f}% ({r.first_tokens:>5,})':>16}"
         line += f"  {'yes #' + str(r.cause_rank) if r.cause_named else 'NO'}"
         out.append(line)
     out.append("-" * len(head))
@@ -260,6 +309,8 @@ def format_table(rows: Sequence[Row], budgets: Sequence[int] = BUDGETS) -> str:
         c = Cell(sum(r.cells[b].ours_recall for r in rows) / n, sum(r.cells[b].ours_tokens for r in rows) // n,
                  sum(r.cells[b].naive_recall for r in rows) / n, sum(r.cells[b].naive_tokens for r in rows) // n)
         line += f"  {cell(c):>22}"
+    first = f"{sum(r.first_recall for r in rows) / n * 100:>4.0f}% ({sum(r.first_tokens for r in rows) // n:>5,})"
+    line += f"  {first:>16}"
     named = sum(r.cause_named for r in rows)
     line += f"  {named}/{len(rows)}"
     out.append(line)
@@ -274,7 +325,9 @@ LEGEND = """\
 Evidence recall: share of the evidence strings a correct diagnosis needs that are in the context (ours/naive), and
 (tok) the tokens our context used. ours = findings + cleaned manifest + grouped events + related objects + the full
 log compressed; naive = the extension's raw JSON attachments (manifest, events, last {lines} log lines) cut at the
-budget. "naive full" = tokens of the naive payload uncut. cause = the expected finding is among ours (#rank).
+budget. "naive full" = tokens of the naive payload uncut. first prompt = recall and tokens of the user message the
+agent composes from the question and the extension's attachments alone (before any tool call, default 8k-window
+model). cause = the expected finding is among ours (#rank).
 Tokenizer: {tok}."""
 
 
@@ -363,6 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps([{
             "scenario": r.scenario.name, "log_lines": r.log_lines, "naive_full_tokens": r.naive_full_tokens,
             "cause_named": r.cause_named, "cause_rank": r.cause_rank, "findings": r.findings,
+            "first_prompt": {"recall": r.first_recall, "tokens": r.first_tokens, "missing": r.first_missing},
             "budgets": {str(b): vars(c) for b, c in r.cells.items()}} for r in rows], indent=2))
     else:
         tok = tokenizer_for(args.tokenizer_model)

@@ -26,7 +26,8 @@ from .findings.base import (
     kind_of,
     ref,
 )
-from .logs import compress_logs
+from .findings.support import supporting_patterns
+from .logs import compress_logs, distinct_records
 from .manifests import clean_manifest
 from .tokens import count_tokens
 
@@ -126,14 +127,22 @@ def summarize(obj: Mapping[str, Any]) -> str:
         parts.append(f"replicas={spec.get('replicas', 1)} ready={status.get('readyReplicas', 0)} "
                      f"available={status.get('availableReplicas', 0)}")
     elif kind == "Service":
-        ports = ",".join(f"{p.get('port')}->{p.get('targetPort', p.get('port'))}" for p in spec.get("ports") or [])
+        ports = ",".join(f"{p.get('port')}" + (f"({p['name']})" if p.get("name") else "")
+                         + f"->{p.get('targetPort', p.get('port'))}" for p in spec.get("ports") or [])
         parts.append(f"type={spec.get('type', 'ClusterIP')} selector={format_selector(spec.get('selector'))} "
                      f"ports={ports}")
+        if spec.get("type") == "LoadBalancer":
+            lb = [i.get("ip") or i.get("hostname") for i in (status.get("loadBalancer") or {}).get("ingress") or []]
+            parts.append(f"external address: {', '.join(map(str, lb)) if lb else '<pending>'}")
+    elif kind in _DECIDING:
+        parts.append(_DECIDING[kind](obj))
     elif kind == "Application":
         sync, health = (status.get("sync") or {}), (status.get("health") or {})
         parts.append(f"sync={sync.get('status')} health={health.get('status')}")
     elif status.get("phase"):
         parts.append(f"phase={status['phase']}")
+    elif kind not in ("Job", "CronJob", "HorizontalPodAutoscaler", "Rollout", "DaemonSet"):
+        parts.append(_generic(obj))
     for c in (status.get("conditions") or [])[:6]:
         if c.get("status") in ("False", "Unknown") or c.get("type") in ("Failed", "ReplicaFailure"):
             if c.get("type") == "Failed" and c.get("status") != "True":
@@ -147,10 +156,159 @@ def summarize(obj: Mapping[str, Any]) -> str:
     return f"- {ref(obj)}: " + "; ".join(p for p in parts if p)
 
 
+def _flow(value: Any, limit: int = 240) -> str:
+    """A compact one-line YAML of a field: what decides is in it, quotable."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=10 ** 6, sort_keys=False).strip()
+    return text if len(text) <= limit else text[:limit] + " ...}"
+
+
+def _pv(obj: Mapping[str, Any]) -> str:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    terms = (((spec.get("nodeAffinity") or {}).get("required") or {}).get("nodeSelectorTerms")) or []
+    zones = [f"{e.get('key')} {e.get('operator', 'In')} {','.join(e.get('values') or [])}"
+             for t in terms for e in t.get("matchExpressions") or []]
+    claim = spec.get("claimRef") or {}
+    return (f"phase={status.get('phase', '?')} storageClassName={spec.get('storageClassName', '')} "
+            f"capacity={(spec.get('capacity') or {}).get('storage', '?')} "
+            f"accessModes={','.join(spec.get('accessModes') or [])}"
+            + (f" claim={claim.get('namespace', '')}/{claim.get('name')}" if claim else "")
+            + (f" nodeAffinity: {'; '.join(zones)}" if zones else ""))
+
+
+def _pvc(obj: Mapping[str, Any]) -> str:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    req = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "?")
+    return (f"phase={status.get('phase', '?')} storageClassName={spec.get('storageClassName', '<none>')} "
+            f"request={req} accessModes={','.join(spec.get('accessModes') or [])} "
+            f"volumeName={spec.get('volumeName', '')}")
+
+
+def _netpol(obj: Mapping[str, Any]) -> str:
+    spec = obj.get("spec") or {}
+    types = ", ".join(spec.get("policyTypes") or [])
+    out = [f"podSelector={_flow(spec.get('podSelector') or {})} policyTypes: [{types}]"]
+    for key in ("ingress", "egress"):
+        if key in spec:
+            out.append(f"{key}: {_flow(spec.get(key) or [], 400)}")
+    return " ".join(out)
+
+
+def _ingress(obj: Mapping[str, Any]) -> str:
+    spec = obj.get("spec") or {}
+    routes = []
+    for r in spec.get("rules") or []:
+        for p in (r.get("http") or {}).get("paths") or []:
+            svc = (p.get("backend") or {}).get("service") or {}
+            port = svc.get("port") or {}
+            routes.append(f"{r.get('host', '*')}{p.get('path', '/')} -> {svc.get('name')}:"
+                          f"{port.get('number', port.get('name'))}")
+    lb = [i.get("ip") or i.get("hostname") for i in ((obj.get("status") or {}).get("loadBalancer") or {}).get(
+        "ingress") or []]
+    return (f"class={spec.get('ingressClassName', '')} " + "; ".join(routes)
+            + f" address={','.join(map(str, lb)) or '<none>'}")
+
+
+def _analysis_run(obj: Mapping[str, Any]) -> str:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    conds = {m.get("name"): m.get("successCondition") or m.get("failureCondition") for m in spec.get("metrics") or []}
+    out = [f"phase={status.get('phase', '?')}"]
+    for r in status.get("metricResults") or []:
+        values = [str(m.get("value")) for m in r.get("measurements") or [] if m.get("value") is not None]
+        out.append(f"{r.get('name')}: {r.get('phase')} values [{', '.join(values[-4:])}]"
+                   + (f" condition {conds.get(r.get('name'))}" if conds.get(r.get("name")) else "")
+                   + (f" failed {r.get('failed')}" if r.get("failed") else ""))
+    if status.get("message"):
+        out.append(str(status["message"])[:200])
+    return "; ".join(out)
+
+
+def _limit_range(obj: Mapping[str, Any]) -> str:
+    return "; ".join(f"{i.get('type')}: " + " ".join(f"{k}={_flow(i[k])}" for k in (
+        "max", "min", "default", "defaultRequest", "maxLimitRequestRatio") if i.get(k))
+        for i in (obj.get("spec") or {}).get("limits") or [])
+
+
+def _quota(obj: Mapping[str, Any]) -> str:
+    status = obj.get("status") or {}
+    hard, used = status.get("hard") or (obj.get("spec") or {}).get("hard") or {}, status.get("used") or {}
+    return "; ".join(f"{k} used {used.get(k, '?')} of {v}" for k, v in hard.items())
+
+
+def _endpoints(obj: Mapping[str, Any]) -> str:
+    subsets = obj.get("subsets") or []
+    ready = sum(len(s.get("addresses") or []) for s in subsets)
+    not_ready = sum(len(s.get("notReadyAddresses") or []) for s in subsets)
+    ports = ",".join(str(p.get("port")) for s in subsets for p in s.get("ports") or [])
+    return f"ready={ready} notReady={not_ready} ports={ports}"
+
+
+def _node(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    zone = labels.get("topology.kubernetes.io/zone", "")
+    taints = ",".join(f"{t.get('key')}={t.get('value', '')}:{t.get('effect')}" for t in (obj.get("spec") or {}).get(
+        "taints") or [])
+    alloc = (obj.get("status") or {}).get("allocatable") or {}
+    return (f"zone={zone} allocatable cpu={alloc.get('cpu', '?')} memory={alloc.get('memory', '?')}"
+            + (f" taints={taints}" if taints else ""))
+
+
+def _storage_class(obj: Mapping[str, Any]) -> str:
+    topo = _flow(obj.get("allowedTopologies")) if obj.get("allowedTopologies") else ""
+    return (f"provisioner={obj.get('provisioner')} volumeBindingMode={obj.get('volumeBindingMode', 'Immediate')}"
+            + (f" allowedTopologies={topo}" if topo else ""))
+
+
+def _configmap(obj: Mapping[str, Any]) -> str:
+    keys = sorted({*(obj.get("data") or {}), *(obj.get("binaryData") or {})})
+    return f"keys: {', '.join(keys) or '(none)'}"
+
+
+def _generic(obj: Mapping[str, Any]) -> str:
+    """A kind we have no summary for: its spec, compact, so the deciding field is still there."""
+    spec = obj.get("spec")
+    return f"spec: {_flow(spec, 300)}" if spec else ""
+
+
+_DECIDING: dict[str, Any] = {
+    "PersistentVolume": _pv, "PersistentVolumeClaim": _pvc, "NetworkPolicy": _netpol, "Ingress": _ingress,
+    "AnalysisRun": _analysis_run, "LimitRange": _limit_range, "ResourceQuota": _quota, "Endpoints": _endpoints,
+    "Node": _node, "StorageClass": _storage_class, "ConfigMap": _configmap, "Secret": lambda o: "",
+}
+
+
 def render_related(objects: Sequence[Mapping[str, Any]]) -> str:
     if not objects:
         return ""
     return "## Related objects\n" + "\n".join(summarize(o) for o in objects)
+
+
+# -- what to read first ----------------------------------------------------------------------------------------------
+
+_HEALTH_ORDER = {"Degraded": 0, "Missing": 1, "Unknown": 2, "Progressing": 3, "Suspended": 4}
+
+
+def unhealthy_resources(application: Mapping[str, Any] | str | None, limit: int = 8) -> list[dict[str, str]]:
+    """The Application's resources worth reading before the model answers: unhealthy first (Degraded, Missing,
+    Unknown, Progressing), then the out-of-sync ones; each `{kind, namespace, name, health, message}`.
+
+    The agent can read these (manifest, events, related objects, logs) proactively and pass them to
+    `build_context(manifest=application, related_objects=...)`, so the first prompt already holds the evidence.
+    """
+    app = _load(application)
+    if not isinstance(app, Mapping):
+        return []
+    picked: list[tuple[int, int, dict[str, str]]] = []
+    for i, r in enumerate(((app.get("status") or {}).get("resources")) or []):
+        if not isinstance(r, Mapping):
+            continue
+        health = (r.get("health") or {})
+        rank = _HEALTH_ORDER.get(str(health.get("status")), 9 if r.get("status") != "OutOfSync" else 5)
+        if rank < 9:
+            picked.append((rank, i, {"kind": str(r.get("kind") or ""), "namespace": str(r.get("namespace") or ""),
+                                     "name": str(r.get("name") or ""), "health": str(health.get("status") or ""),
+                                     "message": str(health.get("message") or "")}))
+    return [entry for _, _, entry in sorted(picked)[:limit]]
 
 
 # -- findings --------------------------------------------------------------------------------------------------------
@@ -211,7 +369,9 @@ def build_context(
                and o.get("kind") != "Event"]
     related_events = [o for o in flatten(list(related_objects)) if isinstance(o, Mapping)
                       and (o.get("kind") == "Event" or "involvedObject" in o)]
-    findings = analyze([*( [obj] if obj else []), *related, *items, *related_events])
+    findings = analyze([*([obj] if obj else []), *related, *items, *related_events],
+                       distinct_records(logs) if logs else ())
+    pull = supporting_patterns(findings)
 
     what = ref(obj) if obj else "the selected resource"
     header = HEADER.format(what=what)
@@ -228,7 +388,7 @@ def build_context(
         "events": render_events(items + related_events),
         "related": render_related(related),
     }
-    full_logs = compress_logs(logs, 10 ** 9, model) if logs else None
+    full_logs = compress_logs(logs, 10 ** 9, model, pull=pull) if logs else None
     demands = {k: count_tokens(v, model) + 2 for k, v in texts.items() if v}
     if full_logs is not None and full_logs.text:
         demands["logs"] = full_logs.tokens + 2
@@ -244,7 +404,8 @@ def build_context(
         room = grants[name] + spare - 2
         if name == "logs":
             assert full_logs is not None
-            fitted = full_logs if full_logs.tokens <= room else compress_logs(logs, max(0, room), model)
+            fitted = full_logs if full_logs.tokens <= room else compress_logs(logs, max(0, room), model,
+                                                                                     pull=pull)
             text, tokens = fitted.text, fitted.tokens
             truncated |= fitted.truncated or (not text and bool(full_logs.text))
             if not text and full_logs.text:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .budget import omission_marker
@@ -162,6 +162,25 @@ _POD_SUFFIX = re.compile(r"-[a-z]{5}\b")  # a Pod name's random suffix may hold 
 _SPACES = re.compile(r"\s+")
 
 
+# Numbers that can be the diagnosis when a message repeats with different values: a bare integer (exit code 2,
+# status 503, `line 12, column 7`), a `key=value` integer, a port after a host, a `file:line[:col]` position. Numbers
+# inside names (threads, Pods), times, ids and durations (`853 ms`) are not facts.
+_FACT = re.compile(
+    r"(?:(?<=\s)|(?<=^)|(?<=[(\[,]))(?!\d{1,2}:\d{2}:\d{2})(?:[\w.-]*[=:])?\d{1,5}(?::\d{1,5})*(?=[\s,;)\].]|$)"
+    r"(?!\s?(?:ms|s|sec|seconds?|us|µs|ns|m|"
+    r"mins?|minutes?|h|hours?|%|bytes|[KMG]i?B)\b)")
+MAX_VARIANTS = 4  # distinct variants of a group shown in full; with more: the first, a count, the last
+
+
+def facts(text: str) -> list[str]:
+    """The numbers of a line that may be facts, with their key (`line 12` keeps `12`, `port=8443` keeps it all)."""
+    return _FACT.findall(text[:SIGNATURE_CHARS])
+
+
+def fact_key(lines: Sequence[LogLine]) -> str:
+    return "\n".join(" ".join(facts(ln.text)) for ln in lines[:4])
+
+
 def signature(text: str) -> str:
     """The line with what varies between repetitions (times, ids, addresses, numbers) replaced by `#`."""
     out = _VARYING.sub("#", text.strip()[:SIGNATURE_CHARS])
@@ -179,6 +198,10 @@ _PY_END = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning|F
 _GO_START = re.compile(r"^(panic: |fatal error: )")
 _GO_CONT = re.compile(r"^(goroutine \d+ \[|\[signal |created by |\s|exit status \d+$|$|[\w./*()-]+\(.*\)$|"
                       r"\[recovered\]|panic: )")
+# An exception line without a timestamp of its own (`java.net.ConnectException: ...`, `Error: connect ECONNREFUSED`)
+# or a Python `Traceback` that starts a trace right below a log record belongs to that record: one message + trace.
+_EXC_HEAD = re.compile(r"^([\w$.]+\.)?\w*(Exception|Error|Throwable|Failure)\b[\w$.]*(: .*)?$|^Traceback \(most recent")
+_FRAME = re.compile(r"^\s+(at |File \")")
 _TS_HEAD = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{2}:\d{2}:\d{2}|[IWEF]\d{4} |\{|\[?[A-Z]{4,8}\]? )")
 
 
@@ -221,6 +244,14 @@ def to_records(lines: Sequence[LogLine]) -> list[Record]:
                 cur.lines.append(line)
                 cur.trace = True
                 continue
+        if (cur is not None and cur.lines[-1].pod == line.pod and not cur.trace and len(cur.lines) == 1
+                and _EXC_HEAD.match(text) and i + 1 < len(lines) and _FRAME.match(lines[i + 1].text)
+                and _TS_HEAD.match(cur.lines[0].text)):
+            cur.lines.append(line)
+            cur.trace = True
+            if text.startswith("Traceback"):
+                mode = "py"
+            continue
         rec = Record(i, [line])
         if _PY_START_TEXT in text:
             mode, rec.trace = "py", True
@@ -278,6 +309,7 @@ class _Group:
     records: list[Record] = field(default_factory=list)
     tier: int = 9
     rank: float = 0.0
+    variants: list[Record] = field(default_factory=list)  # the latest record of each distinct set of facts
     rendered: str = ""
     shorter: tuple[str, ...] = ()  # smaller renderings (a trace without most frames...) for when it does not fit
 
@@ -378,6 +410,8 @@ def _analyse(lines: list[LogLine]) -> _Analysis:
         else:
             grp.tier = 4
         grp.rank = -pos  # within a tier: the most recent first
+        if len(grp.records) > 1 and (grp.level >= WARN or grp.last.trace):
+            grp.variants = _variants(grp.records)
         grp.rendered = _render_group(grp, multi_pod)
         shorter = [_render_group(grp, multi_pod, level) for level in (1, 2)]
         grp.shorter = tuple(dict.fromkeys(v for v in shorter if v != grp.rendered))
@@ -387,8 +421,13 @@ def _analyse(lines: list[LogLine]) -> _Analysis:
 
 def compress_logs(
     logs: str | bytes | Sequence[Any] | None, max_tokens: int, model: str | None = None, title: str = "Logs",
+    pull: Sequence[re.Pattern[str]] = (),
 ) -> CompressedLogs:
-    """The log within `max_tokens`: repeats collapsed, the evidence kept, the rest filled from the tail."""
+    """The log within `max_tokens`: repeats collapsed, the evidence kept, the rest filled from the tail.
+
+    `pull`: patterns of lines that support a diagnosed cause (GC pauses before a liveness kill, heap sizes before an
+    OOM kill); such lines are kept with the errors, whatever their level.
+    """
     a = _analysis_for(logs)
     if not a.lines:
         return CompressedLogs("", 0, 0, 0, 0, 0, False)
@@ -396,9 +435,16 @@ def compress_logs(
     marker_cost = count_tokens(omission_marker(99_999), model) + 1
     header_cost = count_tokens(_header(title, a.pods, total_lines, len(a.groups), 0), model) + 1
 
+    groups = a.groups
+    lifted: set[int] = set()
+    if pull:
+        lifted = {id(g) for g in groups if g.tier > 1 and _supports(g, pull)}
+        if lifted:
+            groups = sorted(groups, key=lambda g: (1 if id(g) in lifted else g.tier, g.rank))
     chosen: list[_Group] = []
     used = header_cost
-    for grp in a.groups:
+    for grp in groups:
+        lift = id(grp) in lifted
         marker = marker_cost if grp.tier > 0 else 0
         cost = count_tokens(grp.rendered + "\n", model) + marker
         for smaller in grp.shorter:
@@ -406,9 +452,9 @@ def compress_logs(
                 break
             cost = count_tokens(smaller + "\n", model) + marker
             if used + cost <= max_tokens:
-                grp = _Group(grp.key, grp.level, grp.records, grp.tier, grp.rank, smaller)
+                grp = replace(grp, rendered=smaller)
         if used + cost > max_tokens:
-            if grp.tier >= 4:
+            if grp.tier >= 4 and not lift:
                 break  # the tail fill stays contiguous
             continue
         chosen.append(grp)
@@ -426,8 +472,64 @@ def compress_logs(
     return CompressedLogs(text, tokens, total_lines, shown, omitted, len(a.groups), omitted > 0)
 
 
+def _variants(records: Sequence[Record]) -> list[Record]:
+    """One record per distinct set of facts (the latest of each), in order of first appearance."""
+    latest: dict[str, Record] = {}
+    for rec in records:
+        key = fact_key(rec.lines)
+        latest.pop(key, None)
+        latest[key] = rec
+    return list(latest.values()) if len(latest) > 1 else []
+
+
+def _variant_lines(grp: _Group, shrink: int) -> list[str]:
+    """The other distinct values of a repeated message: all when few, else the first and a count. Each as the words
+    that differ from the shown record, with the word before them (`also: line 12, column 7`)."""
+    others = [r for r in grp.variants if r is not grp.last]
+    if not others:
+        return []
+    if shrink >= 2 or len(others) > MAX_VARIANTS:
+        picked, rest = others[:1], len(others) - 1
+    else:
+        picked, rest = others, 0
+    shown = [ln.text.split() for ln in grp.last.lines[:4]]
+    out: list[str] = []
+    for rec in picked:
+        parts: list[str] = []
+        for j, ln in enumerate(rec.lines[:4]):
+            words, ref_words = ln.text.split(), shown[j] if j < len(shown) else []
+            wanted = set(facts(ln.text))
+            marked = sorted({i for k, w in enumerate(words) if (k >= len(ref_words) or w != ref_words[k])
+                             and w.strip(",;.()[]") in wanted for i in (k - 1, k) if i >= 0})
+            spans: list[list[int]] = []
+            for k in marked:
+                if spans and k - spans[-1][-1] <= 2:
+                    spans[-1].extend(range(spans[-1][-1] + 1, k + 1))
+                else:
+                    spans.append([k])
+            parts.extend(" ".join(words[k] for k in span) for span in spans)
+        if parts:
+            out.append("  also: " + " ... ".join(parts)[:SHORT_LINE_CHARS])
+    if rest:
+        out.append(f"  [... {rest:,} more distinct values ...]")
+    return out
+
+
+def distinct_records(logs: str | bytes | Sequence[Any] | None, max_lines: int = 6) -> list[tuple[str, str]]:
+    """(Pod name, text of its first lines) of one record per group: what log-reading analyzers look at."""
+    a = _analysis_for(logs)
+    return [(g.last.lines[0].pod, "\n".join(ln.text[:MAX_LINE_CHARS] for ln in g.last.lines[:max_lines]))
+            for g in a.groups]
+
+
+def _supports(grp: _Group, pull: Sequence[re.Pattern[str]]) -> bool:
+    text = "\n".join(ln.text[:MAX_LINE_CHARS] for ln in grp.last.lines[:4])
+    return any(p.search(text) for p in pull)
+
+
 def _render_group(grp: _Group, multi_pod: bool, shrink: int = 0) -> str:
-    """The group's last record with its repeat count; `shrink` 1 or 2 gives smaller renderings of long records."""
+    """The group's last record with its repeat count and the other distinct values it took; `shrink` 1 or 2 gives
+    smaller renderings of long records."""
     rec = grp.last
     texts = [_clip(ln.text) for ln in rec.lines]
     if rec.trace:
@@ -442,6 +544,8 @@ def _render_group(grp: _Group, multi_pod: bool, shrink: int = 0) -> str:
         first = grp.records[0].lines[0].timestamp
         since = f", first at {first}" if first and not shrink else ""
         body += f"  [x{n:,}{since}]"
+        if variants := _variant_lines(grp, shrink):
+            body += "\n" + "\n".join(variants)
     return body
 
 

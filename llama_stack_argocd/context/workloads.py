@@ -12,6 +12,7 @@ from typing import Any
 
 from llama_stack_argocd.context.errors import ContextError
 from llama_stack_argocd.context.source import ClusterSource
+from llama_stack_argocd.context.findings.base import selector_matches
 
 Obj = dict[str, Any]
 
@@ -218,6 +219,27 @@ async def related(source: ClusterSource, obj: Obj, visible: Callable[[Obj], Awai
         chosen = [s for s in services if selects((s.get("spec") or {}).get("selector") or {}, labels)]
         flags = await asyncio.gather(*(visible(s) for s in chosen))
         out["selectedBy"] = [f"Service/{_meta(s).get('name')}" for s, ok in zip(chosen, flags, strict=True) if ok]
+        out["networkPolicies"] = await network_policies(source, namespace, labels)
+    return out
+
+
+async def network_policies(source: ClusterSource, namespace: str | None, labels: dict[str, str]) -> list[Obj]:
+    """The NetworkPolicies of the Pod's namespace that select it, with the fields that decide what they let through
+    (policyTypes, ingress and egress rules). Namespace configuration, read like the Services; none when the
+    credentials may not list them."""
+    try:
+        listed = await source.list("NetworkPolicy", namespace)
+    except ContextError:
+        return []
+    out = []
+    for pol in listed:
+        spec = pol.get("spec") or {}
+        selector = spec.get("podSelector") or {}
+        if selector.get("matchLabels") or selector.get("matchExpressions"):
+            if not selector_matches(selector, labels):
+                continue
+        out.append({"name": _meta(pol).get("name"), "policyTypes": spec.get("policyTypes") or ["Ingress"],
+                    **{k: spec[k] for k in ("ingress", "egress") if k in spec}})
     return out
 
 

@@ -359,7 +359,21 @@ def objects() -> list[tuple[tuple[str, str, str], str, str, dict[str, Any]]]:
     out += [(("batch", "v1", "cronjobs"), APP_NS, CRONJOB, cronjob), (("batch", "v1", "jobs"), APP_NS, JOB, job),
             (("", "v1", "pods"), APP_NS, JOB_POD, job_pod)]
     out += [(("", "v1", "events"), e["metadata"]["namespace"], e["metadata"]["name"], e) for e in events]
+    out += [(("networking.k8s.io", "v1", "networkpolicies"), APP_NS, NETWORK_POLICY, _network_policy()),
+            (("networking.k8s.io", "v1", "networkpolicies"), APP_NS, "batch-only", _network_policy("batch"))]
     return out
+
+
+NETWORK_POLICY = "guestbook-egress"
+
+
+def _network_policy(app: str = "guestbook-ui") -> dict[str, Any]:
+    """Egress of the web Pods limited to DNS and Redis: what a Pod's related objects show beside its logs."""
+    name = NETWORK_POLICY if app == "guestbook-ui" else "batch-only"
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": _meta(name, APP_NS, f"uid-netpol-{app}"),
+            "spec": {"podSelector": {"matchLabels": {"app": app}}, "policyTypes": ["Egress"],
+                     "egress": [{"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 6379}]}]}}
 
 
 def _log(lines: list[str]) -> str:

@@ -203,6 +203,13 @@ async def test_related_of_a_pod_goes_up_the_owner_chain_and_to_its_service(servi
     assert result["children"] == [] and result["selectedBy"] == [f"Service/{fx.SERVICE}"]
 
 
+async def test_related_of_a_pod_shows_the_network_policies_that_select_it_with_their_rules(service):
+    result = await service.related(APP, CRASHING)
+    [policy] = result["networkPolicies"]  # the one selecting app=guestbook-ui, not the one for app=batch
+    assert policy["name"] == fx.NETWORK_POLICY and policy["policyTypes"] == ["Egress"]
+    assert {"protocol": "TCP", "port": 6379} in policy["egress"][0]["ports"]
+
+
 async def test_related_of_a_deployment_goes_down_to_replicasets_and_pods(service):
     result = await service.related(APP, DEPLOYMENT)
     assert result["owners"] == []

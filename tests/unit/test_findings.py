@@ -467,3 +467,134 @@ def test_render_is_short_and_quotes_evidence():
     text = render_findings(analyze([p]))
     assert text.startswith("- [critical] container \"web\" in CrashLoopBackOff (Pod shop/")
     assert "evidence: CrashLoopBackOff | restartCount: 2 | exit code 2" in text
+
+
+# -- causes the suite had no analyzer for ------------------------------------------------------------------------------
+
+
+def netpol(name, selector, types, **rules):
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name, "namespace": NS},
+            "spec": {"podSelector": {"matchLabels": selector}, "policyTypes": types, **rules}}
+
+
+def svc(name, ports, selector=None, type_="ClusterIP", ip="10.96.8.20", status=None):
+    out = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": NS},
+           "spec": {"type": type_, "clusterIP": ip, "selector": selector or {"app": name}, "ports": ports}}
+    if status is not None:
+        out["status"] = status
+    return out
+
+
+@pytest.mark.parametrize("line", [
+    '{"level":"error","msg":"call failed","error":"dial tcp: lookup payments on 10.96.0.10:53: no such host"}',
+    "Error: getaddrinfo ENOTFOUND redis-master",
+    "java.net.UnknownHostException: kafka-2.kafka-headless",
+    "socket.gaierror: [Errno -3] Temporary failure in name resolution",
+    "curl: (6) Could not resolve host: api.example.com",
+])
+def test_dns_failures_in_logs_of_a_ready_pod(line):
+    ready = pod(statuses=[{"name": "web", "ready": True, "restartCount": 0, "state": {"running": {}}}])
+    f = only(analyze([ready], [("web-5c7f9d6b8-h2lq9", f"2024-11-05 09:00:00 {line}")]), "DNSResolutionFailed")
+    assert f.resource == f"Pod {NS}/web-5c7f9d6b8-h2lq9" and any(line[-30:] in e for e in f.evidence)
+    assert "DNSResolutionFailed" not in codes(analyze([ready], [("", "GET /healthz 200")]))
+
+
+def test_a_network_policy_without_the_egress_port_blocks_the_calls_the_logs_time_out():
+    logs = [("", '{"level":"fatal","msg":"cannot open database","error":"dial tcp 10.96.8.20:5432: i/o timeout"}')]
+    dns_only = netpol("egress", {"app": "web"}, ["Egress"], egress=[{"ports": [{"protocol": "UDP", "port": 53}]}])
+    f = only(analyze([pod(), dns_only, svc("db", [{"port": 5432}])], logs), "NetworkPolicyBlocking")
+    assert "10.96.8.20:5432: i/o timeout" in " ".join(f.evidence) and "NetworkPolicy egress" in " ".join(f.evidence)
+    allowed = netpol("egress", {"app": "web"}, ["Egress"], egress=[{"ports": [{"protocol": "TCP", "port": 5432}]}])
+    assert "NetworkPolicyBlocking" not in codes(analyze([pod(), allowed, svc("db", [{"port": 5432}])], logs))
+    other_pods = netpol("egress", {"app": "batch"}, ["Egress"], egress=[])
+    assert "NetworkPolicyBlocking" not in codes(analyze([pod(), other_pods], logs))
+
+
+def test_an_ingress_policy_of_the_target_that_does_not_admit_the_caller():
+    api = pod("api-1", labels={"app": "api"})
+    only_gateway = netpol("api-in", {"app": "api"}, ["Ingress"], ingress=[
+        {"from": [{"podSelector": {"matchLabels": {"app": "gateway"}}}], "ports": [{"port": 8080}]}])
+    target = svc("api", [{"port": 80, "targetPort": 8080}], ip="10.96.40.11")
+    logs = [("web-5c7f9d6b8-h2lq9", "GET /api failed: connect ETIMEDOUT 10.96.40.11:80")]
+    f = only(analyze([pod(), api, target, only_gateway], logs), "NetworkPolicyBlocking")
+    assert f.resource == f"Pod {NS}/api-1"
+
+
+def test_a_load_balancer_without_an_address_and_the_application_it_holds_progressing():
+    pending = svc("public", [{"port": 443}], type_="LoadBalancer", status={"loadBalancer": {}})
+    app = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+           "metadata": {"name": "shop", "namespace": "argocd"},
+           "status": {"health": {"status": "Progressing"}, "sync": {"status": "Synced"}, "resources": [
+               {"kind": "Service", "namespace": NS, "name": "public", "health": {"status": "Progressing"}}]}}
+    found = analyze([app, pending])
+    assert "<pending>" in " ".join(only(found, "LoadBalancerPending").evidence)
+    assert "LoadBalancer without an external address" in only(found, "ApplicationProgressing").detail
+    served = svc("public", [{"port": 443}], type_="LoadBalancer",
+                 status={"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}})
+    assert "LoadBalancerPending" not in codes(analyze([served]))
+
+
+@pytest.mark.parametrize(("port", "ok"), [({"number": 8080}, False), ({"name": "https"}, False), ({"number": 80}, True),
+                                          ({"name": "http"}, True)])
+def test_an_ingress_backend_port_the_service_does_not_have(port, ok):
+    ing = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "shop", "namespace": NS},
+           "spec": {"rules": [{"http": {"paths": [
+               {"path": "/", "backend": {"service": {"name": "web", "port": port}}}]}}]}}
+    found = codes(analyze([ing, svc("web", [{"name": "http", "port": 80, "targetPort": 8080}])]))
+    assert ("IngressBackendPortMismatch" in found) is not ok
+
+
+def test_pods_refused_by_a_limit_range_are_not_a_quota():
+    msg = 'Error creating: pods "r-1" is forbidden: maximum memory usage per Container is 1Gi, but limit is 2Gi'
+    lr = {"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "limits", "namespace": NS},
+          "spec": {"limits": [{"type": "Container", "max": {"memory": "1Gi"}}]}}
+    f = only(analyze([event("ReplicaSet", "r", "FailedCreate", msg), lr]), "LimitRangeExceeded")
+    assert "LimitRange limits Container: max memory=1Gi" in f.evidence
+    quota = 'Error creating: pods "r-1" is forbidden: exceeded quota: compute, requested: limits.memory=2Gi'
+    assert codes(analyze([event("ReplicaSet", "r", "FailedCreate", quota)])) == ["QuotaExceeded"]
+    job_msg = 'Error creating: pods "j-1" is forbidden: minimum cpu usage per Container is 100m, but request is 50m'
+    assert "LimitRangeExceeded" in codes(analyze([event("Job", "j", "FailedCreate", job_msg)]))
+
+
+def test_a_long_message_keeps_its_innermost_cause():
+    from llama_stack_argocd.context.findings.base import clip
+
+    msg = "rpc error: code = Unknown desc = `helm template . " + "--api-versions x/v1 " * 300 + "` failed exit " \
+          "status 1: Error: template: shop/templates/deployment.yaml:42:28: nil pointer evaluating .repository"
+    out = clip(msg, 300)
+    assert len(out) <= 300 and out.startswith("rpc error") and out.endswith("nil pointer evaluating .repository")
+    assert "deployment.yaml:42:28" in out
+
+
+def test_related_objects_keep_the_fields_that_decide():
+    from llama_stack_argocd.context.digest import summarize
+
+    pv = {"kind": "PersistentVolume", "metadata": {"name": "pv-1"}, "spec": {
+        "storageClassName": "gp3", "nodeAffinity": {
+        "required": {"nodeSelectorTerms": [{"matchExpressions": [
+            {"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["eu-west-1a"]}]}]}}},
+        "status": {"phase": "Bound"}}
+    assert "topology.kubernetes.io/zone In eu-west-1a" in summarize(pv)
+    pol = netpol("egress", {"app": "web"}, ["Egress"], egress=[{"ports": [{"protocol": "TCP", "port": 5432}]}])
+    assert "policyTypes: [Egress]" in summarize(pol) and "5432" in summarize(pol)
+    ar = {"kind": "AnalysisRun", "metadata": {"name": "a"}, "spec": {"metrics": [
+        {"name": "success-rate", "successCondition": "result[0] >= 0.95"}]},
+        "status": {"phase": "Failed", "metricResults": [
+            {"name": "success-rate", "phase": "Failed", "measurements": [{"value": "[0.91]"}]}]}}
+    assert "[0.91]" in summarize(ar) and "result[0] >= 0.95" in summarize(ar)
+    assert "unknownField: 7" in summarize({"kind": "Gadget", "metadata": {"name": "g"}, "spec": {"unknownField": 7}})
+
+
+def test_unhealthy_resources_say_what_to_read_first():
+    from llama_stack_argocd.context.digest import unhealthy_resources
+
+    app = {"kind": "Application", "status": {"resources": [
+        {"kind": "ConfigMap", "namespace": NS, "name": "c", "status": "Synced"},
+        {"kind": "Service", "namespace": NS, "name": "lb", "status": "Synced", "health": {"status": "Progressing"}},
+        {"kind": "Deployment", "namespace": NS, "name": "web", "status": "Synced",
+         "health": {"status": "Degraded", "message": "Deployment exceeded its progress deadline"}},
+        {"kind": "Secret", "namespace": NS, "name": "s", "status": "OutOfSync"}]}}
+    assert [(r["kind"], r["health"]) for r in unhealthy_resources(app)] == [
+        ("Deployment", "Degraded"), ("Service", "Progressing"), ("Secret", "")]
+    assert unhealthy_resources(json.dumps(app), limit=1)[0]["message"] == "Deployment exceeded its progress deadline"
+    assert unhealthy_resources("not json") == [] and unhealthy_resources(None) == []

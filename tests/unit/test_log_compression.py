@@ -129,7 +129,8 @@ GO = ["panic: runtime error: invalid memory address or nil pointer dereference",
       "restarting"]
 
 
-@pytest.mark.parametrize(("lines", "block"), [(JAVA, 63), (PYTHON, 6), (GO, 9)])
+# the Java trace's block includes the log line that announced it ("start failed"): one record, message plus trace
+@pytest.mark.parametrize(("lines", "block"), [(JAVA, 64), (PYTHON, 6), (GO, 9)])
 def test_traces_are_one_record(lines, block):
     records = to_records(parse_logs("\n".join(lines)))
     trace = next(r for r in records if r.trace)
@@ -222,3 +223,48 @@ def test_twelve_thousand_lines_compress_in_well_under_two_seconds():
     started = time.perf_counter()
     compress_logs(raw, 2000)
     assert time.perf_counter() - started < 2.0
+
+
+@pytest.mark.parametrize("trace", [
+    ["java.net.ConnectException: Connection refused", "\tat java.base/sun.nio.ch.Net.connect0(Native Method)",
+     "\tat java.base/sun.nio.ch.Net.connect(Net.java:579)"],
+    ["Traceback (most recent call last):", '  File "/app/health.py", line 12, in check', "    conn.ping()",
+     "redis.exceptions.ConnectionError: Error 111 connecting to redis:6379. Connection refused."],
+    ["Error: connect ECONNREFUSED 10.96.4.12:6379",
+     "    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1555:16)"],
+])
+def test_a_message_and_the_trace_below_it_are_one_record(trace):
+    message = "2024-11-05 09:00:01.000  WARN 1 --- [main] c.a.Health : health check failed for inventory"
+    noise = [f"2024-11-05 09:00:0{i}.000  INFO 1 --- [main] c.a.Web : GET /x 200" for i in range(2, 9)]
+    records = to_records(parse_logs("\n".join([message, *trace, *noise])))
+    assert [ln.text for ln in records[0].lines] == [message, *trace] and records[0].trace
+    out = compress_logs("\n".join([message, *trace, *noise * 300]), 400).text
+    assert "health check failed for inventory" in out and trace[-1].strip() in out
+
+
+def test_a_repeated_message_keeps_its_distinct_numbers():
+    noise = [f"2024-11-05 09:{i // 60:02d}:{i % 60:02d}.000  INFO 1 --- [main] c.a.Web : GET /x completed in {i} ms"
+             for i in range(2000)]
+    for n, (line, col) in enumerate([(12, 7), (40, 3), (12, 7)]):
+        noise.insert(300 + n * 500, f"2024-11-05 09:00:0{n}.000 ERROR 1 --- [main] c.a.Cfg : cannot parse "
+                                    f"values.yaml: mapping values are not allowed at line {line}, column {col}")
+    out = compress_logs("\n".join(noise), 300).text
+    assert "line 12, column 7" in out and "line 40, column 3" in out
+    assert "completed in" in out and "also: in" not in out  # durations are not facts
+    many = [f"2024-11-05 09:00:00.000 ERROR 1 --- [main] c.a.Db : connect to db:{5000 + i} refused" for i in range(30)]
+    text = compress_logs("\n".join(many), 300).text
+    assert "db:5029" in text and "db:5000" in text and "28 more distinct values" in text
+
+
+def test_lines_that_support_a_cause_are_pulled_whatever_their_level():
+    import re
+
+    def word(i: int) -> str:
+        return "".join(chr(97 + (i // 26 ** k) % 26) for k in range(3))
+
+    lines = [f"2024-11-05 09:00:00.{i % 1000:03d}  INFO 1 --- [main] c.a.Web : GET /api/{word(i)} completed"
+             for i in range(6000)]
+    lines.insert(3000, "[gc] GC(412) Pause Full (G1 Compaction Pause) 3890M->3850M(4096M) 8123.456ms")
+    assert "Pause Full" not in compress_logs("\n".join(lines), 400).text
+    pulled = compress_logs("\n".join(lines), 400, pull=[re.compile(r"pause full", re.IGNORECASE)]).text
+    assert "Pause Full (G1 Compaction Pause) 3890M->3850M(4096M) 8123.456ms" in pulled

@@ -10,16 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from . import argocd, hpa, jobs, other_events, pods, references, services, storage, workloads  # noqa: F401  (registers)
+from . import (  # noqa: F401  (registers)
+    argocd, hpa, jobs, network, other_events, pods, references, services, storage, workloads)
 from .base import CODE_ORDER, Cluster, Finding, Severity
 from .registry import analyzer, registered, run
 
 __all__ = ["CODE_ORDER", "Cluster", "Finding", "Severity", "analyze", "analyzer", "registered", "render_findings"]
 
 
-def analyze(objects: Iterable[Any]) -> list[Finding]:
-    """Findings for these objects (dicts, lists, `{"items": [...]}` or JSON strings of them), most severe first."""
-    return run(objects)
+def analyze(objects: Iterable[Any], logs: Iterable[tuple[str, str]] = ()) -> list[Finding]:
+    """Findings for these objects (dicts, lists, `{"items": [...]}` or JSON strings of them), most severe first.
+
+    `logs`: (Pod name or "", text) of the distinct log records, for the analyzers that read logs (DNS, network)."""
+    return run(objects, logs)
 
 
 def render_findings(findings: Iterable[Finding]) -> str:

@@ -79,6 +79,9 @@ def application(app: Obj, cluster: Cluster) -> Iterator[Finding]:
                       detail + ".", evidence, resource,
                       "ApplicationMissing" if hstatus == "Missing" else "ApplicationDegraded")
 
+    if hstatus == "Progressing":
+        yield _progressing(app, resources, health, cluster)
+
     sync = status.get("sync") or {}
     if sync.get("status") == "OutOfSync":
         drift = [r for r in resources if r.get("status") == "OutOfSync"]
@@ -104,3 +107,74 @@ def rollout(obj: Obj, cluster: Cluster) -> Iterator[Finding]:
         yield Finding(Severity.ERROR if phase == "Degraded" or status.get("abort") else Severity.WARNING,
                       f"Rollout {phase or 'aborted'}", clip(msg) or f"phase {phase}",
                       [f"phase: {phase}", *([clip(msg)] if msg else [])], ref(obj), "RolloutStuck")
+
+
+def _why_progressing(obj: Obj | None) -> str:
+    """What keeps one live resource Progressing, from its own status."""
+    if obj is None or obj.get("_stub"):
+        return ""
+    kind, spec, status = obj.get("kind"), obj.get("spec") or {}, obj.get("status") or {}
+    if kind == "Service" and spec.get("type") == "LoadBalancer" and not (status.get("loadBalancer") or {}).get(
+            "ingress"):
+        return "type LoadBalancer without an external address (no load-balancer controller assigned one)"
+    if kind == "Ingress" and not (status.get("loadBalancer") or {}).get("ingress"):
+        return "no address in status.loadBalancer (the ingress controller has not admitted it)"
+    if kind == "PersistentVolumeClaim" and status.get("phase") != "Bound":
+        return f"phase {status.get('phase', 'Pending')}: not bound to a volume"
+    if kind in ("Deployment", "StatefulSet", "ReplicaSet", "DaemonSet"):
+        want = spec.get("replicas", 1)
+        parts = [f"{status.get('readyReplicas', 0) or 0}/{want} ready, {status.get('updatedReplicas', 0) or 0} "
+                 "updated"]
+        for c in status.get("conditions") or []:
+            if c.get("status") != "True" or c.get("type") == "ReplicaFailure":
+                parts.append(f"{c.get('type')}={c.get('status')}: {clip(c.get('message') or c.get('reason'), 200)}")
+        return "; ".join(parts)
+    if kind == "Rollout":
+        return f"phase {status.get('phase')}: {clip(status.get('message') or '', 200)}"
+    if kind == "Job" and not status.get("succeeded"):
+        return f"active {status.get('active', 0)}, failed {status.get('failed', 0)}, not complete"
+    return ""
+
+
+def _progressing(app: Obj, resources: list[Mapping[str, Any]], health: Mapping[str, Any],
+                 cluster: Cluster) -> Finding:
+    """An Application stays Progressing while one of its resources does: name which, and why."""
+    held = [r for r in resources if (r.get("health") or {}).get("status") == "Progressing"]
+    op = (app.get("status") or {}).get("operationState") or {}
+    parts, evidence = [], ["health: Progressing"]
+    for r in held[:MAX_LISTED]:
+        live = cluster.get(str(r.get("kind")), str(r.get("namespace") or ""), str(r.get("name")))
+        why = _why_progressing(live) or clip((r.get("health") or {}).get("message") or "", 200)
+        parts.append(f"{_res(r)}" + (f": {why}" if why else ""))
+        evidence.append(_res(r))
+        if why:
+            evidence.append(why)
+    detail = "Application health is Progressing"
+    detail += (": held by " + "; ".join(parts)) if parts else " but no resource says why"
+    if op.get("phase") == "Running" and op.get("message"):
+        detail += f". Sync: {clip(op['message'], 200)}"
+        evidence.append(clip(op["message"], 200))
+    detail += ". Argo CD waits for these to become Healthy (sync waves and hooks wait too)."
+    return Finding(Severity.WARNING, "Application stuck Progressing", detail, evidence[:6], ref(app),
+                   "ApplicationProgressing")
+
+
+@analyzer("AnalysisRun")
+def analysis_run(obj: Obj, cluster: Cluster) -> Iterator[Finding]:
+    status = obj.get("status") or {}
+    if status.get("phase") not in ("Failed", "Error", "Inconclusive"):
+        return
+    metrics = {m.get("name"): m for m in (obj.get("spec") or {}).get("metrics") or []}
+    parts, evidence = [], [f"phase: {status.get('phase')}"]
+    for result in status.get("metricResults") or []:
+        if result.get("phase") == "Successful":
+            continue
+        spec = metrics.get(result.get("name")) or {}
+        values = [str(m.get("value")) for m in result.get("measurements") or [] if m.get("value") is not None]
+        cond = spec.get("successCondition") or spec.get("failureCondition") or ""
+        parts.append(f"metric {result.get('name')} {result.get('phase')}: values {', '.join(values[-3:])}"
+                     + (f" against {cond}" if cond else "") + (f" ({result['message']})" if result.get("message")
+                                                              else ""))
+        evidence += values[-2:] + ([cond] if cond else [])
+    yield Finding(Severity.ERROR, f"AnalysisRun {status.get('phase')}",
+                  "; ".join(parts) or clip(status.get("message") or ""), evidence, ref(obj), "AnalysisRunFailed")

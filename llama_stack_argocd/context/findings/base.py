@@ -25,15 +25,16 @@ _SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.ERROR: 1, Severity.WARNING: 2, 
 
 # Within one severity, causes come before the symptoms they produce (a missing Secret before the CrashLoopBackOff).
 CODE_ORDER = (
-    "OOMKilled", "ImagePullBackOff", "MissingConfigMap", "MissingSecret", "MissingConfigKey", "MissingPVC",
-    "PVCPending", "Unschedulable", "ContainerCannotRun", "LivenessProbeFailing", "ReadinessProbeFailing",
-    "StartupProbeFailing", "InitContainerFailing", "CrashLoopBackOff", "ContainerFailed", "Evicted",
-    "QuotaExceeded", "ReplicaFailure", "JobFailed", "HookFailed", "SyncFailed", "ComparisonError",
+    "OOMKilled", "ImagePullBackOff", "LimitRangeExceeded", "MissingConfigMap", "MissingSecret", "MissingConfigKey",
+    "MissingPVC", "PVCPending", "Unschedulable", "ContainerCannotRun", "LivenessProbeFailing",
+    "ReadinessProbeFailing", "StartupProbeFailing", "InitContainerFailing", "CrashLoopBackOff", "ContainerFailed",
+    "Evicted", "QuotaExceeded", "ReplicaFailure", "JobFailed", "HookFailed", "SyncFailed", "ComparisonError",
     "InvalidSpecError", "SyncError", "HPAUnableToScale", "HPAMetricsUnavailable", "ServiceNoMatchingPods",
     "ServiceNoEndpoints", "ServiceTargetPortMismatch", "IngressBackendMissing", "RolloutStuck",
-    "DeploymentUnavailable", "StatefulSetUnavailable", "DaemonSetUnavailable", "VolumeMountFailed",
-    "SandboxFailed", "ApplicationDegraded", "ApplicationMissing", "OutOfSync", "SyncRunning", "HPAAtMaxReplicas",
-    "WarningEvent",
+    "DeploymentUnavailable", "StatefulSetUnavailable", "DaemonSetUnavailable", "VolumeMountFailed", "SandboxFailed",
+    "NetworkPolicyBlocking", "DNSResolutionFailed", "LoadBalancerPending", "IngressBackendPortMismatch",
+    "AnalysisRunFailed", "ApplicationProgressing", "ApplicationDegraded", "ApplicationMissing", "OutOfSync",
+    "SyncRunning", "HPAAtMaxReplicas", "WarningEvent",
 )
 _CODE_RANK = {code: i for i, code in enumerate(CODE_ORDER)}
 
@@ -66,9 +67,23 @@ class Finding:
         return "\n".join(lines)
 
 
+_INNERMOST = ("Error: ", "error: ", "desc = ", "Caused by: ", "caused by: ", "err: ", "failed: ")
+
+
 def clip(text: Any, limit: int = MAX_EVIDENCE_CHARS) -> str:
+    """One line within `limit` characters. A long message keeps its start and its decisive end: the innermost cause
+    of a wrapped error (`... desc = ... Error: ...`) or, with none, the last part (render errors end with the error)."""
     s = " ".join(str(text).split())
-    return s if len(s) <= limit else s[: limit - 3] + "..."
+    if len(s) <= limit:
+        return s
+    head_len = max(20, limit // 4)
+    starts = [s.rfind(m) for m in _INNERMOST]
+    start = max(starts)
+    tail = s[start:] if start > head_len else ""
+    room = limit - head_len - 5
+    if not tail or len(tail) > room:
+        tail = s[len(s) - room:]
+    return s[:head_len] + " ... " + tail
 
 
 # -- object helpers --------------------------------------------------------------------------------------------------
@@ -217,7 +232,9 @@ class Cluster:
     so the analyzers of that kind still read them.
     """
 
-    def __init__(self, objects: Iterable[Any]) -> None:
+    def __init__(self, objects: Iterable[Any], logs: Iterable[tuple[str, str]] = ()) -> None:
+        self.logs: list[tuple[str, str]] = list(logs)  # (Pod name or "", text) of each distinct log record
+        self.focus: Obj | None = None
         self.objects: list[Obj] = []
         self.events: list[Obj] = []
         seen: set[tuple[str, str, str]] = set()
@@ -230,6 +247,8 @@ class Cluster:
                 continue
             seen.add(key)
             self.objects.append(obj)
+            if self.focus is None:
+                self.focus = obj
         self._events_by: dict[tuple[str, str, str], list[Obj]] = {}
         for ev in self.events:
             io = event_object(ev)

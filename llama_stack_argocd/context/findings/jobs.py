@@ -6,10 +6,12 @@ from collections.abc import Iterator
 
 from .base import Cluster, Finding, Obj, Severity, clip, condition, event_message, ref
 from .registry import analyzer
+from .workloads import _replica_failure as replica_failure
 
 
 @analyzer("Job")
 def job(obj: Obj, cluster: Cluster) -> Iterator[Finding]:
+    yield from replica_failure(obj, cluster)  # Pods refused at creation (quota, LimitRange, admission)
     status = obj.get("status") or {}
     spec = obj.get("spec") or {}
     failed = condition(obj, "Failed")

@@ -81,8 +81,30 @@ def ingress_backends(ing: Obj, cluster: Cluster) -> Iterator[Finding]:
     backends = [spec.get("defaultBackend")] + [p.get("backend") for r in spec.get("rules") or []
                                                for p in (r.get("http") or {}).get("paths") or []]
     for b in backends:
-        name = ((b or {}).get("service") or {}).get("name")
-        if name and cluster.get("Service", ns, name) is None:
+        backend = (b or {}).get("service") or {}
+        name = backend.get("name")
+        svc = cluster.get("Service", ns, name) if name else None
+        if name and svc is None:
             yield Finding(Severity.ERROR, f"Ingress backend Service \"{name}\" not found",
                           f"The Ingress routes to Service \"{name}\", which is not in namespace {ns}.",
                           [f"service: {name}"], ref(ing), "IngressBackendMissing")
+        elif svc is not None and not svc.get("_stub"):
+            yield from _backend_port(ing, svc, backend.get("port") or {})
+
+
+def _backend_port(ing: Obj, svc: Obj, port: dict) -> Iterator[Finding]:
+    """The Ingress names a Service port (number or name) the Service does not have: the controller answers 503."""
+    ports = (svc.get("spec") or {}).get("ports") or []
+    numbers = {p.get("port") for p in ports}
+    names = {p.get("name") for p in ports if p.get("name")}
+    wanted = port.get("number") if port.get("number") is not None else port.get("name")
+    if wanted is None or wanted in numbers or wanted in names:
+        return
+    listed = ", ".join(f"{p.get('port')}" + (f" ({p['name']})" if p.get("name") else "")
+                       + f"->{p.get('targetPort', p.get('port'))}" for p in ports)
+    key = "number" if port.get("number") is not None else "name"
+    yield Finding(Severity.ERROR, f"Ingress backend port {wanted} not on Service {name_of(svc)}",
+                  f"The Ingress sends traffic to port {wanted} of Service {name_of(svc)}, which has ports {listed}: "
+                  "the controller has no endpoint for it (503 / default backend). Use the Service's port, not the "
+                  "container's.", [f"port: {{{key}: {wanted}}}", f"{key}: {wanted}", f"Service ports: {listed}"],
+                  ref(ing), "IngressBackendPortMismatch")

@@ -5,10 +5,33 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from .base import Cluster, Finding, Obj, Severity, clip, condition, event_message, ref
+from .base import Cluster, Finding, Obj, Severity, clip, condition, event_message, name_of, namespace_of, ref
 from .registry import analyzer
 
 _QUOTA = re.compile(r"exceeded quota|forbidden: .*(quota|limitrange|maximum)|admission webhook .* denied", re.IGNORECASE)
+
+
+# A LimitRange's admission errors: per-Container/Pod maximum or minimum, the limit/request ratio, or the name itself.
+_LIMIT_RANGE = re.compile(r"(maximum|minimum) (cpu|memory|ephemeral-storage|storage) usage per (Container|Pod|"
+                          r"PersistentVolumeClaim)|max limit to request ratio|limitrange", re.IGNORECASE)
+
+
+def _limit_range(obj: Obj, msg: str, cluster: Cluster, source: str) -> Finding:
+    """Pods refused by a LimitRange: not a ResourceQuota (nothing is used up); the Pod spec asks outside the range."""
+    ranges = [o for o in cluster.of_kind("LimitRange") if namespace_of(o) in ("", namespace_of(obj))
+              and not o.get("_stub")]
+    detail = f"The namespace's LimitRange refuses the Pods: {clip(msg, 400)}."
+    evidence = [source, *(m.group(0) for m in _LIMIT_RANGE.finditer(msg))][:3] + [clip(msg)]
+    for lr in ranges[:2]:
+        for item in (lr.get("spec") or {}).get("limits") or []:
+            bounds = "; ".join(f"{k} {', '.join(f'{r}={v}' for r, v in (item.get(k) or {}).items())}"
+                               for k in ("max", "min", "default", "defaultRequest", "maxLimitRequestRatio")
+                               if item.get(k))
+            detail += f" LimitRange {name_of(lr)} ({item.get('type')}): {bounds}."
+            evidence.append(f"LimitRange {name_of(lr)} {item.get('type')}: {bounds}")
+    detail += " Change the Pod's resources to fit the range (or the LimitRange); this is not a quota."
+    return Finding(Severity.CRITICAL, "Pods refused by a LimitRange", detail, evidence, ref(obj),
+                   "LimitRangeExceeded")
 
 
 def _replica_failure(obj: Obj, cluster: Cluster) -> Iterator[Finding]:
@@ -22,6 +45,9 @@ def _replica_failure(obj: Obj, cluster: Cluster) -> Iterator[Finding]:
     if not msgs:
         return
     msg = msgs[-1]
+    if _LIMIT_RANGE.search(msg):
+        yield _limit_range(obj, msg, cluster, "FailedCreate" if events else "ReplicaFailure")
+        return
     quota = bool(_QUOTA.search(msg))
     yield Finding(Severity.CRITICAL, "Pods cannot be created" + (" (quota or admission)" if quota else ""),
                   clip(msg, 400), ["FailedCreate" if events else "ReplicaFailure", clip(msg)], ref(obj),
