@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from .base import Cluster, Finding, Obj, Severity, format_selector, name_of, namespace_of, ref, selector_matches
 from .registry import analyzer
@@ -92,7 +93,7 @@ def ingress_backends(ing: Obj, cluster: Cluster) -> Iterator[Finding]:
             yield from _backend_port(ing, svc, backend.get("port") or {})
 
 
-def _backend_port(ing: Obj, svc: Obj, port: dict) -> Iterator[Finding]:
+def _backend_port(ing: Obj, svc: Obj, port: dict[str, Any]) -> Iterator[Finding]:
     """The Ingress names a Service port (number or name) the Service does not have: the controller answers 503."""
     ports = (svc.get("spec") or {}).get("ports") or []
     numbers = {p.get("port") for p in ports}
