@@ -44,7 +44,9 @@ def replicas(postgres, cluster, llm, tmp_path_factory) -> Iterator[tuple[StackHa
         "providers.responses.0.config.agent.quota.requests_per_hour": REQUESTS_PER_HOUR})
     env = {**scripted_llm_env(llm.url), **cluster.kubeconfig_env(), **postgres.env(),
            "ARGOCD_ASSISTANT_PROXY_SECRET": SECRET,
-           "ARGOCD_FILES_DIR": str(directory / "shared-files")}  # the ReadWriteMany volume both replicas mount
+           "ARGOCD_FILES_DIR": str(directory / "shared-files"),  # the ReadWriteMany volume both replicas mount
+           # The Files API is closed to proxied users unless an operator opens it, as this deployment does.
+           "ARGOCD_ASSISTANT_EXTRA_ROUTES": "/v1/files,/v1/files/*"}
     handles = start_stacks((config, env), (config, env))
     try:
         yield handles[0], handles[1]

@@ -179,6 +179,8 @@ def _application() -> dict[str, Any]:
                 {"version": "v1", "kind": "Secret", "name": SECRET, "status": "Synced"},  # namespace left to default
                 {"group": "batch", "version": "v1", "kind": "CronJob", "namespace": APP_NS, "name": CRONJOB,
                  "status": "Synced", "health": {"status": "Healthy"}},
+                {"group": "networking.k8s.io", "version": "v1", "kind": "NetworkPolicy", "namespace": APP_NS,
+                 "name": NETWORK_POLICY, "status": "Synced"},
             ],
             "summary": {"images": [IMAGE, "ghcr.io/example/guestbook-cleanup:1.0"]},
         },

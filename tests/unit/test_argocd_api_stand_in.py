@@ -75,7 +75,8 @@ def test_resource_manifest_is_a_json_string_and_secrets_are_hidden(argocd_api):
 
 def test_managed_resources_filter_and_carry_states_as_strings(argocd_api):
     items = get(argocd_api, f"{APP_PATH}/managed-resources").json()["items"]
-    assert {i["name"] for i in items} == {fx.DEPLOYMENT, fx.SERVICE, fx.CONFIGMAP, fx.SECRET, fx.CRONJOB}
+    assert {i["name"] for i in items} == {fx.DEPLOYMENT, fx.SERVICE, fx.CONFIGMAP, fx.SECRET, fx.CRONJOB,
+                                           fx.NETWORK_POLICY}
     (configmap,) = get(argocd_api, f"{APP_PATH}/managed-resources", kind="ConfigMap").json()["items"]
     assert configmap["modified"] is True and json.loads(configmap["liveState"])["data"]["LOG_LEVEL"] == "info"
 
