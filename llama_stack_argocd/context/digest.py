@@ -158,7 +158,7 @@ def summarize(obj: Mapping[str, Any]) -> str:
 
 def _flow(value: Any, limit: int = 240) -> str:
     """A compact one-line YAML of a field: what decides is in it, quotable."""
-    text = yaml.safe_dump(value, default_flow_style=True, width=10 ** 6, sort_keys=False).strip()
+    text = str(yaml.safe_dump(value, default_flow_style=True, width=10 ** 6, sort_keys=False)).strip()
     return text if len(text) <= limit else text[:limit] + " ...}"
 
 
