@@ -74,6 +74,38 @@ def wait_healthy(process: subprocess.Popen[bytes], base: str, log: Path, timeout
     raise SystemExit(f"llama stack run was not healthy within {timeout:g}s; see {log}")
 
 
+class Demo:
+    """The stand-in serving `scenarios` and `llama stack run CONFIG` pointed at it; `stop()` ends both."""
+
+    def __init__(self, scenarios: list[str], config: str, port: int, state: Path) -> None:
+        self.cluster, apps = start_scenario_cluster(scenarios)
+        self.apps = [a for a in apps if a.scenario.name in scenarios]
+        self.process: subprocess.Popen[bytes] | None = None
+        self.base = f"http://127.0.0.1:{port}"
+        state.mkdir(parents=True, exist_ok=True)
+        self.log = state / "demo-server.log"
+        self.command = [str(Path(sys.executable).with_name("llama")), "stack", "run", config, "--port", str(port)]
+        self.env = {**os.environ, "KUBECONFIG": self.cluster.kubeconfig_path, "SQLITE_STORE_DIR": str(state),
+                    "ARGOCD_CONTEXT_SOURCE": "kubernetes", "LLAMA_STACK_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
+
+    def start(self, timeout: float) -> str:
+        """Start the server, wait until it is healthy; the model it answers with."""
+        with open(self.log, "wb") as out:  # its own session: Ctrl-C reaches us, and we stop it with its children
+            self.process = subprocess.Popen(self.command, stdout=out, stderr=subprocess.STDOUT, env=self.env,
+                                            cwd=ROOT, start_new_session=True)
+        wait_healthy(self.process, self.base, self.log, timeout)
+        return first_model(self.base)
+
+    def stop(self) -> None:
+        stop_group(self.process, signal.SIGTERM, 10)
+        self.cluster.stop()
+
+
+def check_scenarios(names: list[str]) -> list[str]:
+    """The names with no scenario directory."""
+    return [n for n in names if not (ROOT / "evals" / "scenarios" / n / "scenario.yaml").is_file()]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8321")))
@@ -84,21 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for the server")
     args = parser.parse_args(argv)
 
-    unknown = [n for n in args.scenarios if not (ROOT / "evals" / "scenarios" / n / "scenario.yaml").is_file()]
-    if unknown:
+    if unknown := check_scenarios(args.scenarios):
         print(f"no such scenario: {', '.join(unknown)} (see evals/scenarios/)", file=sys.stderr)
         return 2
     print(f"Kubernetes stand-in: seeding {len(args.scenarios)} Applications from evals/scenarios ...", flush=True)
-    cluster, apps = start_scenario_cluster(args.scenarios)
-    apps = [a for a in apps if a.scenario.name in args.scenarios]
-    state = Path(args.state)
-    state.mkdir(parents=True, exist_ok=True)
-    log = state / "demo-server.log"
-    base = f"http://127.0.0.1:{args.port}"
-    env = {**os.environ, "KUBECONFIG": cluster.kubeconfig_path, "SQLITE_STORE_DIR": str(state),
-           "ARGOCD_CONTEXT_SOURCE": "kubernetes", "LLAMA_STACK_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
-    llama = Path(sys.executable).with_name("llama")
-    process: subprocess.Popen[bytes] | None = None
+    demo = Demo(args.scenarios, args.config, args.port, Path(args.state))
     interrupted = False
 
     def on_term(*_: object) -> None:
@@ -106,34 +128,30 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     try:
+        cluster = demo.cluster
         print(f"Kubernetes stand-in: {cluster.url} (kubeconfig {cluster.kubeconfig_path})", flush=True)
-        print(f"Assistant: llama stack run {args.config} --port {args.port} (log: {log}) ...", flush=True)
-        with open(log, "wb") as out:  # its own session: Ctrl-C reaches us, and we stop it with its children
-            process = subprocess.Popen([str(llama), "stack", "run", args.config, "--port", str(args.port)],
-                                       stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
-                                       start_new_session=True)
-        wait_healthy(process, base, log, args.timeout)
-        model = first_model(base)
-        print(f"\nAssistant for Argo CD on {base}, model {model}. Broken Applications:", flush=True)
-        for app in apps:
-            health = (app.application.get("status") or {}).get("health") or {}
-            sync = ((app.application.get("status") or {}).get("sync") or {}).get("status")
-            print(f"  {app.header:<48} {health.get('status', '?')}/{sync}  {app.scenario.description[:70]}")
+        print(f"Assistant: llama stack run {args.config} --port {args.port} (log: {demo.log}) ...", flush=True)
+        model = demo.start(args.timeout)
+        print(f"\nAssistant for Argo CD on {demo.base}, model {model}. Broken Applications:", flush=True)
+        for app in demo.apps:
+            status = app.application.get("status") or {}
+            state = f"{(status.get('health') or {}).get('status', '?')}/{(status.get('sync') or {}).get('status')}"
+            print(f"  {app.header:<48} {state:<20} {app.scenario.description[:60]}")
         print(f"\n{READY_PREFIX}", flush=True)
-        for app in apps:
-            for line in requests_to_try(base, model, app):
+        for app in demo.apps:
+            for line in requests_to_try(demo.base, model, app):
                 print(line)
         print("\nCtrl-C stops the assistant and the stand-in.", flush=True)
-        while process.poll() is None:
+        assert demo.process is not None
+        while demo.process.poll() is None:
             time.sleep(0.5)
-        print(f"llama stack run exited ({process.returncode}); see {log}", file=sys.stderr)
+        print(f"llama stack run exited ({demo.process.returncode}); see {demo.log}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         interrupted = True
         return 0
     finally:
-        stop_group(process, signal.SIGTERM, 10)
-        cluster.stop()
+        demo.stop()
         if interrupted:
             print("\nstopped", flush=True)
 
