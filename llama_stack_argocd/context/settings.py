@@ -23,6 +23,17 @@ OptionalText = Annotated[str | None, BeforeValidator(_none_if_empty)]
 OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_none_if_empty)]
 
 
+def read_secret_file(path: str, what: str) -> str:
+    """A secret from a mounted file, read now (a rotated Secret applies), stripped; errors name the path only."""
+    try:
+        value = Path(path).read_text().strip()
+    except OSError as error:  # the path may be shown; the content never is
+        raise ValueError(f"cannot read the {what} file {path}: {error.strerror or type(error).__name__}") from None
+    if not value:
+        raise ValueError(f"the {what} file {path} is empty")
+    return value
+
+
 class ArgoCDAccount(BaseModel):
     """The API token of the assistant's read-only local Argo CD account, inline or from a mounted file."""
 
@@ -40,14 +51,7 @@ class ArgoCDAccount(BaseModel):
     def token(self) -> str:
         """The token, from the file when one is configured (stripped of its trailing newline)."""
         if self.api_token_file:
-            try:
-                token = Path(self.api_token_file).read_text().strip()
-            except OSError as error:  # the path may be shown; the content never is
-                raise ValueError(f"cannot read the Argo CD API token file {self.api_token_file}: "
-                                 f"{error.strerror or type(error).__name__}") from None
-            if not token:
-                raise ValueError(f"the Argo CD API token file {self.api_token_file} is empty")
-            return token
+            return read_secret_file(self.api_token_file, "Argo CD API token")
         if self.api_token is None:
             raise ValueError("no Argo CD API token is configured (ARGOCD_API_TOKEN or ARGOCD_API_TOKEN_FILE)")
         return self.api_token.get_secret_value()
