@@ -149,3 +149,65 @@ def test_the_log_names_the_setting_to_fix(refused_stack):
     httpx.get(f"{refused_stack.base_url}/v1/tools", timeout=30)
     log = refused_stack.log_text()
     assert "ARGOCD_MCP_AUTH_TOKEN" in log and "401" in log
+
+
+# -- the deploy kit's argocd-mcp, run as rendered: the real server reads its arguments and environment ---------
+
+KIT = "deploy/overlays/mcp-for-argocd"
+
+
+def kit_server(tmp_path) -> tuple[list[str], dict[str, str], str, str]:
+    """argocd-mcp as the kit renders it: its arguments after the subcommand (but --port: the tests pick a free
+    one), its plain environment values, and the host and port of the bridge's ARGOCD_MCP_URL."""
+    from tests.unit.test_deploy_kit import COMPONENT_HOSTS, NAME, one, render_component
+
+    objects = render_component(KIT, COMPONENT_HOSTS[KIT][0][0], str(tmp_path))
+    (server,) = one(objects, "Deployment", "argocd-mcp")["spec"]["template"]["spec"]["containers"]
+    (backend,) = one(objects, "Deployment", NAME)["spec"]["template"]["spec"]["containers"]
+    url = next(e["value"] for e in backend["env"] if e["name"] == "ARGOCD_MCP_URL")
+    host, _, port = url.removeprefix("http://").partition("/")[0].partition(":")
+    assert server["args"][0] == "http"
+    args = server["args"][1:]
+    at = args.index("--port")
+    assert args[at + 1] == port
+    env = {e["name"]: e["value"] for e in server["env"] if "value" in e}
+    return args[:at] + args[at + 2:], env, host, port
+
+
+def replaced(args: list[str], flag: str, value: str) -> list[str]:
+    out = list(args)
+    out[out.index(flag) + 1] = value
+    return out
+
+
+def mcp_list(url: str, headers: dict[str, str]) -> httpx.Response:
+    return httpx.post(url, timeout=30, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                      headers={"Accept": "application/json, text/event-stream", **headers})
+
+
+def test_the_kits_arguments_as_argocd_mcp_reads_them(tmp_path, argocd_api):
+    """The rendered flags and environment start the real 0.9.0 (its yargs is strict: an unknown flag stops it);
+    only the bind address is loopback here, so nothing listens beyond 127.0.0.1. The Host the bridge sends is
+    accepted, another is refused (403), a missing or wrong bearer token is 401, and the write tools are gone."""
+    args, env, host, port = kit_server(tmp_path)
+    with start_argocd_mcp(auth_token=MCP_TOKEN, env=env, args=replaced(args, "--bind-address", "127.0.0.1")) as mcp:
+        credentials = {"x-argocd-base-url": argocd_api.url, "x-argocd-api-token": TOKEN}
+        bearer = {"Authorization": f"Bearer {MCP_TOKEN}", **credentials}
+        listed = mcp_list(mcp.url, {**bearer, "Host": f"{host}:{port}"})
+        assert listed.status_code == 200, listed.text
+        assert "get_application" in listed.text and "sync_application" not in listed.text  # MCP_READ_ONLY
+        assert mcp_list(mcp.url, {**bearer, "Host": f"evil.example:{port}"}).status_code == 403
+        assert mcp_list(mcp.url, {**credentials, "Host": f"{host}:{port}"}).status_code == 401
+        wrong = {**credentials, "Authorization": f"Bearer {WRONG_TOKEN}", "Host": f"{host}:{port}"}
+        assert mcp_list(mcp.url, wrong).status_code == 401
+        log = mcp.log_text()
+    assert MCP_TOKEN not in log and TOKEN not in log
+
+
+def test_the_kits_wider_bind_does_not_start_without_the_token_secret(tmp_path):
+    """A non-loopback bind (the kit's 0.0.0.0; here a TEST-NET address, so nothing can be bound) without
+    MCP_AUTH_TOKEN: argocd-mcp 0.9 refuses to start. The Secret is what lets the kit's server run at all."""
+    args, env, _, _ = kit_server(tmp_path)
+    with pytest.raises(RuntimeError, match="Refusing to bind to 192.0.2.1 without inbound authentication"):
+        with start_argocd_mcp(env=env, args=replaced(args, "--bind-address", "192.0.2.1")):
+            pass
