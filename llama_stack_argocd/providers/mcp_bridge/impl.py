@@ -19,8 +19,6 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from llama_stack.providers.utils.tools.mcp import invoke_mcp_tool, list_mcp_tools
 from llama_stack_api import (
     URL,
@@ -183,7 +181,9 @@ class ArgoCDMCPToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
 
 
 def _http_status(error: BaseException) -> int | None:
-    """The HTTP status of the response that caused `error`, looking through causes and exception groups."""
+    """The HTTP status of the response that caused `error`, looking through causes and exception groups.
+
+    Duck-typed on `.response.status_code` (httpx's HTTPStatusError, or httpx2's, which OGX's MCP client raises)."""
     seen: set[int] = set()
     pending: list[BaseException] = [error]
     while pending:
@@ -191,8 +191,9 @@ def _http_status(error: BaseException) -> int | None:
         if id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, httpx.HTTPStatusError):
-            return current.response.status_code
+        status = getattr(getattr(current, "response", None), "status_code", None)
+        if isinstance(status, int):
+            return status
         if isinstance(current, BaseExceptionGroup):
             pending.extend(current.exceptions)
         pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
