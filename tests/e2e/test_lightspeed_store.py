@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.http import EXTENSION_HEADERS
 from tests.support.scripted_llm import ScriptedLLM, Text
-from tests.support.stack import ROOT, StackHandle, running_stack, write_config
+from tests.support.stack import StackHandle, StackStarter
 
 SLOW_ANSWER = " ".join(f"word{i}" for i in range(30))
 
@@ -23,11 +23,8 @@ def slow_llm() -> Iterator[ScriptedLLM]:
 
 
 @pytest.fixture(scope="module")
-def stack(cluster, slow_llm, tmp_path_factory) -> Iterator[StackHandle]:
-    config = write_config(ROOT / "run.yaml", tmp_path_factory.mktemp("lightspeed-store"))
-    env = {"OPENAI_BASE_URL": slow_llm.url, "OPENAI_API_KEY": "sk-test", **cluster.kubeconfig_env()}
-    with running_stack(config, env) as handle:
-        yield handle
+def stack(slow_llm: ScriptedLLM, stack_with: StackStarter) -> StackHandle:
+    return stack_with(model=slow_llm)
 
 
 def _stream_while(stack: StackHandle, conversation_id: str, meanwhile) -> str:
