@@ -291,15 +291,13 @@ class StackStarter:
     def _prepare(self, template: str | Path, model: ModelServer | Fixture | None,
                  cluster: KubernetesSource | Fixture | None, env: Mapping[str, str | None] | None,
                  config: Mapping[str, Any]) -> tuple[Path, dict[str, str | None]]:
-        if model is Fixture.DEFAULT:
-            model = self._fixture("llm")
-        if cluster is Fixture.DEFAULT:
-            cluster = self._fixture("cluster")
+        llm: ModelServer | None = self._fixture("llm") if model is Fixture.DEFAULT else model
+        kube: KubernetesSource | None = self._fixture("cluster") if cluster is Fixture.DEFAULT else cluster
         environment: dict[str, str | None] = {}
-        if model is not None:
-            environment.update(scripted_llm_env(model.url))
-        if cluster is not None:
-            environment.update(cluster.kubeconfig_env())
+        if llm is not None:
+            environment.update(scripted_llm_env(llm.url))
+        if kube is not None:
+            environment.update(kube.kubeconfig_env())
         environment.update(env or {})
         return write_config(ROOT / template, self._directory(), **config), environment
 
