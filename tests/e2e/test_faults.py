@@ -5,15 +5,13 @@ same keep-alive connection through the proxy is answered."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.support.argocd_proxy import ArgoCDProxy
-from tests.support.cluster import ClusterHandle
 from tests.support.scripted_llm import Cut, Error, Garbage, Hang, ScriptedLLM, Stall, Text
-from tests.support.stack import ROOT, StackHandle, running_stack, write_config
+from tests.support.stack import StackHandle, StackStarter
 
 MODEL = "openai/scripted"
 # After a stalled stream in the same module, the stand-in's dropped connection sometimes reaches llama-stack only
@@ -25,12 +23,8 @@ BOUNDS = {"first_token_seconds": 4, "token_gap_seconds": 6, "turn_seconds": 40}
 
 
 @pytest.fixture(scope="module")
-def stack(cluster: ClusterHandle, llm: ScriptedLLM, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
-    config = write_config(ROOT / "run.yaml", tmp_path_factory.mktemp("config"),
-                          **{"providers.responses.0.config.agent.generation": BOUNDS})
-    env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-test", **cluster.kubeconfig_env()}
-    with running_stack(config, env) as handle:
-        yield handle
+def stack(stack_with: StackStarter) -> StackHandle:
+    return stack_with(**{"providers.responses.0.config.agent.generation": BOUNDS})
 
 
 def responses(client: httpx.Client, base: str, stream: bool = False) -> httpx.Response:

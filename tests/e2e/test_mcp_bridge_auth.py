@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -22,7 +21,7 @@ from tests.support.argocd_api import TOKEN
 from tests.support.argocd_mcp import start_argocd_mcp
 from tests.support.http import EXTENSION_HEADERS, MODEL, completed, stream_response, tool_outputs
 from tests.support.scripted_llm import Text, ToolCalls
-from tests.support.stack import ROOT, StackHandle, running_stack, write_config
+from tests.support.stack import StackHandle
 
 MCP_TOKEN = "mcp-inbound-" + uuid.uuid4().hex  # what the server's MCP_AUTH_TOKEN is in this module
 WRONG_TOKEN = "mcp-inbound-" + uuid.uuid4().hex
@@ -35,32 +34,25 @@ def guarded_mcp():
         yield handle
 
 
-def bridge_env(llm, cluster, argocd_api, mcp_url: str) -> dict[str, str]:
-    return {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-test", **cluster.kubeconfig_env(),
-            "ARGOCD_MCP_URL": mcp_url, "ARGOCD_SERVER_URL": argocd_api.url,
+def bridge_env(argocd_api, mcp_url: str) -> dict[str, str]:
+    return {"ARGOCD_MCP_URL": mcp_url, "ARGOCD_SERVER_URL": argocd_api.url,
             "ARGOCD_API_TOKEN_FILE": argocd_api.token_file()}
 
 
-def _stack(template_dir, env: dict[str, str]) -> Iterator[StackHandle]:
-    with running_stack(write_config(ROOT / "run.yaml", template_dir), env) as handle:
-        yield handle
-
-
 @pytest.fixture(scope="module")
-def token_file_stack(cluster, llm, argocd_api, guarded_mcp, tmp_path_factory):
-    directory = tmp_path_factory.mktemp("mcp-auth-file")
-    token_file = directory / "mcp-token"
+def token_file_stack(argocd_api, guarded_mcp, tmp_path_factory, stack_with):
+    token_file = tmp_path_factory.mktemp("mcp-auth-file") / "mcp-token"
     token_file.write_text(MCP_TOKEN + "\n")  # as a Secret mounted from `kubectl create secret --from-file` is
-    env = {**bridge_env(llm, cluster, argocd_api, guarded_mcp.url), "ARGOCD_MCP_AUTH_TOKEN_FILE": str(token_file)}
-    yield from _stack(directory, env)
+    return stack_with(env={**bridge_env(argocd_api, guarded_mcp.url), "ARGOCD_MCP_AUTH_TOKEN_FILE": str(token_file)})
 
 
 @pytest.fixture(scope="module", params=["wrong", "missing"])
-def refused_stack(request, cluster, llm, argocd_api, guarded_mcp, tmp_path_factory):
-    env = bridge_env(llm, cluster, argocd_api, guarded_mcp.url)
+def refused_stack(request, argocd_api, guarded_mcp, stack_with):
+    env = bridge_env(argocd_api, guarded_mcp.url)
     if request.param == "wrong":
         env["ARGOCD_MCP_AUTH_TOKEN"] = WRONG_TOKEN
-    yield from _stack(tmp_path_factory.mktemp(f"mcp-auth-{request.param}"), env)
+    with stack_with(env=env) as handle:
+        yield handle
 
 
 def offered(request: dict) -> set[str]:
@@ -111,9 +103,8 @@ def test_the_right_token_runs_the_tools_in_lightspeed(token_file_stack, llm, arg
     assert_no_token_anywhere(token_file_stack, llm, [answer.text])
 
 
-def test_the_right_token_inline(cluster, llm, argocd_api, guarded_mcp, tmp_path):
-    env = {**bridge_env(llm, cluster, argocd_api, guarded_mcp.url), "ARGOCD_MCP_AUTH_TOKEN": MCP_TOKEN}
-    with running_stack(write_config(ROOT / "run.yaml", tmp_path), env) as handle:
+def test_the_right_token_inline(llm, argocd_api, guarded_mcp, stack_with):
+    with stack_with(env={**bridge_env(argocd_api, guarded_mcp.url), "ARGOCD_MCP_AUTH_TOKEN": MCP_TOKEN}) as handle:
         llm.push(ToolCalls([("get_resources", {"applicationName": "guestbook"})]), Text("Listed."))
         response = completed(stream_response(handle, {"model": MODEL, "input": "What does it manage?"}))
         assert "guestbook-ui" in tool_outputs(response)["get_resources"]

@@ -170,3 +170,13 @@ def test_a_401_without_a_configured_token_says_none_is_set(refusing_server):
     with pytest.raises(AccessDenied, match="asks for a bearer token and none is set"):
         asyncio.run(impl.list_runtime_tools("mcp::argocd", URL(uri=url)))
     assert handler.seen_authorization and not any(handler.seen_authorization)
+
+
+def test_the_inbound_token_set_inline_and_as_a_file_is_refused_without_showing_it(tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("inbound-from-file\n")
+    with pytest.raises(ValueError) as refused:
+        ArgoCDMCPConfig(mcp_auth_token="inbound-inline-456", mcp_auth_token_file=str(token_file))
+    message = str(refused.value)
+    assert "ARGOCD_MCP_AUTH_TOKEN" in message and "ARGOCD_MCP_AUTH_TOKEN_FILE" in message
+    assert "inbound-inline-456" not in message and "inbound-from-file" not in message

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from llama_stack_argocd.context.settings import ArgoCDAccount, OptionalSecret, OptionalText, read_secret_file
+from llama_stack_argocd.context.secret_setting import SecretSetting
+from llama_stack_argocd.context.settings import ArgoCDAccount, OptionalSecret, OptionalText
+
+MCP_AUTH_TOKEN = SecretSetting("the mcp-for-argocd auth token", "ARGOCD_MCP_AUTH_TOKEN", "ARGOCD_MCP_AUTH_TOKEN_FILE")
 
 
 class ArgoCDMCPConfig(ArgoCDAccount):
@@ -28,7 +31,7 @@ class ArgoCDMCPConfig(ArgoCDAccount):
     )
     mcp_auth_token_file: OptionalText = Field(
         default=None, description="A file holding that bearer token; read on every request, so a rotated Secret "
-        "applies. Wins over mcp_auth_token."
+        "applies. Set this or mcp_auth_token, not both."
     )
     allow_write_tools: bool = Field(
         default=False, description="Offer sync/update/delete/actions; every such call then waits for approval."
@@ -39,11 +42,14 @@ class ArgoCDMCPConfig(ArgoCDAccount):
         default=30.0, ge=0, le=3600, description="After a failed listing, how long turns go on without asking again."
     )
 
+    @model_validator(mode="after")
+    def _one_inbound_token_form(self) -> ArgoCDMCPConfig:
+        MCP_AUTH_TOKEN.configured(self.mcp_auth_token, self.mcp_auth_token_file)  # both set: refused at start-up
+        return self
+
     def inbound_token(self) -> str | None:
-        """The bearer token for mcp-for-argocd itself (None: it asks for none); from the file when one is set."""
-        if self.mcp_auth_token_file:
-            return read_secret_file(self.mcp_auth_token_file, "mcp-for-argocd auth token")
-        return self.mcp_auth_token.get_secret_value() if self.mcp_auth_token else None
+        """The bearer token for mcp-for-argocd itself (None: it asks for none); a file is read now."""
+        return MCP_AUTH_TOKEN.read(self.mcp_auth_token, self.mcp_auth_token_file)
 
     def server_token(self) -> str | None:
         """The distribution's own token, if one is configured (else mcp-for-argocd's own ARGOCD_API_TOKEN)."""
