@@ -103,7 +103,9 @@ def test_a_client_that_leaves_cancels_the_model_call(stack, llm, dialect):
         llm.push(LONG)
         url, body = dialect(client, stack.base_url)
         lines = leave_after_first_text(client, url, body)
-        llm.wait_for_close(timeout=CLOSE_WITHIN)  # raises when the model call runs on
+        left = time.monotonic()
+        closed = llm.wait_for_close(timeout=CLOSE_WITHIN)  # raises when the model call runs on
+        print(f"{dialect.__name__}: the model call closed {closed - left:+.2f} s after the client left")
         assert not llm.open_requests()
         created = _created_id(lines)
         if created:
