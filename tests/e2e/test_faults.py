@@ -135,7 +135,8 @@ def test_a_looping_answer_is_stopped_with_a_marker_and_reported_incomplete(stack
         assert final["type"] == "response.incomplete", final
         assert final["response"]["incomplete_details"] == {"reason": "repetition"}
         assert text.endswith("it kept repeating itself.]") and text.count("The user is:") < 30
-        llm.wait_for_close(timeout=10)  # the guard closed the model call (its answer would run 20 s more)
+        closed = llm.wait_for_close(timeout=10)  # the guard closed the model call (its answer would run 20 s more)
+        print(f"loop: the model call closed {closed - llm.requests[-1]['received_at']:.2f} s after it started")
         stored = client.get(f"{stack.base_url}/v1/responses/{final['response']['id']}").json()
         assert stored["status"] == "incomplete"
         arm(llm, LOOP)
