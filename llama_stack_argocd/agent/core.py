@@ -10,6 +10,7 @@ the final response id sees the whole exchange, tool calls included.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from contextlib import aclosing
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -42,9 +43,9 @@ from llama_stack_argocd.agent.generation import (
     REPETITION_MARKER,
     Deadline,
     GenerationSettings,
+    ModelRound,
     RepetitionGuard,
     TurnFailure,
-    bounded,
     output_allowance,
 )
 from llama_stack_argocd.agent.history import as_items, history_tokens, trim
@@ -95,6 +96,9 @@ HistoryItems = Callable[[str], Awaitable[list[Any]]]
 SettleResponse = Callable[[str, str], Awaitable[None]]
 # Stores the response of a round the agent stopped itself (a loop), in place of the builtin's `in_progress` one.
 StoreResponse = Callable[[Any], Awaitable[None]]
+
+
+CLIENT_LEFT = "The client went away before the answer was complete; the model call was stopped."
 
 
 async def _no_settle(response_id: str, message: str) -> None:
@@ -285,8 +289,9 @@ class ArgoCDAgent:
             response = None
             hidden_items: set[str] = set()
             round_id, deltas, snapshot, guard, said = None, 0, None, RepetitionGuard(), []
+            model_round = ModelRound(stream, turn.deadline)
             try:
-                async with aclosing(bounded(stream, turn.deadline)) as events:
+                async with aclosing(model_round.events()) as events:
                     async for event in events:
                         kind = getattr(event, "type", "")
                         if kind == "response.created":
@@ -296,18 +301,25 @@ class ArgoCDAgent:
                         if kind == "response.output_text.delta":
                             deltas += 1
                             said.append(event.delta)
-                            if guard.feed(event.delta):  # leaving the loop closes the stream, and the model call
+                            if guard.feed(event.delta):  # the model call is closed before the round is stored
                                 marker = event.model_copy(update={"delta": REPETITION_MARKER})
                                 yield TextDelta(REPETITION_MARKER, marker)
+                                await model_round.closed()
                                 response = await self._stopped(snapshot, "".join(said) + REPETITION_MARKER, event)
                                 break
                         if kind in ("response.completed", "response.incomplete", "response.failed"):
                             response = event.response
             except TurnFailure as failure:
+                await model_round.closed()
                 if round_id:
                     await self._settle(round_id, failure.message)
                 yield Failed(failure.message, report, failure.status_code)
                 return
+            except (asyncio.CancelledError, GeneratorExit):  # the client went away: no waiting here, it is over
+                model_round.stop()
+                if round_id:
+                    model_round.then(functools.partial(self._settle, round_id, CLIENT_LEFT))
+                raise
             if response is None:
                 yield Failed("The model stream ended without a response.", report)
                 return

@@ -150,6 +150,24 @@ def test_agents_non_streamed_turn_and_ownership(stack, llm):
     assert httpx.get(f"{stack.base_url}/v1/agents/{agent_id}", headers=EXTENSION_HEADERS).status_code == 404
 
 
+def test_an_agents_turn_cut_by_the_output_token_limit_says_out_of_tokens(stack, llm):
+    """The legacy Agents schema's own stop reason, streamed and not; an answer that ended by itself says
+    `end_of_turn`."""
+    agent_id, session_id = new_session(stack)
+    llm.push(Text("The Deployment is missing its", finish="length"))
+    payloads = [c["event"]["payload"] for c in agents_turn(stack, agent_id, session_id, "Why?")]
+    step = next(p for p in payloads if p["event_type"] == "step_complete")["step_details"]
+    assert step["model_response"]["stop_reason"] == "out_of_tokens"
+    assert payloads[-1]["turn"]["output_message"]["stop_reason"] == "out_of_tokens"
+    llm.push(Text("The Deployment is missing its", finish="length"))
+    turn = agents_turn(stack, agent_id, session_id, "Why?", stream=False).json()
+    assert turn["output_message"]["stop_reason"] == "out_of_tokens", turn
+    llm.push(Text("It is healthy."))
+    turn = agents_turn(stack, agent_id, session_id, "And now?", stream=False).json()
+    assert turn["output_message"]["stop_reason"] == "end_of_turn"
+    assert turn["steps"][-1]["model_response"]["stop_reason"] == "end_of_turn"
+
+
 # -- Lightspeed ------------------------------------------------------------------------------------------------------
 
 
