@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.cluster import ClusterHandle
 from tests.support.scripted_llm import ScriptedLLM, Stall, Text
-from tests.support.stack import ROOT, StackHandle, running_stack, write_config
+from tests.support.stack import StackHandle, StackStarter
 
 MODEL = "openai/scripted"
 HEADERS = {"Argocd-Application-Name": "argocd:guestbook", "Argocd-Project-Name": "default"}
@@ -31,13 +31,9 @@ def llm() -> Iterator[ScriptedLLM]:
 
 
 @pytest.fixture(scope="module")
-def stack(cluster: ClusterHandle, llm: ScriptedLLM, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
+def stack(cluster: ClusterHandle, llm: ScriptedLLM, stack_with: StackStarter) -> StackHandle:
     bounds = {"first_token_seconds": 120, "token_gap_seconds": 120, "turn_seconds": 600}
-    config = write_config(ROOT / "run.yaml", tmp_path_factory.mktemp("config"),
-                          **{"providers.responses.0.config.agent.generation": bounds})
-    env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-test", **cluster.kubeconfig_env()}
-    with running_stack(config, env) as handle:
-        yield handle
+    return stack_with(**{"providers.responses.0.config.agent.generation": bounds})
 
 
 def _responses(path: str) -> Callable[[httpx.Client, str], tuple[str, dict]]:

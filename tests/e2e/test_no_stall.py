@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.cluster import CRASHING_POD, ClusterHandle, write_kubeconfig
 from tests.support.scripted_llm import ScriptedLLM, Stall, Text, ToolCalls
-from tests.support.stack import ROOT, StackHandle, running_stack, write_config
+from tests.support.stack import StackHandle, StackStarter
 from tests.support.stalling_proxy import StallingProxy
 
 MODEL = "openai/scripted"
@@ -26,16 +26,12 @@ def proxy(cluster: ClusterHandle) -> Iterator[StallingProxy]:
 
 
 @pytest.fixture(scope="module")
-def stack(proxy: StallingProxy, llm: ScriptedLLM, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
-    directory = tmp_path_factory.mktemp("config")
-    config = write_config(ROOT / "run.yaml", directory, **{
+def stack(proxy: StallingProxy, llm: ScriptedLLM, stack_with: StackStarter) -> StackHandle:
+    env = {"KUBECONFIG": write_kubeconfig(proxy.url), "ARGOCD_CONTEXT_TIMEOUT_SECONDS": str(WAIT * 4)}
+    return stack_with(cluster=None, env=env, **{
         "providers.responses.0.config.agent.generation": {"first_token_seconds": WAIT * 4, "token_gap_seconds": WAIT * 4},
         "providers.responses.0.config.agent.tool_timeout_seconds": WAIT * 4,
     })
-    env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-test", "KUBECONFIG": write_kubeconfig(proxy.url),
-           "ARGOCD_CONTEXT_TIMEOUT_SECONDS": str(WAIT * 4)}
-    with running_stack(config, env) as handle:
-        yield handle
 
 
 def _until(condition, what: str, timeout: float = WAIT) -> None:
