@@ -3,7 +3,10 @@
 Rules from the extension's client: every SSE message is JSON; only output-text events carry a top-level
 `delta` (the client appends every `delta` it sees); `response.completed` carries the id to chain from; a failure
 mid-stream is `{"error": {"message": ...}}`. Server-side tool calls are shown as `mcp_call` items (executed by
-the server, like a remote MCP tool), never as client-side `function_call`s.
+the server, like a remote MCP tool), never as client-side `function_call`s, each with its activity line
+(`agent/activity.py`) as a reasoning summary: a `delta` the extension shows, and no answer text for other clients.
+Those reasoning items are stream-only: neither the final response nor the stored one holds them, so a later turn
+replays none of them to the model.
 """
 
 from __future__ import annotations
@@ -23,9 +26,17 @@ from llama_stack_api import (
     OpenAIResponseObjectStreamResponseMcpCallInProgress,
     OpenAIResponseObjectStreamResponseOutputItemAdded,
     OpenAIResponseObjectStreamResponseOutputItemDone,
+    OpenAIResponseObjectStreamResponseReasoningSummaryPartAdded,
+    OpenAIResponseObjectStreamResponseReasoningSummaryPartDone,
+    OpenAIResponseObjectStreamResponseReasoningSummaryTextDelta,
+    OpenAIResponseObjectStreamResponseReasoningSummaryTextDone,
+    OpenAIResponseContentPartReasoningSummary,
     OpenAIResponseOutputMessageMCPCall,
+    OpenAIResponseOutputMessageReasoningItem,
+    OpenAIResponseOutputMessageReasoningSummary,
 )
 
+from llama_stack_argocd.agent.activity import line_for
 from llama_stack_argocd.agent.attachments import split_inline
 from llama_stack_argocd.agent.core import AgentRequest
 from llama_stack_argocd.agent.events import (
@@ -111,6 +122,7 @@ async def stream_events(events: AsyncIterator[AgentEvent]) -> AsyncIterator[Any]
     sequence, output_index, response_id = 0, 0, ""
     emitted: set[str] = set()
     tool_items: list[OpenAIResponseOutputMessageMCPCall] = []
+    placed: dict[str, int] = {}  # output index of each mcp_call item
 
     def numbered(event: Any) -> Any:
         nonlocal sequence
@@ -131,8 +143,12 @@ async def stream_events(events: AsyncIterator[AgentEvent]) -> AsyncIterator[Any]
                     output_index = max(output_index, raw.output_index + 1)
                 yield numbered(raw)
             case ToolCall():
+                for shown in _activity(line_for(event) or "", f"rs_{event.call_id}", response_id, output_index):
+                    yield numbered(shown)
+                output_index += 1
                 item = _mcp_item(event)
                 tool_items.append(item)
+                placed[item.id] = output_index
                 yield numbered(
                     OpenAIResponseObjectStreamResponseOutputItemAdded(
                         response_id=response_id, item=item, output_index=output_index, sequence_number=0
@@ -153,9 +169,15 @@ async def stream_events(events: AsyncIterator[AgentEvent]) -> AsyncIterator[Any]
                 yield numbered(status(sequence_number=0))
                 yield numbered(
                     OpenAIResponseObjectStreamResponseOutputItemDone(
-                        response_id=response_id, item=done, output_index=output_index - 1, sequence_number=0
+                        response_id=response_id, item=done, output_index=placed.get(done.id, output_index - 1),
+                        sequence_number=0,
                     )
                 )
+                if event.is_error:
+                    for shown in _activity(line_for(event) or "", f"rs_{event.call_id}_failed", response_id,
+                                           output_index):
+                        yield numbered(shown)
+                    output_index += 1
             case ApprovalRequested():
                 request_item = _approval_item(event)
                 for shown in (OpenAIResponseObjectStreamResponseOutputItemAdded,
@@ -185,6 +207,30 @@ async def collect_response(events: AsyncIterator[AgentEvent]) -> OpenAIResponseO
     raise TurnFailure("The agent ended without an answer.")
 
 
+def _activity(line: str, item_id: str, response_id: str, output_index: int) -> list[Any]:
+    """One activity line as a complete reasoning item with one summary part: added, its text, done."""
+    def item(status: str, summary: list[OpenAIResponseOutputMessageReasoningSummary]) -> Any:
+        return OpenAIResponseOutputMessageReasoningItem(id=item_id, summary=summary, status=status)
+
+    where = {"item_id": item_id, "output_index": output_index, "sequence_number": 0}
+    part = OpenAIResponseContentPartReasoningSummary(text=line)
+    return [
+        OpenAIResponseObjectStreamResponseOutputItemAdded(
+            response_id=response_id, item=item("in_progress", []), output_index=output_index, sequence_number=0
+        ),
+        OpenAIResponseObjectStreamResponseReasoningSummaryPartAdded(
+            part=OpenAIResponseContentPartReasoningSummary(text=""), summary_index=0, **where
+        ),
+        OpenAIResponseObjectStreamResponseReasoningSummaryTextDelta(delta=line, summary_index=0, **where),
+        OpenAIResponseObjectStreamResponseReasoningSummaryTextDone(text=line, summary_index=0, **where),
+        OpenAIResponseObjectStreamResponseReasoningSummaryPartDone(part=part, summary_index=0, **where),
+        OpenAIResponseObjectStreamResponseOutputItemDone(
+            response_id=response_id, item=item("completed", [OpenAIResponseOutputMessageReasoningSummary(text=line)]),
+            output_index=output_index, sequence_number=0,
+        ),
+    ]
+
+
 def _mcp_item(event: ToolCall | ToolResult) -> OpenAIResponseOutputMessageMCPCall:
     item = OpenAIResponseOutputMessageMCPCall(
         id=f"mcp_{event.call_id}",
@@ -204,9 +250,11 @@ def _approval_item(event: ApprovalRequested) -> OpenAIResponseMCPApprovalRequest
 
 
 def _final_response(event: Finished, tool_items: list[OpenAIResponseOutputMessageMCPCall]) -> OpenAIResponseObject:
-    """The last round's response with the server-side calls first; calls waiting for approval shown as requests."""
+    """The last round's response with the server-side calls first (after the diagnosis block, as streamed); calls
+    waiting for approval shown as requests."""
     response: OpenAIResponseObject = event.response
     metadata = {**(response.metadata or {}), **event.report.as_metadata()}
-    output = [o for o in response.output if getattr(o, "call_id", None) not in event.held_calls]
+    preface = [event.preface] if event.preface is not None else []
+    output = [o for o in response.output if getattr(o, "call_id", None) not in event.held_calls and o not in preface]
     approvals = [_approval_item(a) for a in event.approvals]
-    return response.model_copy(update={"output": [*tool_items, *approvals, *output], "metadata": metadata})
+    return response.model_copy(update={"output": [*preface, *tool_items, *approvals, *output], "metadata": metadata})
