@@ -253,3 +253,38 @@ def test_a_later_turn_replays_the_findings_once(diagnosing, llm):
     first = model_input(llm.requests[0])
     assert later.count("Readiness probe failed") == first.count("Readiness probe failed") > 0
     assert ANSWER in later and "What I checked" not in later
+
+
+# -- one well-formed Responses stream --------------------------------------------------------------------------------
+
+
+def test_every_item_of_the_stream_keeps_one_output_index(diagnosing, llm):
+    chat = Chat(diagnosing, "responses")
+    llm.push(ToolCalls([CALL, OUT_OF_SCOPE]), Text(ANSWER))
+    chat.ask("Why is this failing?")
+    events = chat.state["events"]
+    order = [e["item"]["id"] for e in events if e.get("type") == "response.output_item.added"]
+    kinds = {e["item"]["id"]: e["item"]["type"] for e in events if e.get("type") == "response.output_item.added"}
+    assert [kinds[i] for i in order] == ["message", "reasoning", "mcp_call", "reasoning", "mcp_call", "reasoning",
+                                         "message"]  # block, two calls with their lines, the failure's line, answer
+    for event in events:
+        item_id = event.get("item_id") or event.get("item", {}).get("id")
+        if "output_index" in event and item_id:
+            assert event["output_index"] == order.index(item_id), event
+    for event in events:
+        if event.get("type") == "response.output_text.delta":
+            assert kinds[event["item_id"]] == "message"
+
+
+def test_the_openai_sdk_stream_helper_builds_the_same_answer(diagnosing, llm):
+    from openai import OpenAI
+
+    llm.push(Text(ANSWER))
+    client = OpenAI(base_url=f"{diagnosing.base_url}/v1", api_key="none", max_retries=0,
+                    default_headers=EXTENSION_HEADERS)
+    text = f"Why is this failing?\n\n[Attachment:application/json]\n{EVENTS}"
+    with client.responses.stream(model=MODEL, input=text) as stream:
+        deltas = [event.delta for event in stream if event.type == "response.output_text.delta"]
+        final = stream.get_final_response()
+    assert final.output_text == "".join(deltas) and final.output_text.startswith("**What I checked**")
+    assert final.output_text.endswith(ANSWER)

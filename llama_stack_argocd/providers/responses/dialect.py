@@ -118,16 +118,25 @@ def _is_approval(item: Any) -> bool:
 
 
 async def stream_events(events: AsyncIterator[AgentEvent]) -> AsyncIterator[Any]:
-    """Render one agent turn as a single Responses event stream."""
-    sequence, output_index, response_id = 0, 0, ""
+    """Render one agent turn as a single Responses event stream.
+
+    The turn's rounds, the diagnosis block and the server-side calls become one response: each item gets the next
+    output index when it first appears, and every event about it carries that index (a round of the builtin counts
+    its own items from 0), so a client that builds the response from the stream puts each delta in its item.
+    """
+    sequence, response_id = 0, ""
     emitted: set[str] = set()
     tool_items: list[OpenAIResponseOutputMessageMCPCall] = []
-    placed: dict[str, int] = {}  # output index of each mcp_call item
+    placed: dict[str, int] = {}  # item id -> its output index in this stream
 
     def numbered(event: Any) -> Any:
         nonlocal sequence
         sequence += 1
-        return event.model_copy(update={"sequence_number": sequence})
+        update: dict[str, Any] = {"sequence_number": sequence}
+        item_id = getattr(event, "item_id", None) or getattr(getattr(event, "item", None), "id", None)
+        if item_id and hasattr(event, "output_index"):
+            update["output_index"] = placed.setdefault(item_id, len(placed))
+        return event.model_copy(update=update)
 
     async for event in events:
         match event:
@@ -139,27 +148,16 @@ async def stream_events(events: AsyncIterator[AgentEvent]) -> AsyncIterator[Any]
                     continue
                 emitted.add(kind)
                 response_id = getattr(getattr(raw, "response", None), "id", response_id)
-                if hasattr(raw, "output_index"):
-                    output_index = max(output_index, raw.output_index + 1)
                 yield numbered(raw)
             case ToolCall():
-                for shown in _activity(line_for(event) or "", f"rs_{event.call_id}", response_id, output_index):
+                for shown in _activity(line_for(event) or "", f"rs_{event.call_id}", response_id):
                     yield numbered(shown)
-                output_index += 1
                 item = _mcp_item(event)
                 tool_items.append(item)
-                placed[item.id] = output_index
-                yield numbered(
-                    OpenAIResponseObjectStreamResponseOutputItemAdded(
-                        response_id=response_id, item=item, output_index=output_index, sequence_number=0
-                    )
-                )
-                yield numbered(
-                    OpenAIResponseObjectStreamResponseMcpCallInProgress(
-                        item_id=item.id, output_index=output_index, sequence_number=0
-                    )
-                )
-                output_index += 1
+                yield numbered(OpenAIResponseObjectStreamResponseOutputItemAdded(
+                    response_id=response_id, item=item, output_index=0, sequence_number=0))
+                yield numbered(OpenAIResponseObjectStreamResponseMcpCallInProgress(
+                    item_id=item.id, output_index=0, sequence_number=0))
             case ToolResult():
                 done = _mcp_item(event)
                 tool_items[:] = [done if t.id == done.id else t for t in tool_items]
@@ -167,24 +165,17 @@ async def stream_events(events: AsyncIterator[AgentEvent]) -> AsyncIterator[Any]
                     OpenAIResponseObjectStreamResponseMcpCallCompleted
                 )
                 yield numbered(status(sequence_number=0))
-                yield numbered(
-                    OpenAIResponseObjectStreamResponseOutputItemDone(
-                        response_id=response_id, item=done, output_index=placed.get(done.id, output_index - 1),
-                        sequence_number=0,
-                    )
-                )
+                yield numbered(OpenAIResponseObjectStreamResponseOutputItemDone(
+                    response_id=response_id, item=done, output_index=0, sequence_number=0))
                 if event.is_error:
-                    for shown in _activity(line_for(event) or "", f"rs_{event.call_id}_failed", response_id,
-                                           output_index):
+                    for shown in _activity(line_for(event) or "", f"rs_{event.call_id}_failed", response_id):
                         yield numbered(shown)
-                    output_index += 1
             case ApprovalRequested():
                 request_item = _approval_item(event)
                 for shown in (OpenAIResponseObjectStreamResponseOutputItemAdded,
                               OpenAIResponseObjectStreamResponseOutputItemDone):
-                    yield numbered(shown(response_id=response_id, item=request_item, output_index=output_index,
+                    yield numbered(shown(response_id=response_id, item=request_item, output_index=0,
                                          sequence_number=0))
-                output_index += 1
             case Finished():
                 final = _final_response(event, tool_items)
                 closing = _CLOSING.get(final.status, OpenAIResponseObjectStreamResponseCompleted)
@@ -207,8 +198,9 @@ async def collect_response(events: AsyncIterator[AgentEvent]) -> OpenAIResponseO
     raise TurnFailure("The agent ended without an answer.")
 
 
-def _activity(line: str, item_id: str, response_id: str, output_index: int) -> list[Any]:
-    """One activity line as a complete reasoning item with one summary part: added, its text, done."""
+def _activity(line: str, item_id: str, response_id: str, output_index: int = 0) -> list[Any]:
+    """One activity line as a complete reasoning item with one summary part: added, its text, done (the stream
+    numbers its output index)."""
     def item(status: str, summary: list[OpenAIResponseOutputMessageReasoningSummary]) -> Any:
         return OpenAIResponseOutputMessageReasoningItem(id=item_id, summary=summary, status=status)
 
