@@ -110,3 +110,30 @@ def test_evidence_the_detail_already_says_is_not_repeated():
 ])
 def test_which_models_get_the_block(model, overrides, wanted):
     assert diagnosis.wanted(model, overrides) is wanted
+
+
+def test_over_the_eval_scenarios_the_block_names_the_cause_with_its_evidence():
+    """With only what the extension attaches (no reads of our own), measured: the block names the expected finding
+    for 78% of the 65 scenarios and quotes at least one decisive evidence string for 75%; median 120 tokens.
+    The rest need related objects (Services, NetworkPolicies, Ingresses, PVCs) the attachments do not carry."""
+    from llama_stack_argocd.agent.attachments import Attachment, AttachmentKind
+    from llama_stack_argocd.agent.composer import ContextComposer
+    from llama_stack_argocd.cli import eval as ev
+    from llama_stack_argocd.context.redaction import Redactor
+    from llama_stack_argocd.context.tokens import count_tokens
+
+    named = quoted = 0
+    sizes = []
+    scenarios = ev.load_scenarios()
+    for s in scenarios:
+        attachments = [Attachment(kind=kind, content=content) for kind, content in (
+            (AttachmentKind.MANIFEST, s.manifest_json), (AttachmentKind.EVENTS, s.events_json),
+            (AttachmentKind.LOGS, s.logs_json(ev.NAIVE_LOG_LINES) if s.log_entries else None)) if content]
+        composed = ContextComposer(Redactor).compose(s.question, attachments, set(), None, "embedded/smollm2")
+        block = diagnosis.render(composed.findings)
+        named += s.expected_finding in [f.code for f in composed.findings[:diagnosis.MAX_FINDINGS]]
+        quoted += any(ev.found(block, s.evidence))
+        sizes.append(count_tokens(block, "embedded/smollm2"))
+        assert not code(block), s.name
+    assert named / len(scenarios) >= 0.75 and quoted / len(scenarios) >= 0.70
+    assert sorted(sizes)[len(sizes) // 2] <= 160 and max(sizes) <= 400  # short: it sits above the model's answer
