@@ -17,15 +17,18 @@ from llama_stack_argocd.agent.events import ToolCall, ToolResult
 MAX_VALUE_CHARS = 80
 MAX_MESSAGE_CHARS = 300
 _MARKDOWN = re.compile(r"([\\`*_\[\]~|#])")  # what would open a span, a link or a table: escaped as plain text
+_LEADING = re.compile(r"^(\d*)([-+]|(?<=\d)[.)])")  # "- x", "+ x", "---", "1. x" would be a list or a rule
 _TOOL_NAME = re.compile(r"[A-Za-z0-9_.:-]+")
 
 
 def plain(text: Any, limit: int) -> str:
-    """`text` as one line of Markdown plain text: whitespace flattened, clipped, markup characters escaped."""
+    """`text` as one line of Markdown plain text: whitespace flattened, clipped, markup characters escaped, and no
+    list, rule or heading where it starts a line. `&`, `<`, `>` and `"` stay as they are: the extension HTML-escapes
+    the text before Markdown, so they show as written (a backslash before them would show too)."""
     flat = " ".join(str(text).split())
     if len(flat) > limit:
         flat = flat[: limit - 3] + "..."
-    return _MARKDOWN.sub(r"\\\1", flat)
+    return _LEADING.sub(r"\1\\\2", _MARKDOWN.sub(r"\\\1", flat), count=1)
 
 
 def _tool(name: str) -> str:

