@@ -25,8 +25,8 @@ from llama_stack_api import (
 )
 from pydantic import BaseModel, Field
 
-from llama_stack_argocd.agent.attachments import Attachment
 from llama_stack_argocd.agent import diagnosis
+from llama_stack_argocd.agent.attachments import Attachment
 from llama_stack_argocd.agent.composer import ContextComposer
 from llama_stack_argocd.agent.events import (
     AgentEvent,
@@ -151,7 +151,7 @@ class ArgoCDAgent:
         first = await self._round(turn, turn.first_input, turn.previous_response_id, offer_tools=offer)
         return self._audited(turn, self._run(turn, first), principal)
 
-    def _preface(self, model: str, findings: list[Finding]) -> Any:
+    def _preface(self, model: str, findings: list[Finding]) -> OpenAIResponseMessage | None:
         """The diagnosis block's message for models configured to get one, redacted like all the server writes."""
         if not diagnosis.wanted(model, self._settings.diagnosis_block):
             return None
@@ -484,7 +484,7 @@ class _Turn:
     output_allowance: int = 4096  # output tokens the whole turn may take (see agent/generation.py)
     deadline: Deadline = field(default_factory=lambda: Deadline(GenerationSettings()))  # set by start()
     findings: list[Finding] = field(default_factory=list)  # what the turn composed, the decisive first
-    preface: Any = None  # the diagnosis block's message, for models that get one (set by start())
+    preface: OpenAIResponseMessage | None = None  # the diagnosis block, for models that get one (set by start())
     preface_shown: bool = False  # streamed: the stored answer starts with it
 
     def preface_events(self, response_id: str) -> list[AgentEvent]:
@@ -492,7 +492,7 @@ class _Turn:
         if self.preface is None or self.preface_shown:
             return []
         self.preface_shown = True
-        return diagnosis.streamed(self.preface, self.preface.content[0].text, response_id)
+        return diagnosis.streamed(self.preface, diagnosis.text_of(self.preface), response_id)
 
 
 def _is_function_call(item: Any) -> bool:

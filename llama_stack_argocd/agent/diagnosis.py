@@ -69,6 +69,13 @@ def message(text: str) -> OpenAIResponseMessage:
     )
 
 
+def text_of(item: OpenAIResponseMessage) -> str:
+    """The block's text, from the message `message` made."""
+    if isinstance(item.content, str):
+        return item.content
+    return "".join(getattr(part, "text", "") for part in item.content)
+
+
 def streamed(item: OpenAIResponseMessage, text: str, response_id: str) -> list[AgentEvent]:
     """The block as events: a text delta for every dialect, inside a complete message item for Responses."""
     item_id = item.id or ""
