@@ -4,6 +4,7 @@ model configured the embedded one stays off. The 135M model's wording is never a
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 
 import httpx
@@ -65,6 +66,24 @@ def test_the_readmes_examples_finish_with_the_embedded_model(stack_with):
         answer = httpx.post(f"{stack.base_url}/v1/query", timeout=300, json={"query": "What is a sync wave?"})
         assert answer.status_code == 200, answer.text
         assert answer.json()["output_tokens"] <= 2048
+
+
+def test_the_embedded_models_answer_starts_with_what_was_checked(stack_with):
+    """The 135M model rarely quotes evidence: by default its answers start with the findings and their evidence."""
+    events = json.dumps({"apiVersion": "v1", "items": [
+        {"reason": "BackOff", "type": "Warning", "message": "Back-off restarting failed container web", "count": 7,
+         "involvedObject": {"kind": "Pod", "name": "web-6f9c7d8b5-x2kqz"}}]})
+    with stack_with(model=None, cluster=None, env={**NO_OTHER_INFERENCE, "KUBECONFIG": os.devnull}) as stack:
+        with httpx.stream("POST", f"{stack.base_url}/v1/responses", timeout=120, json={
+            "model": "embedded/smollm2", "stream": True, "max_output_tokens": 16,
+            "input": f"Why does it restart?\n\n[Attachment:application/json]\n{events}",
+        }) as response:
+            lines = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")]
+        shown = "".join(e["delta"] for e in lines if "delta" in e)
+        assert shown.startswith("**What I checked**") and "Back-off restarting failed container web" in shown
+        final = next(e["response"] for e in lines if e.get("type") in ("response.completed", "response.incomplete"))
+        stored = httpx.get(f"{stack.base_url}/v1/responses/{final['id']}").json()
+        assert stored["output"][0]["content"][0]["text"].startswith("**What I checked**")
 
 
 def test_another_model_keeps_the_embedded_one_off(stack_with, scripted_llm):

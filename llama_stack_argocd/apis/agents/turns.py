@@ -1,7 +1,9 @@
 """Renders one agent turn in the Agents dialect: `{"event": {"payload": ...}}` chunks, or the finished Turn.
 
 The extension appends `payload.delta.text` of `step_progress` events whose delta type is `text`; tool activity is
-reported as tool-call deltas and tool-execution steps, which it skips, so no tool text lands in the chat.
+reported as tool-call deltas and tool-execution steps, which it skips, and as a short text delta (the activity line
+of `agent/activity.py`) that it shows. That line is stream-only: the stored turn's answer never holds it, and the
+next turn continues the stored Responses chain, so the model never reads it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from llama_stack_argocd.agent.activity import line_for
 from llama_stack_argocd.agent.events import AgentEvent, Failed, Finished, TextDelta, ToolCall, ToolResult
 from llama_stack_argocd.apis.agents.models import CompletionMessage, Message, Turn
 
@@ -99,8 +102,11 @@ async def render_turn(events: AsyncIterator[AgentEvent], builder: TurnBuilder) -
                     step_id=builder.step_id,
                     delta={"type": "tool_call", "tool_call": _tool_call(event), "parse_status": "succeeded"},
                 )
+                yield _activity(builder, event)
             case ToolResult():
                 results.append(event)
+                if event.is_error:
+                    yield _activity(builder, event)
                 if len(results) < len(builder.pending_calls):
                     continue
                 yield _chunk("step_complete", step_type="inference", step_id=builder.step_id,
@@ -132,6 +138,12 @@ def stop_reason(response: Any) -> str:
     if getattr(response, "status", None) == "incomplete" and getattr(details, "reason", None) in _OUT_OF_TOKENS:
         return "out_of_tokens"
     return "end_of_turn"
+
+
+def _activity(builder: TurnBuilder, event: ToolCall | ToolResult) -> dict[str, Any]:
+    """The activity line as a text delta of the current step, kept out of the step's and the turn's text."""
+    text = line_for(event) or ""
+    return _chunk("step_progress", step_type="inference", step_id=builder.step_id, delta={"type": "text", "text": text})
 
 
 def _tool_step(builder: TurnBuilder, results: list[ToolResult]) -> dict[str, Any]:
