@@ -14,6 +14,7 @@ from typing import Any
 from llama_stack_argocd.agent.attachments import Attachment, AttachmentKind
 from llama_stack_argocd.context.budget import ATTACHMENTS, HISTORY, INSTRUCTIONS, TOOL_RESULTS, Budget, cut_text
 from llama_stack_argocd.context.digest import build_context
+from llama_stack_argocd.context.findings import Finding
 from llama_stack_argocd.context.redaction import Redactor
 
 
@@ -25,7 +26,7 @@ class Composed:
     deduplicated: int = 0
     redactions: int = 0
     truncated: bool = False
-    findings: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # the analyzers' findings, ordered, the decisive first
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class ContextComposer:
             )
             sections.append(digest.text)
             composed.truncated |= digest.truncated
-            composed.findings = [f.title for f in digest.findings]
+            composed.findings = list(digest.findings)
         for other in fresh.get(AttachmentKind.OTHER, []):
             cut = cut_text(redactor.redact_text(other.content), room // 4, "head", model)
             composed.truncated |= cut.truncated
