@@ -110,3 +110,23 @@ def test_selector_requirements_and_tolerations_keep_their_label_keys():
     assert redactor.redact_obj([terms, toleration]) == [terms, toleration] and redactor.count == 0
     # a `key` beside no operator is still a name that may say secret (a cloud access key in a config map entry)
     assert Redactor().redact_obj({"key": "Zx81kQp9Lm2vR7tY"}) == {"key": "[REDACTED]"}
+
+
+# What the related reads ask the API for, by kind: the base ClusterRole must grant exactly these verbs' worth.
+RELATED_READS = {"NetworkPolicy": "list", "LimitRange": "list", "AnalysisRun": "list", "PersistentVolume": "get"}
+
+
+def test_the_base_role_grants_the_related_reads_and_volumes_by_name_only():
+    from pathlib import Path
+
+    import yaml
+
+    from llama_stack_argocd.context.source import KINDS
+
+    role = yaml.safe_load((Path(__file__).parents[2] / "deploy/base/clusterrole.yaml").read_text())
+    grants = {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]
+              for v in rule["verbs"]}
+    for kind, verb in RELATED_READS.items():
+        rtype = KINDS[kind]
+        assert (rtype.group, rtype.plural, verb) in grants, kind
+    assert ("", "persistentvolumes", "list") not in grants  # no listing of every tenant's volumes
