@@ -110,7 +110,8 @@ def _claim(name: str, volume: str) -> dict[str, Any]:
 
 def _db_pod() -> dict[str, Any]:
     return {
-        "apiVersion": "v1", "kind": "Pod", "metadata": _meta(DB_POD, SHOP_NS, "uid-shop-db-0", labels={"app": "shop-db"}),
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": _meta(DB_POD, SHOP_NS, "uid-shop-db-0", labels={"app": "shop-db"}),
         "spec": {"containers": [{"name": "postgres", "image": "postgres:16.4"}],
                  "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": DB_CLAIM}},
                              {"name": "tmp", "emptyDir": {}}]},
