@@ -399,6 +399,8 @@ class Redactor:
                 out[key] = {k: self._mask_named(k, v) for k, v in value.items()}
             elif key == "value" and isinstance(node.get("name"), str):
                 out[key] = self._mask_named(node["name"], value)  # env var, Helm parameter, header
+            elif key == "key" and "operator" in node and isinstance(value, str):
+                out[key] = self.redact_text(value)  # a label or taint key of a selector requirement or toleration
             elif isinstance(key, str) and isinstance(value, str):
                 out[key] = self._mask_named(key, value)
             else:

@@ -44,6 +44,7 @@ KINDS: dict[str, ResourceType] = {
     "Event": ResourceType("", "v1", "events"),
     "Namespace": ResourceType("", "v1", "namespaces", namespaced=False),
     "PersistentVolume": ResourceType("", "v1", "persistentvolumes", namespaced=False),
+    "LimitRange": ResourceType("", "v1", "limitranges"),
     "Deployment": ResourceType("apps", "v1", "deployments"),
     "ReplicaSet": ResourceType("apps", "v1", "replicasets"),
     "StatefulSet": ResourceType("apps", "v1", "statefulsets"),
@@ -58,6 +59,7 @@ KINDS: dict[str, ResourceType] = {
     "RoleBinding": ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings"),
     "Application": ResourceType("argoproj.io", "v1alpha1", "applications"),
     "Rollout": ResourceType("argoproj.io", "v1alpha1", "rollouts"),
+    "AnalysisRun": ResourceType("argoproj.io", "v1alpha1", "analysisruns"),
 }
 _BY_LOWER = {kind.lower(): kind for kind in KINDS}
 # What a model may type instead of the kind's name.
@@ -69,6 +71,7 @@ _ALIASES = {
     "ds": "DaemonSet", "daemonsets": "DaemonSet", "jobs": "Job", "cj": "CronJob", "cronjobs": "CronJob",
     "ing": "Ingress", "ingresses": "Ingress", "hpa": "HorizontalPodAutoscaler", "pdb": "PodDisruptionBudget",
     "app": "Application", "applications": "Application", "ro": "Rollout", "rollouts": "Rollout",
+    "pv": "PersistentVolume", "limits": "LimitRange", "limitranges": "LimitRange", "analysisruns": "AnalysisRun",
 }
 
 

@@ -187,7 +187,9 @@ async def owner_chain(source: ClusterSource, obj: Obj) -> list[str]:
 
 
 async def related(source: ClusterSource, obj: Obj, visible: Callable[[Obj], Awaitable[bool]]) -> Obj:
-    """Owner chain up, children down (two levels), and for a Service its Endpoints and the Pods it selects.
+    """Owner chain up, children down (two levels), and what decides against the object: for a Service its Endpoints
+    and the Pods it selects; for a Pod the Services and NetworkPolicies selecting it, its namespace's LimitRanges and
+    the claims it mounts with their volumes; for a claim its bound PersistentVolume; for a Rollout its AnalysisRuns.
 
     `visible` says whether a Pod found by label (not by ownership) belongs to the caller's Application; the others
     are only counted, so a Service's selector cannot be used to look into a neighbour's Pods.
@@ -219,20 +221,128 @@ async def related(source: ClusterSource, obj: Obj, visible: Callable[[Obj], Awai
         chosen = [s for s in services if selects((s.get("spec") or {}).get("selector") or {}, labels)]
         flags = await asyncio.gather(*(visible(s) for s in chosen))
         out["selectedBy"] = [f"Service/{_meta(s).get('name')}" for s, ok in zip(chosen, flags, strict=True) if ok]
-        out["networkPolicies"] = await network_policies(source, namespace, labels)
+        policies, limits, claims = await asyncio.gather(
+            network_policies(source, namespace, labels), limit_ranges(source, namespace), pod_claims(source, obj))
+        out["networkPolicies"], out["limitRanges"] = policies, limits
+        if claims:
+            out["volumeClaims"] = claims
+    elif kind == "PersistentVolumeClaim":
+        if volume := await bound_volume(source, obj):
+            out["persistentVolume"] = volume
+    elif kind == "Rollout":
+        out["analysisRuns"] = await analysis_runs(source, obj)
     return out
+
+
+MAX_ANALYSIS_RUNS = 3  # the newest runs: the one that aborted the rollout and the ones before it
+MAX_MEASUREMENTS = 4  # per metric, the newest values (what the condition was evaluated against)
+
+
+async def _listed(source: ClusterSource, kind: str, namespace: str | None) -> list[Obj]:
+    """A namespace listing that is context, not the object asked about: empty when the credentials may not list it."""
+    try:
+        return await source.list(kind, namespace)
+    except ContextError:
+        return []
+
+
+async def limit_ranges(source: ClusterSource, namespace: str | None) -> list[Obj]:
+    """The LimitRanges of the Pod's namespace (each applies to every Pod there): their min, max, defaults and
+    ratios decide whether a Pod is admitted and what requests it gets when it sets none."""
+    return [{"name": _meta(lr).get("name"), "limits": (lr.get("spec") or {}).get("limits") or []}
+            for lr in await _listed(source, "LimitRange", namespace)]
+
+
+def pv_summary(pv: Obj) -> Obj:
+    """The fields of a PersistentVolume that decide against a Pod or claim: phase, class, size, modes, the claim it
+    is bound to and its node affinity (the zone that pins every Pod mounting it)."""
+    spec, status = pv.get("spec") or {}, pv.get("status") or {}
+    out: Obj = {"name": _meta(pv).get("name"), "phase": status.get("phase")}
+    for key in ("storageClassName", "capacity", "accessModes", "persistentVolumeReclaimPolicy", "volumeMode",
+                "nodeAffinity"):
+        if spec.get(key) not in (None, "", [], {}):
+            out[key] = spec[key]
+    if claim := spec.get("claimRef"):
+        out["claim"] = f"{claim.get('namespace', '')}/{claim.get('name', '')}"
+    if status.get("message"):
+        out["message"] = status["message"]
+    return out
+
+
+async def bound_volume(source: ClusterSource, claim: Obj) -> Obj | None:
+    """The PersistentVolume a claim names, read only when the volume says it is bound to that very claim.
+
+    `spec.volumeName` is the claim's to set, so a claim could name anyone's volume: a volume bound elsewhere (or
+    to an earlier claim of that name, by uid) is reported as such without any of its fields.
+    """
+    meta = _meta(claim)
+    name = (claim.get("spec") or {}).get("volumeName")
+    if not name:
+        return None
+    pv = await _maybe(source.get("PersistentVolume", None, name))
+    if pv is None:
+        return {"name": name, "error": "not readable (missing, or the assistant may not get PersistentVolumes)"}
+    ref = (pv.get("spec") or {}).get("claimRef") or {}
+    same = ref.get("namespace") == meta.get("namespace") and ref.get("name") == meta.get("name")
+    if not same or (ref.get("uid") and meta.get("uid") and ref.get("uid") != meta.get("uid")):
+        return {"name": name, "error": "bound to another claim"}
+    return pv_summary(pv)
+
+
+async def pod_claims(source: ClusterSource, pod: Obj) -> list[Obj]:
+    """The claims a Pod mounts, each with its bound volume: the zone of a volume decides where the Pod can run."""
+    namespace = _meta(pod).get("namespace")
+    names = [((v.get("persistentVolumeClaim") or {}).get("claimName")) for v in (pod.get("spec") or {}).get(
+        "volumes") or []]
+
+    async def one(name: str) -> Obj:
+        claim = await _maybe(source.get("PersistentVolumeClaim", namespace, name))
+        if claim is None:
+            return {"name": name, "error": "not readable (missing, or the assistant may not get claims)"}
+        spec = claim.get("spec") or {}
+        out: Obj = {"name": name, "phase": (claim.get("status") or {}).get("phase"),
+                    **{k: spec[k] for k in ("storageClassName", "volumeName") if spec.get(k)}}
+        if volume := await bound_volume(source, claim):
+            out["persistentVolume"] = volume
+        return out
+
+    return list(await asyncio.gather(*(one(n) for n in names if n)))
+
+
+def analysis_summary(run: Obj) -> Obj:
+    """An AnalysisRun as it decided: phase and message, and per metric its condition, counts and newest values."""
+    spec, status = run.get("spec") or {}, run.get("status") or {}
+    conditions = {m.get("name"): _pick(m, "successCondition", "failureCondition", "failureLimit",
+                                          "inconclusiveLimit", "count", "interval")
+                  for m in spec.get("metrics") or []}
+    results = []
+    for r in status.get("metricResults") or []:
+        entry = {**_pick(r, "name", "phase", "count", "successful", "failed", "inconclusive", "error",
+                            "consecutiveError", "message"), **conditions.get(r.get("name"), {})}
+        entry["measurements"] = [_pick(m, "phase", "value", "message", "finishedAt")
+                                 for m in (r.get("measurements") or [])[-MAX_MEASUREMENTS:]]
+        results.append(entry)
+    return {"name": _meta(run).get("name"), **_pick(status, "phase", "message", "startedAt"),
+            "metricResults": results}
+
+
+async def analysis_runs(source: ClusterSource, rollout: Obj) -> list[Obj]:
+    """The AnalysisRuns a Rollout owns (canary steps, background and pre/post-promotion analyses), newest first."""
+    runs = owned_by(await _listed(source, "AnalysisRun", _meta(rollout).get("namespace")), rollout)
+    runs.sort(key=_created, reverse=True)
+    return [analysis_summary(r) for r in runs[:MAX_ANALYSIS_RUNS]]
+
+
+def _pick(mapping: Obj, *keys: str) -> Obj:
+    return {k: mapping[k] for k in keys if mapping.get(k) not in (None, "", [], {})}
 
 
 async def network_policies(source: ClusterSource, namespace: str | None, labels: dict[str, str]) -> list[Obj]:
     """The NetworkPolicies of the Pod's namespace that select it, with the fields that decide what they let through
     (policyTypes, ingress and egress rules). Namespace configuration, read like the Services; none when the
     credentials may not list them."""
-    try:
-        listed = await source.list("NetworkPolicy", namespace)
-    except ContextError:
-        return []
     out = []
-    for pol in listed:
+    for pol in await _listed(source, "NetworkPolicy", namespace):
         spec = pol.get("spec") or {}
         selector = spec.get("podSelector") or {}
         if selector.get("matchLabels") or selector.get("matchExpressions"):

@@ -205,6 +205,9 @@ def _image_finding(what: str, image: str, reason: str, message: str, resource: s
                    resource, "ImagePullBackOff")
 
 
+_PROBE_NAMED = re.compile(r"\b(liveness|readiness|startup) probe\b", re.IGNORECASE)
+
+
 @analyzer("Pod")
 def pod_events(pod: Obj, cluster: Cluster) -> Iterator[Finding]:
     """What the Pod's events say, also when we have no status: pulls, probes, mounts, scheduling, back-offs."""
@@ -220,9 +223,12 @@ def pod_events(pod: Obj, cluster: Cluster) -> Iterator[Finding]:
 
     for ev in cluster.warnings_for(pod, "Unhealthy", "Killing"):
         msg = event_message(ev)
-        kind = next((k for k in ("Liveness", "Readiness", "Startup") if k.lower() in msg.lower()), "")
-        if not kind:
+        # the probe the message names ("Startup probe failed: ...", "failed startup probe"), not a word of the
+        # probed URL (a startup probe on /health/liveness is still the startup probe)
+        named = _PROBE_NAMED.search(msg)
+        if not named:
             continue
+        kind = named.group(1).capitalize()
         probe = f"{kind.lower()}Probe"
         spec_txt = _probe_text(pod, probe)
         restarts = " and the kubelet restarts the container" if kind in ("Liveness", "Startup") else \
