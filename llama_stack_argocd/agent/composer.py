@@ -62,7 +62,9 @@ class ContextComposer:
         model: str | None = None,
         instructions: str = "",
         history_tokens: int = 0,
+        evidence: str | None = None,
     ) -> Composed:
+        """`evidence` (what the agent read itself, already fitted) goes first; the attachments get what it left."""
         redactor = self._redactor_factory()
         composed = Composed(text="")
         fresh: dict[AttachmentKind, list[Attachment]] = {}
@@ -73,11 +75,15 @@ class ContextComposer:
             else:
                 fresh.setdefault(attachment.kind, []).append(attachment)
                 composed.fingerprints.add(attachment.fingerprint)
-        sections = [redactor.redact_text(question)] if question else []
+        sections = [redactor.redact_text(evidence)] if evidence else []
+        if question:
+            sections.append(redactor.redact_text(question))
         if focus:
             sections.append(focus)
         budget = self.budget(model)
         room = self.allocation(budget, instructions, history_tokens).attachments
+        if evidence:
+            room = max(0, room - budget.count(evidence) - 2)
         if any(kind is not AttachmentKind.OTHER for kind in fresh):
             digest = build_context(
                 manifest=_first(fresh, AttachmentKind.MANIFEST, redactor),

@@ -52,6 +52,8 @@ from llama_stack_argocd.agent.instructions import focus_line, system_instruction
 from llama_stack_argocd.agent.state import ConversationMemory
 from llama_stack_argocd.agent.toolbox import Toolbox
 from llama_stack_argocd.caller import Caller
+from llama_stack_argocd.context.budget import Budget
+from llama_stack_argocd.context.evidence import Collected, Evidence, EvidenceGatherer, EvidenceSettings, focus_of
 from llama_stack_argocd.observability.turns import TurnWatch
 from llama_stack_argocd.security.quota import QuotaKeeper, QuotaSettings
 
@@ -66,6 +68,7 @@ class AgentSettings(BaseModel):
     )
     quota: QuotaSettings = Field(default_factory=QuotaSettings)
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
 
 
 @dataclass
@@ -97,6 +100,14 @@ SettleResponse = Callable[[str, str], Awaitable[None]]
 StoreResponse = Callable[[Any], Awaitable[None]]
 
 
+# The evidence gatherer over the tools' own context service; None when there is none (no argocd tool runtime).
+EvidenceFinder = Callable[[], EvidenceGatherer | None]
+
+
+def _no_evidence() -> EvidenceGatherer | None:
+    return None
+
+
 async def _no_settle(response_id: str, message: str) -> None:
     return None
 
@@ -117,7 +128,9 @@ class ArgoCDAgent:
         history: HistoryItems,
         settle: SettleResponse = _no_settle,
         store_stopped: StoreResponse = _no_store,
+        evidence: EvidenceFinder = _no_evidence,
     ) -> None:
+        self._evidence = evidence
         self._history = history
         self._settle = settle
         self._store_stopped = store_stopped
@@ -183,6 +196,8 @@ class ArgoCDAgent:
 
     async def _prepare(self, request: AgentRequest) -> _Turn:
         previous = request.previous_response_id
+        manifest = next((a for a in request.attachments if a.kind == "manifest"), None)
+        gathering = self._gather(request, manifest)  # reads run while the rest of the turn is prepared
         instructions = system_instructions(request.instructions, self._settings.instructions)
         tools, missing = await self._toolbox.definitions()
         if not request.approvals_supported or request.conversation:
@@ -201,7 +216,7 @@ class ArgoCDAgent:
             # Restart the chain from what fits; attachments the model saw in the omitted part are sent again.
             trimmed = trim(history, allocation.history, budget)
             restart, replayed, omitted, previous, seen = trimmed.items, trimmed.tokens, trimmed.omitted, None, set()
-        manifest = next((a for a in request.attachments if a.kind == "manifest"), None)
+        evidence, evidence_read = await self._fitted_evidence(gathering, request, budget, allocation.attachments, seen)
         composed = self._composer.compose(
             request.question,
             request.attachments,
@@ -210,16 +225,21 @@ class ArgoCDAgent:
             model=request.model,
             instructions=instructions,
             history_tokens=replayed,
+            evidence=evidence.text if evidence else None,
         )
         report = TurnReport(
-            redactions=composed.redactions,
+            redactions=composed.redactions + (evidence.redactions if evidence else 0),
             truncated=composed.truncated or omitted > 0,
             attachments_sent=composed.sent,
             attachments_deduplicated=composed.deduplicated,
             history_tokens=replayed,
             history_over_budget=allocation.history_over,
             history_items_omitted=omitted,
+            evidence_read=evidence_read,
+            evidence_sent=evidence is not None,
         )
+        if evidence is not None:
+            composed.fingerprints.add(evidence.fingerprint)
         user_message = [{"type": "message", "role": "user", "content": composed.text}] if composed.text else []
         resumed = await self._resume(held, request, previous) if held else []
         answers = [{"type": "function_call_output", "call_id": r.call_id, "output": r.output} for r in resumed]
@@ -237,6 +257,36 @@ class ArgoCDAgent:
                 request.model, budget.reserve, self._settings.generation, request.options.get("max_output_tokens")
             ),
         )
+
+    def _gather(self, request: AgentRequest, manifest: Attachment | None) -> asyncio.Task[Collected] | None:
+        """Start reading the evidence of the caller's Application (context/evidence.py), if the turn has one."""
+        app = request.caller.application if request.caller else None
+        if app is None or not self._settings.evidence.enabled:
+            return None
+        gatherer = self._evidence()
+        if gatherer is None:
+            return None
+        focus = focus_of(manifest.parsed()) if manifest else None
+        return asyncio.ensure_future(gatherer.collect(app, focus, request.question))
+
+    async def _fitted_evidence(
+        self, gathering: asyncio.Task[Collected] | None, request: AgentRequest, budget: Budget, room: int,
+        seen: set[str],
+    ) -> tuple[Evidence | None, int]:
+        """The evidence fitted into its share of the attachments' room; None when there is none or the conversation
+        already has it unchanged. Never fails the turn: a gathering that failed is no evidence."""
+        gatherer = self._evidence()
+        if gathering is None or gatherer is None:
+            return None, 0
+        try:
+            collected = await gathering
+            fresh = any(a.fingerprint not in seen and a.kind != "other" for a in request.attachments)
+            share = self._settings.evidence.share if fresh else 1.0
+            evidence = gatherer.render(collected, int(room * share), budget.model)
+        except Exception:  # noqa: BLE001 - the model can still call the tools
+            return None, 0
+        read = sum(1 for r in collected.reads if r.obj is not None)
+        return (None if evidence.fingerprint in seen else evidence), read
 
     async def _resume(self, held: list[_Call], request: AgentRequest, previous: str | None) -> list[ToolResult]:
         """Answer the calls the last turn stopped at: approved ones run now, the others are reported as declined.

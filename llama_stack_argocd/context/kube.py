@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import hashlib
 import json
 import os
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -95,8 +96,18 @@ class KubernetesSource:
         self._client: client.ApiClient | None = None
         self._in_flight: dict[tuple[str, str], asyncio.Task[tuple[int, bytes]]] = {}
 
+    events_by_namespace = True  # `events` is one listing of the namespace, filtered (see context/cache.py)
+
     def for_application(self, app: AppRef) -> KubernetesSource:
         return self  # the service account reads every Application the same way
+
+    def credentials_key(self) -> str:
+        """The API server and the authentication the client sends (token, client certificate, user), hashed."""
+        configuration = self.api.configuration
+        parts = [str(configuration.host), json.dumps(configuration.api_key or {}, sort_keys=True, default=str),
+                 str(configuration.cert_file or ""), str(configuration.key_file or ""),
+                 str(configuration.username or "")]
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
     @property
     def api(self) -> client.ApiClient:
