@@ -52,7 +52,7 @@ from llama_stack_argocd.agent.instructions import focus_line, system_instruction
 from llama_stack_argocd.agent.state import ConversationMemory
 from llama_stack_argocd.agent.toolbox import Toolbox
 from llama_stack_argocd.caller import Caller
-from llama_stack_argocd.context.budget import Budget
+from llama_stack_argocd.context.budget import HISTORY, Budget
 from llama_stack_argocd.context.evidence import Collected, Evidence, EvidenceGatherer, EvidenceSettings, focus_of
 from llama_stack_argocd.observability.turns import TurnWatch
 from llama_stack_argocd.security.quota import QuotaKeeper, QuotaSettings
@@ -99,6 +99,8 @@ SettleResponse = Callable[[str, str], Awaitable[None]]
 # Stores the response of a round the agent stopped itself (a loop), in place of the builtin's `in_progress` one.
 StoreResponse = Callable[[Any], Awaitable[None]]
 
+
+EVIDENCE_HISTORY_FRACTION = 2 / 3  # of the history's share: the question and the answer need the rest
 
 # The evidence gatherer over the tools' own context service; None when there is none (no argocd tool runtime).
 EvidenceFinder = Callable[[], EvidenceGatherer | None]
@@ -282,7 +284,9 @@ class ArgoCDAgent:
             collected = await gathering
             fresh = any(a.fingerprint not in seen and a.kind != "other" for a in request.attachments)
             share = self._settings.evidence.share if fresh else 1.0
-            evidence = gatherer.render(collected, int(room * share), budget.model)
+            # The message is replayed as history next turn: within the history's share, the chain is not trimmed.
+            limit = min(room * share, budget.share(HISTORY) * EVIDENCE_HISTORY_FRACTION)
+            evidence = gatherer.render(collected, int(limit), budget.model)
         except Exception:  # noqa: BLE001 - the model can still call the tools
             return None, 0
         read = sum(1 for r in collected.reads if r.obj is not None)

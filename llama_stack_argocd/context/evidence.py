@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
@@ -95,11 +96,7 @@ class Evidence:
     read: tuple[str, ...] = ()
     not_read: tuple[str, ...] = ()
     redactions: int = 0
-
-    @property
-    def fingerprint(self) -> str:
-        """Like an attachment's: the same evidence is sent once per conversation, again when it changed."""
-        return hashlib.sha256(f"evidence\0{self.text}".encode()).hexdigest()[:32]
+    fingerprint: str = ""  # of what was read, not of its fitting: like an attachment's, sent again when it changed
 
 
 # -- what to read --------------------------------------------------------------------------------------------------
@@ -282,7 +279,8 @@ class EvidenceGatherer:
         if collected.application is None:
             text = HEADER.format(app=app) + "\n" + "\n".join(f"- Not read: {p}" for p in problems)
             text = redactor.redact_text(text)
-            return Evidence(text, count_tokens(text, model), False, (), (), tuple(problems), redactor.count)
+            return Evidence(text, count_tokens(text, model), False, (), (), tuple(problems), redactor.count,
+                            _fingerprint(text))
         objects: dict[tuple[str, str, str], Obj] = {}
         events: dict[str, Obj] = {}
         logs: list[dict[str, str]] = []
@@ -319,13 +317,19 @@ class EvidenceGatherer:
         digest = build_context(manifest=primary, events=list(events.values()), logs=logs or None,
                                related_objects=related, budget=room, model=model)
         text = head + "\n\n" + digest.text
+        read = [application, list(objects.values()), list(events.values()), logs, problems]
         return Evidence(text, count_tokens(text, model), digest.truncated, tuple(f.title for f in digest.findings),
-                        tuple(read_lines), tuple(problems), redactor.count)
+                        tuple(read_lines), tuple(problems), redactor.count, _fingerprint(read))
 
     async def gather(self, app: AppRef, budget_tokens: int, focus: ResourceRef | None = None,
                      question: str | None = None, model: str | None = None) -> Evidence:
         """`collect` then `render`, for callers that know the budget up front."""
         return self.render(await self.collect(app, focus, question), budget_tokens, model)
+
+
+def _fingerprint(value: Any) -> str:
+    body = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha256(f"evidence\0{body}".encode()).hexdigest()[:32]
 
 
 def _application_line(application: Mapping[str, Any]) -> str:
