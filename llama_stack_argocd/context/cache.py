@@ -85,6 +85,15 @@ class ReadCache:
             self._answers.popitem(last=False)
         return value
 
+    def prime(self, key: Hashable, value: Any) -> None:
+        """Keep `value` for `key` unless a fresher answer is kept already (an object seen in a listing)."""
+        kept = self._answers.get(key)
+        if kept is None or kept[0] <= self._clock():
+            self._answers[key] = (self._clock() + self.ttl_seconds, copy.deepcopy(value))
+            self._answers.move_to_end(key)
+            while len(self._answers) > self.max_entries:
+                self._answers.popitem(last=False)
+
     def _settle(self, key: Hashable, done: asyncio.Future[Any]) -> None:
         if self._in_flight.get(key) is done:
             del self._in_flight[key]
@@ -126,8 +135,19 @@ class CachedSource:
                                       lambda: self._source.get_metadata(kind, namespace, name))
 
     async def list(self, kind: str, namespace: str | None) -> builtins.list[Obj]:
-        return await self._cache.read(self._key("list", kind, namespace),
-                                      lambda: self._source.list(kind, namespace))
+        async def listing() -> builtins.list[Obj]:
+            items = await self._source.list(kind, namespace)
+            for item in items:  # a listing holds each object whole: a later get of one is answered from it
+                meta = item.get("metadata") or {}
+                name, where = meta.get("name"), meta.get("namespace")
+                if name:
+                    self._cache.prime(self._key("get", kind, where, name, None), item)
+                    self._cache.prime(self._key("metadata", kind, where, name),
+                                      {"kind": item.get("kind") or kind, "apiVersion": item.get("apiVersion"),
+                                       "metadata": meta})
+            return items
+
+        return await self._cache.read(self._key("list", kind, namespace), listing)
 
     async def events(self, namespace: str | None, subjects: builtins.list[Obj]) -> builtins.list[Obj]:
         if self._events_by_namespace:

@@ -5,7 +5,8 @@ requests are plain REST reads through `ApiClient.call_api` on explicit paths (so
 every call and run in threads, so independent reads overlap. The client (about half a second of imports) is imported
 on first use, so a server that never reads a cluster does not pay for it at start-up. Identical reads in flight at
 the same moment (the tool calls of one round all read the Application, most read the same workload) share one
-request: nothing is kept once it answered, so every answer is as fresh as a read started when it was asked. Bodies are decoded as JSON dicts, exactly as the API
+request; nothing is kept here once it answered (the short-lived cache per Application and credentials is a layer
+above, context/cache.py). Bodies are decoded as JSON dicts, exactly as the API
 serves them. Failures become `ContextError`s that say what failed and what the back-end's own account is missing.
 """
 
