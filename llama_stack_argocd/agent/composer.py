@@ -26,6 +26,13 @@ class Composed:
     redactions: int = 0
     truncated: bool = False
     findings: list[str] = field(default_factory=list)
+    sections: list[str] = field(default_factory=list)
+    lead: int = 0  # sections before the context: the question and the focus line
+
+    def with_evidence(self, evidence: str) -> None:
+        """Put what the agent read itself right after the question, ahead of the attachments."""
+        self.sections.insert(self.lead, evidence)
+        self.text = "\n\n".join(self.sections)
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,7 @@ class ContextComposer:
             sections.append(redactor.redact_text(question))
         if focus:
             sections.append(focus)
+        composed.lead = len(sections)
         budget = self.budget(model)
         room = self.allocation(budget, instructions, history_tokens).attachments
         if evidence:
@@ -102,6 +110,7 @@ class ContextComposer:
         if repeated:
             names = ", ".join(a.label for a in repeated)
             sections.append(f"(Unchanged since earlier in this conversation, not repeated: {names}.)")
+        composed.sections = sections
         composed.text = "\n\n".join(sections)
         composed.sent = sum(len(v) for v in fresh.values())
         composed.deduplicated = len(repeated)

@@ -13,7 +13,7 @@ import asyncio
 import json
 from contextlib import aclosing
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from llama_stack.log import get_logger
@@ -26,7 +26,7 @@ from llama_stack_api import (
 from pydantic import BaseModel, Field
 
 from llama_stack_argocd.agent.attachments import Attachment
-from llama_stack_argocd.agent.composer import ContextComposer
+from llama_stack_argocd.agent.composer import Composed, ContextComposer
 from llama_stack_argocd.agent.events import (
     AgentEvent,
     ApprovalRequested,
@@ -100,7 +100,8 @@ SettleResponse = Callable[[str, str], Awaitable[None]]
 StoreResponse = Callable[[Any], Awaitable[None]]
 
 
-EVIDENCE_HISTORY_FRACTION = 2 / 3  # of the history's share: the question and the answer need the rest
+EVIDENCE_HISTORY_FRACTION = 2 / 3  # of the history's share for the first message: the answer needs the rest
+MIN_EVIDENCE_TOKENS = 300  # below this the findings alone do not fit; the attachments and the tools then suffice
 
 # The evidence gatherer over the tools' own context service; None when there is none (no argocd tool runtime).
 EvidenceFinder = Callable[[], EvidenceGatherer | None]
@@ -218,7 +219,6 @@ class ArgoCDAgent:
             # Restart the chain from what fits; attachments the model saw in the omitted part are sent again.
             trimmed = trim(history, allocation.history, budget)
             restart, replayed, omitted, previous, seen = trimmed.items, trimmed.tokens, trimmed.omitted, None, set()
-        evidence, evidence_read = await self._fitted_evidence(gathering, request, budget, allocation.attachments, seen)
         composed = self._composer.compose(
             request.question,
             request.attachments,
@@ -227,8 +227,8 @@ class ArgoCDAgent:
             model=request.model,
             instructions=instructions,
             history_tokens=replayed,
-            evidence=evidence.text if evidence else None,
         )
+        evidence, evidence_read = await self._fitted_evidence(gathering, budget, allocation.attachments, composed, seen)
         report = TurnReport(
             redactions=composed.redactions + (evidence.redactions if evidence else 0),
             truncated=composed.truncated or omitted > 0,
@@ -242,6 +242,7 @@ class ArgoCDAgent:
         )
         if evidence is not None:
             composed.fingerprints.add(evidence.fingerprint)
+            composed.with_evidence(evidence.text)
         user_message = [{"type": "message", "role": "user", "content": composed.text}] if composed.text else []
         resumed = await self._resume(held, request, previous) if held else []
         answers = [{"type": "function_call_output", "call_id": r.call_id, "output": r.output} for r in resumed]
@@ -272,22 +273,27 @@ class ArgoCDAgent:
         return asyncio.ensure_future(gatherer.collect(app, focus, request.question))
 
     async def _fitted_evidence(
-        self, gathering: asyncio.Task[Collected] | None, request: AgentRequest, budget: Budget, room: int,
-        seen: set[str],
+        self, gathering: asyncio.Task[Collected] | None, budget: Budget, room: int, composed: Composed, seen: set[str]
     ) -> tuple[Evidence | None, int]:
-        """The evidence fitted into its share of the attachments' room; None when there is none or the conversation
-        already has it unchanged. Never fails the turn: a gathering that failed is no evidence."""
+        """The evidence fitted into what the question and the attachments left of their room, and of the history's
+        share (the message is replayed as history next turn: within that share, the chain is not trimmed).
+
+        None when there is none, too little room is left, or the conversation already has it unchanged. Never fails
+        the turn: a gathering that failed is no evidence (the model can still call the tools)."""
         gatherer = self._evidence()
         if gathering is None or gatherer is None:
             return None, 0
         try:
             collected = await gathering
-            fresh = any(a.fingerprint not in seen and a.kind != "other" for a in request.attachments)
-            share = self._settings.evidence.share if fresh else 1.0
-            # The message is replayed as history next turn: within the history's share, the chain is not trimmed.
-            limit = min(room * share, budget.share(HISTORY) * EVIDENCE_HISTORY_FRACTION)
-            evidence = gatherer.render(collected, int(limit), budget.model)
-        except Exception:  # noqa: BLE001 - the model can still call the tools
+            used = budget.count(composed.text)
+            limit = int(min(room, budget.share(HISTORY) * EVIDENCE_HISTORY_FRACTION)) - used
+            if limit < MIN_EVIDENCE_TOKENS:
+                return None, 0
+            evidence = gatherer.render(collected, limit, budget.model)
+            redactor = self._composer.redactor()  # the Responses provider's own filters too
+            evidence = replace(evidence, text=redactor.redact_text(evidence.text),
+                               redactions=evidence.redactions + redactor.count)
+        except Exception:  # noqa: BLE001
             return None, 0
         read = sum(1 for r in collected.reads if r.obj is not None)
         return (None if evidence.fingerprint in seen else evidence), read

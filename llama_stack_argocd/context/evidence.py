@@ -53,8 +53,6 @@ class EvidenceSettings(BaseModel):
     max_logs: int = Field(default=3, ge=0, le=20, description="Container logs read (crashed instances first).")
     log_lines: int = Field(default=100, ge=1, le=1000, description="Last lines of each of those logs.")
     timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Bound on each resource's reads.")
-    share: float = Field(default=0.5, gt=0, le=1, description="Share of the attachments' budget it may use when "
-                         "the extension attached context too (all of it otherwise).")
 
 
 @dataclass(frozen=True)

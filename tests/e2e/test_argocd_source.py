@@ -23,7 +23,9 @@ APP_PATH = f"/api/v1/applications/{fx.APP}"
 def argo_stack(argocd_api: ArgoCDApiHandle, llm: ScriptedLLM, tmp_path_factory) -> Iterator[StackHandle]:
     config = write_config(ROOT / "run.yaml", tmp_path_factory.mktemp("argo-config"))
     env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-test", "KUBECONFIG": "/nonexistent/kubeconfig",
-           "KUBERNETES_SERVICE_HOST": None, **argocd_api.env(token_file=True)}
+           "KUBERNETES_SERVICE_HOST": None, **argocd_api.env(token_file=True),
+           # each tool's own reads are compared: none made before it (evidence) or kept from an earlier test
+           "ARGOCD_AGENT_EVIDENCE": "false", "ARGOCD_READ_CACHE_SECONDS": "0"}
     with running_stack(config, env) as handle:
         yield handle
 

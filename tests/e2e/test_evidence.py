@@ -65,7 +65,8 @@ def test_first_prompt_holds_the_crash_evidence_with_no_tool_call(stack, llm):
     assert fx.CRASH_LINE in prompt  # the previous instance's log line
     assert "BackOff" in prompt and "CrashLoopBackOff" in prompt  # the event and the container state
     assert 'ConfigMap "guestbook-config" is invalid' in prompt  # the failed sync result
-    assert prompt.index("Checked before answering") < prompt.index("Why is this failing?")
+    # right after the question, ahead of anything else
+    assert prompt.index("Why is this failing?") < prompt.index("Checked before answering")
     for secret in fx.PLANTED:
         assert secret not in llm.prompts_text()
 

@@ -176,3 +176,18 @@ async def test_an_unreachable_cluster_gives_a_note_not_an_error():
     evidence = await EvidenceGatherer(ContextService(source, config)).gather(APP, 1500)
     assert evidence.read == () and evidence.not_read and evidence.not_read[0].startswith("Application argocd:guestbook")
     assert "Not read: Application argocd:guestbook" in evidence.text
+
+
+async def test_the_same_evidence_through_the_argocd_api_each_read_once(argocd_api):
+    from llama_stack_argocd.context.argocd_api import ArgoCDSource
+    from tests.support.argocd_api import TOKEN
+
+    settings = ContextSettings(source="argocd", argocd={"server_url": argocd_api.url, "api_token": TOKEN})
+    gatherer = EvidenceGatherer(ContextService(ArgoCDSource(settings), settings))
+    before = argocd_api.request_count()
+    evidence = await gatherer.gather(APP, 1500)
+    assert fx.CRASH_LINE in evidence.text and "BackOff" in evidence.text and "CrashLoopBackOff" in evidence.text
+    assert [secret for secret in fx.PLANTED if secret in evidence.text] == []
+    read = argocd_api.paths_since(before)
+    assert read and all(f"/applications/{fx.APP}" in p for p in read)  # only the caller's Application
+    assert {p: n for p, n in Counter(read).items() if n > 1} == {}
