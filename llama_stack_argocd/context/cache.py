@@ -109,7 +109,7 @@ class CachedSource:
         self._source = source
         self._scope_key = scope_key
         # Kubernetes serves Events per namespace: one cached listing answers every subject. Argo CD per object.
-        self._events_by_namespace = bool(getattr(source, "events_by_namespace", False))
+        self.events_by_namespace = bool(getattr(source, "events_by_namespace", False))
 
     def _key(self, *parts: Hashable) -> Hashable:
         return (*self._scope_key, *parts)
@@ -150,7 +150,7 @@ class CachedSource:
         return await self._cache.read(self._key("list", kind, namespace), listing)
 
     async def events(self, namespace: str | None, subjects: builtins.list[Obj]) -> builtins.list[Obj]:
-        if self._events_by_namespace:
+        if self.events_by_namespace:
             return [e for e in await self.list("Event", namespace) if about(e, subjects)]
 
         async def one(subject: Obj) -> builtins.list[Obj]:

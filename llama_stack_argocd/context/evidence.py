@@ -22,12 +22,14 @@ import asyncio
 import hashlib
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
+from llama_stack_argocd.context.cache import CachedSource, ReadCache
 from llama_stack_argocd.context.digest import build_context, unhealthy_resources
 from llama_stack_argocd.context.errors import ContextError
 from llama_stack_argocd.context.membership import ApplicationScope, fetch_in_scope, load_scope
@@ -35,12 +37,13 @@ from llama_stack_argocd.context.scope import AppRef, ResourceRef
 from llama_stack_argocd.context.service import FAILED_HOOK_PHASES, FAILED_SYNC_STATUSES, ContextService
 from llama_stack_argocd.context.source import ClusterSource
 from llama_stack_argocd.context.tokens import count_tokens
-from llama_stack_argocd.context.workloads import WORKLOAD_KINDS, descendants
+from llama_stack_argocd.context.workloads import CHILD_KIND, WORKLOAD_KINDS, descendants
 
 Obj = dict[str, Any]
 T = TypeVar("T")
 
 HEADER = "# Checked before answering: Argo CD Application {app}"
+_RENDERS_KEPT = 64
 _CRASH_WAITING = frozenset({"CrashLoopBackOff", "Error", "RunContainerError"})
 
 
@@ -81,6 +84,12 @@ class Collected:
     application: Obj | None = None
     reads: list[_Read] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # what could not be read, and why
+
+    def key(self) -> str:
+        """A hash of what was read, before redaction, for the in-memory renders only (never stored: the stored
+        fingerprint is of the redacted reads)."""
+        reads = [(str(r.target.ref), r.target.why, r.obj, r.pods, r.events, r.logs, r.problems) for r in self.reads]
+        return _fingerprint([str(self.app), self.application, reads, self.problems])
 
 
 @dataclass(frozen=True)
@@ -201,6 +210,8 @@ class EvidenceGatherer:
     def __init__(self, service: ContextService, settings: EvidenceSettings | None = None) -> None:
         self.service = service
         self.settings = settings or EvidenceSettings()
+        # Renders of recent reads: the turns and users the read cache serves the same reads get the same evidence.
+        self._rendered: OrderedDict[tuple[str, int, str | None], Evidence] = OrderedDict()
 
     async def collect(self, app: AppRef, focus: ResourceRef | None = None, question: str | None = None) -> Collected:
         """Read the Application once, then every picked resource concurrently; never raises a read's failure."""
@@ -208,6 +219,8 @@ class EvidenceGatherer:
         bound = self.settings.timeout_seconds
         try:
             source = self.service.bound(app)
+            if not isinstance(source, CachedSource):  # the cache is off: still share reads within this gathering
+                source = ReadCache(bound * 4, 1024).bind(source, app, "this gathering")
             scope = await asyncio.wait_for(load_scope(source, app), bound)
         except Exception as error:  # noqa: BLE001 - no evidence is an answer too; the tools will say why
             collected.problems.append(f"Application {app}: {_reason(error, bound)}")
@@ -217,9 +230,28 @@ class EvidenceGatherer:
         targets = pick_targets(scope.application, focus, self.settings.max_resources)
         log_slots = asyncio.Semaphore(max(1, self.settings.max_logs))
         budget = [self.settings.max_logs]
+        early = self._listings(source, scope, targets)
         collected.reads = list(await asyncio.gather(
             *(self._read(source, scope, target, budget, log_slots) for target in targets)))
+        await asyncio.gather(*early, return_exceptions=True)
         return collected
+
+    def _listings(self, source: ClusterSource, scope: ApplicationScope, targets: list[Target]) -> list[Any]:
+        """Start the namespace listings the workloads' reads will need (Pods, their controllers, Events) now,
+        beside the reads of the workloads themselves; the cache hands them over. Only namespaces in scope."""
+        wanted: set[tuple[str, str]] = set()
+        for target in targets:
+            kind = target.ref.kind
+            namespace = target.ref.namespace or scope.default_namespace()
+            if kind not in WORKLOAD_KINDS or namespace not in scope.namespaces or namespace is None:
+                continue
+            wanted.add(("Pod", namespace))
+            if (child := CHILD_KIND.get(kind)) and child != "Pod":
+                wanted.add((child, namespace))
+            if getattr(source, "events_by_namespace", False):
+                wanted.add(("Event", namespace))
+        bound = self.settings.timeout_seconds
+        return [asyncio.ensure_future(asyncio.wait_for(source.list(kind, ns), bound)) for kind, ns in sorted(wanted)]
 
     async def _read(self, source: ClusterSource, scope: ApplicationScope, target: Target, logs_left: list[int],
                     log_slots: asyncio.Semaphore) -> _Read:
@@ -271,6 +303,16 @@ class EvidenceGatherer:
 
     def render(self, collected: Collected, budget_tokens: int, model: str | None = None) -> Evidence:
         """Redacted, analysed and fitted within `budget_tokens` (findings first); empty when nothing was read."""
+        key = (collected.key(), budget_tokens, model)
+        if (kept := self._rendered.get(key)) is not None:
+            return kept
+        evidence = self._render(collected, budget_tokens, model)
+        self._rendered[key] = evidence
+        while len(self._rendered) > _RENDERS_KEPT:
+            self._rendered.popitem(last=False)
+        return evidence
+
+    def _render(self, collected: Collected, budget_tokens: int, model: str | None) -> Evidence:
         redactor = self.service.redactor()
         app = collected.app
         problems = [*collected.problems, *(p for r in collected.reads for p in r.problems)]

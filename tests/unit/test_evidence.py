@@ -191,3 +191,22 @@ async def test_the_same_evidence_through_the_argocd_api_each_read_once(argocd_ap
     read = argocd_api.paths_since(before)
     assert read and all(f"/applications/{fx.APP}" in p for p in read)  # only the caller's Application
     assert {p: n for p, n in Counter(read).items() if n > 1} == {}
+
+
+async def test_with_the_cache_off_one_gathering_still_reads_each_object_once(cluster):
+    gatherer = gatherer_for(cluster, read_cache_seconds=0)
+    before = cluster.request_count()
+    evidence = await gatherer.gather(APP, 1500)
+    read = paths(cluster, before)
+    assert fx.CRASH_LINE in evidence.text and {p: n for p, n in Counter(read).items() if n > 1} == {}
+
+
+async def test_the_same_reads_render_once_and_a_change_renders_again(cluster):
+    gatherer = gatherer_for(cluster)
+    collected = await gatherer.collect(APP)
+    first = gatherer.render(collected, 1500)
+    assert gatherer.render(collected, 1500) is first  # another turn or user with the same reads
+    assert gatherer.render(collected, 900) is not first  # another budget: fitted again
+    collected.reads[-1].events = collected.reads[-1].events[1:]  # something changed on the cluster
+    changed = gatherer.render(collected, 1500)
+    assert changed is not first and changed.fingerprint != first.fingerprint
