@@ -9,7 +9,7 @@ PORT    ?= 8321
 CONFIG  ?= run.yaml
 STATE   ?= $(CURDIR)/state
 
-.PHONY: help install install-test run test bench eval fuzz clean promtool
+.PHONY: help install install-test install-demo run demo test bench eval fuzz clean promtool
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -30,12 +30,21 @@ $(VENV)/.installed: pyproject.toml Makefile
 	echo 'import llama_stack_argocd._paths' > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/llama_stack_argocd_paths.pth"
 	touch $@
 
+install-demo: $(VENV)/.installed-demo ## add what the demo's Kubernetes stand-in needs (kmock)
+
+$(VENV)/.installed-demo: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[demo]'
+	touch $@
+
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
 run: install ## start the assistant on 127.0.0.1:PORT with CONFIG, state in STATE
 	SQLITE_STORE_DIR=$(STATE) $(VENV)/bin/llama stack run $(CONFIG) --port $(PORT)
+
+demo: install-demo ## the assistant plus a Kubernetes stand-in with broken Applications (no cluster); prints what to try
+	$(PY) tools/demo.py --config $(CONFIG) --port $(PORT) --state $(STATE)
 
 test: install-test promtool ## every test (unit, end to end, real clients)
 	$(PY) -m pytest -q
