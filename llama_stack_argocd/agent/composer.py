@@ -8,12 +8,16 @@ the tools use. Tool results get their own share of the budget.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from llama_stack_argocd.agent.attachments import Attachment, AttachmentKind
 from llama_stack_argocd.context.budget import ATTACHMENTS, HISTORY, INSTRUCTIONS, TOOL_RESULTS, Budget, cut_text
+
+EVIDENCE_HISTORY_FRACTION = 2 / 3  # of the history's share for the first message: the answer needs the rest
+MIN_EVIDENCE_TOKENS = 300  # below this the findings alone do not fit; the attachments and the tools then suffice
 from llama_stack_argocd.context.digest import build_context
+from llama_stack_argocd.context.evidence import Collected, Evidence, EvidenceGatherer
 from llama_stack_argocd.context.redaction import Redactor
 
 
@@ -132,6 +136,28 @@ class ContextComposer:
         })
         history_room = max(grants[HISTORY], budget.share(HISTORY))
         return Allocation(grants[ATTACHMENTS], history_room, history_tokens > history_room)
+
+    def add_evidence(
+        self, composed: Composed, gatherer: EvidenceGatherer, collected: Collected, budget: Budget, room: int,
+        seen: set[str],
+    ) -> Evidence | None:
+        """Put the evidence the agent read into `composed`, fitted into what the question and the attachments left
+        of their `room` and of the history's share (the message is replayed as history next turn: within that
+        share, the chain is not trimmed). None, and `composed` unchanged, when too little room is left or the
+        conversation already has this evidence (`seen`: fingerprints, like attachments')."""
+        used = budget.count(composed.text)
+        limit = int(min(room, budget.share(HISTORY) * EVIDENCE_HISTORY_FRACTION)) - used
+        if limit < MIN_EVIDENCE_TOKENS:
+            return None
+        evidence = gatherer.render(collected, limit, budget.model)
+        if evidence.fingerprint in seen:
+            return None
+        redactor = self._redactor_factory()  # this provider's own filters too
+        evidence = replace(evidence, text=redactor.redact_text(evidence.text),
+                           redactions=evidence.redactions + redactor.count)
+        composed.fingerprints.add(evidence.fingerprint)
+        composed.with_evidence(evidence.text)
+        return evidence
 
     def fit_tool_output(self, output: str, model: str | None, calls_in_round: int) -> tuple[str, bool]:
         """A tool result within its share of the budget (split between the calls of one round)."""

@@ -13,7 +13,7 @@ import asyncio
 import json
 from contextlib import aclosing
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from llama_stack.log import get_logger
@@ -52,7 +52,7 @@ from llama_stack_argocd.agent.instructions import focus_line, system_instruction
 from llama_stack_argocd.agent.state import ConversationMemory
 from llama_stack_argocd.agent.toolbox import Toolbox
 from llama_stack_argocd.caller import Caller
-from llama_stack_argocd.context.budget import HISTORY, Budget
+from llama_stack_argocd.context.budget import Budget
 from llama_stack_argocd.context.evidence import Collected, Evidence, EvidenceGatherer, EvidenceSettings, focus_of
 from llama_stack_argocd.observability.turns import TurnWatch
 from llama_stack_argocd.security.quota import QuotaKeeper, QuotaSettings
@@ -99,9 +99,6 @@ SettleResponse = Callable[[str, str], Awaitable[None]]
 # Stores the response of a round the agent stopped itself (a loop), in place of the builtin's `in_progress` one.
 StoreResponse = Callable[[Any], Awaitable[None]]
 
-
-EVIDENCE_HISTORY_FRACTION = 2 / 3  # of the history's share for the first message: the answer needs the rest
-MIN_EVIDENCE_TOKENS = 300  # below this the findings alone do not fit; the attachments and the tools then suffice
 
 # The evidence gatherer over the tools' own context service; None when there is none (no argocd tool runtime).
 EvidenceFinder = Callable[[], EvidenceGatherer | None]
@@ -240,9 +237,6 @@ class ArgoCDAgent:
             evidence_read=evidence_read,
             evidence_sent=evidence is not None,
         )
-        if evidence is not None:
-            composed.fingerprints.add(evidence.fingerprint)
-            composed.with_evidence(evidence.text)
         user_message = [{"type": "message", "role": "user", "content": composed.text}] if composed.text else []
         resumed = await self._resume(held, request, previous) if held else []
         answers = [{"type": "function_call_output", "call_id": r.call_id, "output": r.output} for r in resumed]
@@ -275,28 +269,17 @@ class ArgoCDAgent:
     async def _fitted_evidence(
         self, gathering: asyncio.Task[Collected] | None, budget: Budget, room: int, composed: Composed, seen: set[str]
     ) -> tuple[Evidence | None, int]:
-        """The evidence fitted into what the question and the attachments left of their room, and of the history's
-        share (the message is replayed as history next turn: within that share, the chain is not trimmed).
-
-        None when there is none, too little room is left, or the conversation already has it unchanged. Never fails
-        the turn: a gathering that failed is no evidence (the model can still call the tools)."""
+        """The evidence put into `composed` (see `ContextComposer.add_evidence`), and how many resources were read.
+        Never fails the turn: a gathering that failed is no evidence (the model can still call the tools)."""
         gatherer = self._evidence()
         if gathering is None or gatherer is None:
             return None, 0
         try:
             collected = await gathering
-            used = budget.count(composed.text)
-            limit = int(min(room, budget.share(HISTORY) * EVIDENCE_HISTORY_FRACTION)) - used
-            if limit < MIN_EVIDENCE_TOKENS:
-                return None, 0
-            evidence = gatherer.render(collected, limit, budget.model)
-            redactor = self._composer.redactor()  # the Responses provider's own filters too
-            evidence = replace(evidence, text=redactor.redact_text(evidence.text),
-                               redactions=evidence.redactions + redactor.count)
+            evidence = self._composer.add_evidence(composed, gatherer, collected, budget, room, seen)
         except Exception:  # noqa: BLE001
             return None, 0
-        read = sum(1 for r in collected.reads if r.obj is not None)
-        return (None if evidence.fingerprint in seen else evidence), read
+        return evidence, sum(1 for r in collected.reads if r.obj is not None)
 
     async def _resume(self, held: list[_Call], request: AgentRequest, previous: str | None) -> list[ToolResult]:
         """Answer the calls the last turn stopped at: approved ones run now, the others are reported as declined.

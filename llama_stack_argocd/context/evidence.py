@@ -37,7 +37,7 @@ from llama_stack_argocd.context.scope import AppRef, ResourceRef
 from llama_stack_argocd.context.service import FAILED_HOOK_PHASES, FAILED_SYNC_STATUSES, ContextService
 from llama_stack_argocd.context.source import ClusterSource
 from llama_stack_argocd.context.tokens import count_tokens
-from llama_stack_argocd.context.workloads import CHILD_KIND, WORKLOAD_KINDS, descendants
+from llama_stack_argocd.context.workloads import CHILD_KIND, WORKLOAD_KINDS, default_container, descendants
 
 Obj = dict[str, Any]
 T = TypeVar("T")
@@ -53,7 +53,8 @@ class EvidenceSettings(BaseModel):
     enabled: bool = Field(default=True, description="Gather the evidence when a turn has an Application in scope.")
     max_resources: int = Field(default=4, ge=1, le=20, description="Resources read, the focused one first.")
     max_pods: int = Field(default=3, ge=1, le=20, description="Pods of one workload read, the unhealthy ones first.")
-    max_logs: int = Field(default=3, ge=0, le=20, description="Container logs read (crashed instances first).")
+    max_logs: int = Field(default=3, ge=0, le=20, description="Container logs read: of crashed containers (the "
+                          "previous instance, else the current), else the current one of the most troubled Pod.")
     log_lines: int = Field(default=100, ge=1, le=1000, description="Last lines of each of those logs.")
     timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Bound on each resource's reads.")
 
@@ -174,6 +175,10 @@ def pick_targets(application: Mapping[str, Any], focus: ResourceRef | None, limi
         state = entry["health"] or "OutOfSync"
         add(ResourceRef(kind=entry["kind"], name=entry["name"], namespace=entry["namespace"] or None),
             f"{state}: {entry['message']}".rstrip(": "))
+    if not out:  # Argo CD sees nothing wrong, the user does: what runs is where it shows (logs, restarts, events)
+        for entry in ((application.get("status") or {}).get("resources") or []):
+            if isinstance(entry, Mapping) and entry.get("kind") in WORKLOAD_KINDS:
+                add(_ref_of_entry(entry), "a workload of the Application (none is reported unhealthy)")
     return out[:limit]
 
 
@@ -277,12 +282,34 @@ class EvidenceGatherer:
                 if logs_left[0] > 0:
                     logs_left[0] -= 1
                     wanted.append((str((pod.get("metadata") or {}).get("name") or ""), container, previous))
+        if not wanted and read.pods and logs_left[0] > 0:  # nothing crashed: what the most troubled Pod says now
+            if (chosen := default_container(read.pods[0])) is not None:
+                logs_left[0] -= 1
+                wanted.append((str((read.pods[0].get("metadata") or {}).get("name") or ""), chosen, False))
 
         async def log(pod: str, container: str, previous: bool) -> None:
             async with log_slots:
-                what = f"the {'previous ' if previous else ''}log of {pod}/{container}"
-                text = await self._bounded(source.log(namespace or "", pod, container, self.settings.log_lines,
-                                                      previous), read, what)
+                try:
+                    text = await asyncio.wait_for(source.log(namespace or "", pod, container,
+                                                             self.settings.log_lines, previous), bound)
+                except ContextError as error:
+                    if not previous:
+                        read.problems.append(f"the log of {pod}/{container}: {error.message}")
+                        return
+                    # no previous instance (or its log is gone): the current one holds what it last said
+                    first = error
+                    try:
+                        text = await asyncio.wait_for(source.log(namespace or "", pod, container,
+                                                                 self.settings.log_lines, False), bound)
+                    except Exception as second:  # noqa: BLE001
+                        read.problems.append(f"the previous log of {pod}/{container}: {first.message}; "
+                                             f"the current one: {_reason(second, bound)}")
+                        return
+                    previous = False
+                except Exception as error:  # noqa: BLE001 - a timeout, an unreachable API
+                    kind = "previous log" if previous else "log"
+                    read.problems.append(f"the {kind} of {pod}/{container}: {_reason(error, bound)}")
+                    return
             if text:
                 read.logs.append((pod, container, previous, text))
 

@@ -134,10 +134,12 @@ async def test_with_the_cache_off_the_tools_read_again(cluster):
     assert paths(cluster, before) == [f"apis/argoproj.io/v1alpha1/namespaces/{fx.ARGOCD_NS}/applications/{fx.APP}"]
 
 
-async def test_an_application_with_nothing_wrong_says_so(cluster):
+async def test_an_application_argo_cd_calls_healthy_gets_its_workloads_read(cluster):
+    """Nothing is Degraded or out of sync, yet the user asks: what runs (its current log, events) is where it shows."""
     evidence = await gatherer_for(cluster).gather(OTHER, 1500)
-    assert "Nothing in the Application is unhealthy, missing, out of sync or failing." in evidence.text
-    assert fx.OTHER_SECRET_VALUE not in evidence.text
+    assert f"- Read: Pod {fx.OTHER_NS}/{fx.OTHER_POD} (a workload of the Application" in evidence.text
+    assert "billing-api ready" in evidence.text  # its current log
+    assert fx.OTHER_SECRET_VALUE not in evidence.text and evidence.redactions >= 1
 
 
 @pytest.fixture(scope="module")
