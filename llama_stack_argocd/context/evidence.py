@@ -32,12 +32,13 @@ from pydantic import BaseModel, Field
 from llama_stack_argocd.context.cache import CachedSource, ReadCache
 from llama_stack_argocd.context.digest import build_context, unhealthy_resources
 from llama_stack_argocd.context.errors import ContextError
-from llama_stack_argocd.context.membership import ApplicationScope, fetch_in_scope, load_scope
+from llama_stack_argocd.context.findings.base import selector_matches
+from llama_stack_argocd.context.membership import ApplicationScope, fetch_in_scope, in_scope, load_scope
 from llama_stack_argocd.context.scope import AppRef, ResourceRef
 from llama_stack_argocd.context.service import FAILED_HOOK_PHASES, FAILED_SYNC_STATUSES, ContextService
 from llama_stack_argocd.context.source import ClusterSource
 from llama_stack_argocd.context.tokens import count_tokens
-from llama_stack_argocd.context.workloads import CHILD_KIND, WORKLOAD_KINDS, default_container, descendants
+from llama_stack_argocd.context.workloads import CHILD_KIND, WORKLOAD_KINDS, default_container, descendants, selects
 
 Obj = dict[str, Any]
 T = TypeVar("T")
@@ -74,6 +75,7 @@ class _Read:
     pods: list[Obj] = field(default_factory=list)
     events: list[Obj] = field(default_factory=list)
     logs: list[tuple[str, str, bool, str]] = field(default_factory=list)  # pod, container, previous, text
+    related: list[Obj] = field(default_factory=list)  # Services, NetworkPolicies, backends around it
     problems: list[str] = field(default_factory=list)
 
 
@@ -89,7 +91,8 @@ class Collected:
     def key(self) -> str:
         """A hash of what was read, before redaction, for the in-memory renders only (never stored: the stored
         fingerprint is of the redacted reads)."""
-        reads = [(str(r.target.ref), r.target.why, r.obj, r.pods, r.events, r.logs, r.problems) for r in self.reads]
+        reads = [(str(r.target.ref), r.target.why, r.obj, r.pods, r.events, r.logs, r.related, r.problems)
+                 for r in self.reads]
         return _fingerprint([str(self.app), self.application, reads, self.problems])
 
 
@@ -198,6 +201,14 @@ def _restarted(pod: Obj) -> list[tuple[str, bool]]:
     return out
 
 
+def _applies(policy: Obj, labels: Mapping[str, Any]) -> bool:
+    """A NetworkPolicy selects the Pod (an empty podSelector selects every Pod of the namespace)."""
+    selector = (policy.get("spec") or {}).get("podSelector") or {}
+    if not (selector.get("matchLabels") or selector.get("matchExpressions")):
+        return True
+    return selector_matches(selector, labels)
+
+
 def _trouble(pod: Obj) -> int:
     """Sort key: Pods with crashed or waiting containers first, then not-ready ones."""
     statuses = (pod.get("status") or {}).get("containerStatuses") or []
@@ -250,7 +261,7 @@ class EvidenceGatherer:
             namespace = target.ref.namespace or scope.default_namespace()
             if kind not in WORKLOAD_KINDS or namespace not in scope.namespaces or namespace is None:
                 continue
-            wanted.add(("Pod", namespace))
+            wanted |= {("Pod", namespace), ("Service", namespace), ("NetworkPolicy", namespace)}
             if (child := CHILD_KIND.get(kind)) and child != "Pod":
                 wanted.add((child, namespace))
             if getattr(source, "events_by_namespace", False):
@@ -317,8 +328,62 @@ class EvidenceGatherer:
             found = await self._bounded(source.events(namespace, subjects), read, f"the events of {target.ref}")
             read.events = found or []
 
-        await asyncio.gather(events(), *(log(*w) for w in wanted))
+        async def neighbours() -> None:
+            found = await self._bounded(self._neighbours(source, scope, obj, read.pods, read.problems), read,
+                                        f"what is around {target.ref}")
+            read.related = found or []
+
+        await asyncio.gather(events(), neighbours(), *(log(*w) for w in wanted))
         return read
+
+    async def _neighbours(self, source: ClusterSource, scope: ApplicationScope, obj: Obj, pods: list[Obj],
+                          problems: list[str]) -> list[Obj]:
+        """What decides how traffic reaches `obj`: for its most troubled Pod, the Services selecting it and the
+        NetworkPolicies of its namespace that apply; for a Service, the Pods it selects and its Endpoints; for an
+        Ingress, its backend Services. Objects outside the Application are left out (`in_scope`), as the tools do."""
+        kind, meta = obj.get("kind"), obj.get("metadata") or {}
+        namespace = meta.get("namespace")
+        out: list[Obj] = []
+
+        async def visible(candidates: list[Obj]) -> list[Obj]:
+            flags = await asyncio.gather(*(in_scope(source, scope, c) for c in candidates))
+            return [c for c, ok in zip(candidates, flags, strict=True) if ok]
+
+        async def listed(kind: str) -> list[Obj]:
+            try:
+                return await source.list(kind, namespace)
+            except ContextError:  # the credentials may not list it: that part is not shown
+                return []
+
+        if pods:
+            labels = (pods[0].get("metadata") or {}).get("labels") or {}
+            services, policies = await asyncio.gather(listed("Service"), listed("NetworkPolicy"))
+            out += await visible([s for s in services
+                                  if selects((s.get("spec") or {}).get("selector") or {}, labels)])
+            out += [p for p in policies if _applies(p, labels)]  # namespace configuration, as the tools show it
+        elif kind == "Service":
+            selector = (obj.get("spec") or {}).get("selector") or {}
+            listed_pods = await listed("Pod")
+            out += (await visible([p for p in listed_pods
+                                   if selects(selector, (p.get("metadata") or {}).get("labels") or {})]))[:3]
+            try:
+                out.append(await fetch_in_scope(source, scope, ResourceRef(kind="Endpoints", name=meta.get("name") or "",
+                                                                           namespace=namespace)))
+            except ContextError:
+                pass
+        elif kind == "Ingress":
+            names = sorted({str(name) for r in (obj.get("spec") or {}).get("rules") or []
+                            for p in (r.get("http") or {}).get("paths") or []
+                            if (name := ((p.get("backend") or {}).get("service") or {}).get("name"))})
+            backends = await asyncio.gather(*(fetch_in_scope(source, scope, ResourceRef(
+                kind="Service", name=name, namespace=namespace)) for name in names[:4]), return_exceptions=True)
+            for name, backend in zip(names, backends, strict=False):
+                if isinstance(backend, ContextError):  # a backend that does not exist is the evidence itself
+                    problems.append(f"backend Service {name} of {obj.get('kind')} {meta.get('name')}: "
+                                    f"{backend.message}")
+                elif isinstance(backend, dict):
+                    out.append(backend)
+        return out
 
     async def _bounded(self, awaitable: Awaitable[T], read: _Read, what: str) -> T | None:
         bound = self.settings.timeout_seconds
@@ -358,7 +423,7 @@ class EvidenceGatherer:
                 continue
             obj = redactor.redact_obj(r.obj)
             primary = primary or obj
-            for o in [obj, *(redactor.redact_obj(p) for p in r.pods)]:
+            for o in [obj, *(redactor.redact_obj(p) for p in [*r.pods, *r.related])]:
                 meta = o.get("metadata") or {}
                 objects.setdefault((str(o.get("kind")), str(meta.get("namespace")), str(meta.get("name"))), o)
             for e in r.events:
