@@ -10,14 +10,14 @@ It sits under the scope checks, never beside them: `load_scope` and `fetch_in_sc
 on the cached Application and objects. Entries are keyed by the Application *and* a fingerprint of the credentials
 the source reads with, so an answer read for one Application (or with one account's rights) is never served to
 another. Errors are never kept (the next read tries again); every answer is a deep copy, so no caller can change
-what the next one gets. Bounded: at most `max_entries` answers, the oldest evicted first.
+what the next one gets (answers are kept as JSON, decoded for each asker). Bounded: at most `max_entries` answers, the oldest evicted first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
-import copy
+import json
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
@@ -39,8 +39,8 @@ class ReadCache:
         self.ttl_seconds = ttl_seconds
         self.max_entries = max_entries
         self._clock = clock
-        self._answers: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
-        self._in_flight: dict[Hashable, asyncio.Future[Any]] = {}
+        self._answers: OrderedDict[Hashable, tuple[float, str]] = OrderedDict()
+        self._in_flight: dict[Hashable, asyncio.Future[str]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -64,7 +64,7 @@ class ReadCache:
         if kept is not None:
             if kept[0] > now:
                 self.hits += 1
-                return copy.deepcopy(kept[1])  # type: ignore[no-any-return]
+                return json.loads(kept[1])  # type: ignore[no-any-return]
             del self._answers[key]
         future = self._in_flight.get(key)
         if future is None or future.get_loop() is not asyncio.get_running_loop():
@@ -74,25 +74,25 @@ class ReadCache:
             future.add_done_callback(lambda done: self._settle(key, done))
         else:
             self.hits += 1
-        value = await asyncio.shield(future)  # one asker giving up does not cancel the others' read
-        return copy.deepcopy(value)  # type: ignore[no-any-return]
+        encoded = await asyncio.shield(future)  # one asker giving up does not cancel the others' read
+        return json.loads(encoded)  # type: ignore[no-any-return]
 
-    async def _load(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
-        value = await load()
-        self._answers[key] = (self._clock() + self.ttl_seconds, copy.deepcopy(value))
+    async def _load(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> str:
+        encoded = json.dumps(await load())  # kept encoded: decoding a copy is cheaper than a deep copy
+        self._keep(key, encoded)
+        return encoded
+
+    def _keep(self, key: Hashable, encoded: str) -> None:
+        self._answers[key] = (self._clock() + self.ttl_seconds, encoded)
         self._answers.move_to_end(key)
         while len(self._answers) > self.max_entries:
             self._answers.popitem(last=False)
-        return value
 
     def prime(self, key: Hashable, value: Any) -> None:
         """Keep `value` for `key` unless a fresher answer is kept already (an object seen in a listing)."""
         kept = self._answers.get(key)
         if kept is None or kept[0] <= self._clock():
-            self._answers[key] = (self._clock() + self.ttl_seconds, copy.deepcopy(value))
-            self._answers.move_to_end(key)
-            while len(self._answers) > self.max_entries:
-                self._answers.popitem(last=False)
+            self._keep(key, json.dumps(value))
 
     def _settle(self, key: Hashable, done: asyncio.Future[Any]) -> None:
         if self._in_flight.get(key) is done:
