@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 
 from llama_stack_argocd.context.cache import CachedSource, ReadCache
 from llama_stack_argocd.context.digest import build_context, unhealthy_resources
-from llama_stack_argocd.context.errors import ContextError
+from llama_stack_argocd.context.errors import AccessDenied, ContextError, Unavailable
 from llama_stack_argocd.context.findings.base import selector_matches
 from llama_stack_argocd.context.membership import ApplicationScope, fetch_in_scope, in_scope, load_scope
 from llama_stack_argocd.context.scope import AppRef, ResourceRef
@@ -304,8 +304,9 @@ class EvidenceGatherer:
                     text = await asyncio.wait_for(source.log(namespace or "", pod, container,
                                                              self.settings.log_lines, previous), bound)
                 except ContextError as error:
-                    if not previous:
-                        read.problems.append(f"the log of {pod}/{container}: {error.message}")
+                    if not previous or isinstance(error, (Unavailable, AccessDenied)):  # a slow API: not twice
+                        read.problems.append(f"the {'previous ' if previous else ''}log of {pod}/{container}: "
+                                             f"{error.message}")
                         return
                     # no previous instance (or its log is gone): the current one holds what it last said
                     first = error

@@ -37,7 +37,8 @@ def observed(cluster, llm, receiver, tmp_path_factory):
     port = free_port()
     env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-test", "KUBECONFIG": kubeconfig,
            "ARGOCD_CONTEXT_TIMEOUT_SECONDS": "1", "ARGOCD_METRICS_PORT": str(port),
-           "ARGOCD_OTLP_TRACES_ENDPOINT": receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+           "ARGOCD_OTLP_TRACES_ENDPOINT": receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "100",
+           "ARGOCD_AGENT_EVIDENCE": "false"}  # the counts below are the tools' own reads
     with proxy, running_stack(config, env) as handle:
         handle.metrics_url = f"http://127.0.0.1:{port}/metrics"
         yield handle
