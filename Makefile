@@ -9,7 +9,7 @@ PORT    ?= 8321
 CONFIG  ?= run.yaml
 STATE   ?= $(CURDIR)/state
 
-.PHONY: help install install-test install-demo run demo test bench eval fuzz clean promtool
+.PHONY: help install install-test install-demo run demo test bench eval eval-live fuzz clean promtool
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ fuzz: install-test ## schemathesis against a running stack (EXAMPLES=200)
 
 eval: install-test ## the diagnosis scenarios of evals/
 	$(PY) -m llama_stack_argocd.cli.eval
+
+eval-live: install-demo ## acceptance end to end: the model's answers vs the scenarios' evidence (ONLY="name ...")
+	$(PY) tools/eval_live.py $(if $(ONLY),--scenarios $(ONLY))
 
 clean: ## remove .venv and STATE
 	rm -rf $(VENV) $(STATE)

@@ -13,12 +13,13 @@ from typing import Any
 
 from llama_stack_argocd.agent.attachments import Attachment, AttachmentKind
 from llama_stack_argocd.context.budget import ATTACHMENTS, HISTORY, INSTRUCTIONS, TOOL_RESULTS, Budget, cut_text
+from llama_stack_argocd.context.digest import build_context
+from llama_stack_argocd.context.evidence import Collected, Evidence, EvidenceGatherer
+from llama_stack_argocd.context.findings import Finding
+from llama_stack_argocd.context.redaction import Redactor
 
 EVIDENCE_HISTORY_FRACTION = 2 / 3  # of the history's share for the first message: the answer needs the rest
 MIN_EVIDENCE_TOKENS = 300  # below this the findings alone do not fit; the attachments and the tools then suffice
-from llama_stack_argocd.context.digest import build_context
-from llama_stack_argocd.context.evidence import Collected, Evidence, EvidenceGatherer
-from llama_stack_argocd.context.redaction import Redactor
 
 
 @dataclass
@@ -29,7 +30,7 @@ class Composed:
     deduplicated: int = 0
     redactions: int = 0
     truncated: bool = False
-    findings: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # the analyzers' findings, ordered, the decisive first
     sections: list[str] = field(default_factory=list)
     lead: int = 0  # sections before the context: the question and the focus line
 
@@ -106,7 +107,7 @@ class ContextComposer:
             )
             sections.append(digest.text)
             composed.truncated |= digest.truncated
-            composed.findings = [f.title for f in digest.findings]
+            composed.findings = list(digest.findings)
         for other in fresh.get(AttachmentKind.OTHER, []):
             cut = cut_text(redactor.redact_text(other.content), room // 4, "head", model)
             composed.truncated |= cut.truncated

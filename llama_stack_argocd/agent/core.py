@@ -10,6 +10,7 @@ the final response id sees the whole exchange, tool calls included.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from contextlib import aclosing
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,6 +26,7 @@ from llama_stack_api import (
 )
 from pydantic import BaseModel, Field
 
+from llama_stack_argocd.agent import diagnosis
 from llama_stack_argocd.agent.attachments import Attachment
 from llama_stack_argocd.agent.composer import Composed, ContextComposer
 from llama_stack_argocd.agent.events import (
@@ -42,9 +44,9 @@ from llama_stack_argocd.agent.generation import (
     REPETITION_MARKER,
     Deadline,
     GenerationSettings,
+    ModelRound,
     RepetitionGuard,
     TurnFailure,
-    bounded,
     output_allowance,
 )
 from llama_stack_argocd.agent.history import as_items, history_tokens, trim
@@ -54,6 +56,7 @@ from llama_stack_argocd.agent.toolbox import Toolbox
 from llama_stack_argocd.caller import Caller
 from llama_stack_argocd.context.budget import Budget
 from llama_stack_argocd.context.evidence import Collected, Evidence, EvidenceGatherer, EvidenceSettings, focus_of
+from llama_stack_argocd.context.findings import Finding
 from llama_stack_argocd.observability.turns import TurnWatch
 from llama_stack_argocd.security.quota import QuotaKeeper, QuotaSettings
 
@@ -65,6 +68,11 @@ class AgentSettings(BaseModel):
     default_context_window: int = Field(default=8192, ge=1024, description="Tokens, for models not listed below.")
     context_windows: dict[str, int] = Field(
         default_factory=dict, description="Context window per model id (or regex); known families are built in."
+    )
+    diagnosis_block: dict[str, bool] = Field(
+        default_factory=dict,
+        description="Per model id (or regex): the answer starts with the findings and their evidence (the embedded "
+        "model's do, built in); for models that do not quote the evidence themselves.",
     )
     quota: QuotaSettings = Field(default_factory=QuotaSettings)
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
@@ -96,10 +104,12 @@ ResponsesBackend = Callable[[Any], Awaitable[Any]]
 HistoryItems = Callable[[str], Awaitable[list[Any]]]
 # Marks a stored response that its stream left behind (abandoned past a bound) as failed, with the message.
 SettleResponse = Callable[[str, str], Awaitable[None]]
-# Stores the response of a round the agent stopped itself (a loop), in place of the builtin's `in_progress` one.
+# Stores a response the agent changed, in place of the builtin's: a round it stopped (a loop), or the last round
+# with the diagnosis block before the model's output.
 StoreResponse = Callable[[Any], Awaitable[None]]
 
 
+CLIENT_LEFT = "The client went away before the answer was complete; the model call was stopped."
 # The evidence gatherer over the tools' own context service; None when there is none (no argocd tool runtime).
 EvidenceFinder = Callable[[], EvidenceGatherer | None]
 
@@ -151,9 +161,25 @@ class ArgoCDAgent:
         turn.watch = watch
         turn.report.redactions += withheld
         turn.deadline = Deadline(self._settings.generation)
+        turn.preface = self._preface(request.model, turn.findings)
         offer = self._settings.max_tool_rounds > 0
         first = await self._round(turn, turn.first_input, turn.previous_response_id, offer_tools=offer)
         return self._audited(turn, self._run(turn, first), principal)
+
+    def _preface(self, model: str, findings: list[Finding]) -> OpenAIResponseMessage | None:
+        """The diagnosis block's message for models configured to get one, redacted like all the server writes."""
+        if not diagnosis.wanted(model, self._settings.diagnosis_block):
+            return None
+        text = self.redacted(diagnosis.render(findings))
+        return diagnosis.message(text) if text else None
+
+    async def _prefaced(self, turn: _Turn, response: Any) -> Any:
+        """The turn's last response as stored: the diagnosis block, when one was streamed, before the model's output."""
+        if turn.preface is None or not turn.preface_shown:
+            return response
+        response = response.model_copy(update={"output": [turn.preface, *response.output]})
+        await self._store_stopped(response)
+        return response
 
     def redacted(self, text: str) -> str:
         """`text` as the model would get it, for what a front door stores beside a turn (an agent's instructions)."""
@@ -242,6 +268,7 @@ class ArgoCDAgent:
         answers = [{"type": "function_call_output", "call_id": r.call_id, "output": r.output} for r in resumed]
         return _Turn(
             request=request,
+            findings=_merged(composed.findings, list(evidence.findings) if evidence else []),
             instructions=instructions,
             previous_response_id=previous,
             first_input=[*restart, *answers, *request.prior_items, *user_message],
@@ -328,29 +355,40 @@ class ArgoCDAgent:
             response = None
             hidden_items: set[str] = set()
             round_id, deltas, snapshot, guard, said = None, 0, None, RepetitionGuard(), []
+            model_round = ModelRound(stream, turn.deadline)
             try:
-                async with aclosing(bounded(stream, turn.deadline)) as events:
+                async with aclosing(model_round.events()) as events:
                     async for event in events:
                         kind = getattr(event, "type", "")
                         if kind == "response.created":
                             round_id, snapshot = event.response.id, event.response
+                        elif kind != "response.in_progress":
+                            for shown in turn.preface_events(round_id or ""):  # the answer starts with it, once
+                                yield shown
                         async for shown in self._shown(event, hidden_items):
                             yield shown
                         if kind == "response.output_text.delta":
                             deltas += 1
                             said.append(event.delta)
-                            if guard.feed(event.delta):  # leaving the loop closes the stream, and the model call
+                            if guard.feed(event.delta):  # the model call is closed before the round is stored
                                 marker = event.model_copy(update={"delta": REPETITION_MARKER})
                                 yield TextDelta(REPETITION_MARKER, marker)
+                                await model_round.closed()
                                 response = await self._stopped(snapshot, "".join(said) + REPETITION_MARKER, event)
                                 break
                         if kind in ("response.completed", "response.incomplete", "response.failed"):
                             response = event.response
             except TurnFailure as failure:
+                await model_round.closed()
                 if round_id:
                     await self._settle(round_id, failure.message)
                 yield Failed(failure.message, report, failure.status_code)
                 return
+            except (asyncio.CancelledError, GeneratorExit):  # the client went away: no waiting here, it is over
+                model_round.stop()
+                if round_id:
+                    model_round.then(functools.partial(self._settle, round_id, CLIENT_LEFT))
+                raise
             if response is None:
                 yield Failed("The model stream ended without a response.", report)
                 return
@@ -370,7 +408,8 @@ class ArgoCDAgent:
                 await self._memory.remember(response.id, turn.fingerprints)
                 if turn.request.conversation:
                     await self._memory.remember(turn.request.conversation, turn.fingerprints)
-                yield Finished(response, report, tuple(results))
+                response = await self._prefaced(turn, response)
+                yield Finished(response, report, tuple(results), preface=turn.preface if turn.preface_shown else None)
                 return
             report.tool_rounds = round_number
             held = [_Call(c.call_id, c.name, _arguments(c.arguments)) for c in calls]
@@ -416,7 +455,9 @@ class ArgoCDAgent:
         )
         for approval in approvals:
             yield approval
-        yield Finished(response, turn.report, tuple(results), approvals, frozenset(c.call_id for c in held))
+        response = await self._prefaced(turn, response)
+        yield Finished(response, turn.report, tuple(results), approvals, frozenset(c.call_id for c in held),
+                       preface=turn.preface if turn.preface_shown else None)
 
     async def _stopped(self, snapshot: Any, text: str, delta: Any) -> Any:
         """The round's response when the agent stopped it (a loop): incomplete, with the text so far, stored so."""
@@ -495,6 +536,22 @@ class _Turn:
     watch: TurnWatch = field(default_factory=lambda: TurnWatch("unknown", traced=False))  # set by start()
     output_allowance: int = 4096  # output tokens the whole turn may take (see agent/generation.py)
     deadline: Deadline = field(default_factory=lambda: Deadline(GenerationSettings()))  # set by start()
+    findings: list[Finding] = field(default_factory=list)  # what the turn composed, the decisive first
+    preface: OpenAIResponseMessage | None = None  # the diagnosis block, for models that get one (set by start())
+    preface_shown: bool = False  # streamed: the stored answer starts with it
+
+    def preface_events(self, response_id: str) -> list[AgentEvent]:
+        """The diagnosis block's events the first time they are due, then nothing."""
+        if self.preface is None or self.preface_shown:
+            return []
+        self.preface_shown = True
+        return diagnosis.streamed(self.preface, diagnosis.text_of(self.preface), response_id)
+
+
+def _merged(attached: list[Finding], read: list[Finding]) -> list[Finding]:
+    """The attachments' findings (the resource the user has open) first, then those of what the agent read."""
+    seen = {(f.title, f.resource) for f in attached}
+    return [*attached, *(f for f in read if (f.title, f.resource) not in seen)]
 
 
 def _is_function_call(item: Any) -> bool:

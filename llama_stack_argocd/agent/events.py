@@ -89,6 +89,7 @@ class Finished:
     tool_results: tuple[ToolResult, ...] = ()
     approvals: tuple[ApprovalRequested, ...] = ()  # the turn stopped to ask for these
     held_calls: frozenset[str] = frozenset()  # call ids of the model's calls that wait with them
+    preface: Any = None  # the diagnosis block's message the response starts with (shown before the tool calls)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 A model that never answers, stalls between tokens or talks for ever must not hold a request (or a core) open: each
 round's Responses stream is read under three bounds (first model event, gap between events, whole turn), and a
 bound passed ends the turn with a `TurnFailure` of status 504; any other model failure is a 502. Every dialect
-maps that one failure type onto its own error shape.
+maps that one failure type onto its own error shape. Whatever ends a round early (a bound, the repetition guard,
+a client that went away) closes the model call at once (`ModelRound`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -82,32 +83,90 @@ class Deadline:
         return self.ends_at - time.monotonic()
 
 
-async def bounded(stream: AsyncIterator[Any], deadline: Deadline) -> AsyncGenerator[Any, None]:
-    """The round's events, each within its bound; past one the stream is closed (so is the model call) and
-    `ModelTimeout` says which bound passed."""
-    settings = deadline.settings
-    waiting_for_model = True
-    iterator = aiter(stream)
-    try:
-        while True:
-            bound = settings.first_token_seconds if waiting_for_model else settings.token_gap_seconds
-            wait = min(bound, deadline.left())
-            try:
-                event = await asyncio.wait_for(anext(iterator), timeout=max(0.0, wait))
-            except StopAsyncIteration:
-                return
-            except TimeoutError:
-                raise ModelTimeout(_timeout_message(waiting_for_model, bound, wait, settings)) from None
-            if getattr(event, "type", "") not in _BEFORE_THE_MODEL:
-                waiting_for_model = False
-            yield event
-    finally:
-        closer = getattr(iterator, "aclose", None)
-        if closer is not None:
-            try:
-                await closer()
-            except Exception:  # noqa: BLE001 - a stream that fails while closing has nothing more to say
-                pass
+class _End:
+    """The pump's last item: the stream ended, by itself or with `error`."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
+# Pumps still closing their model call after the turn let go of them (a task needs a strong reference to live).
+_CLOSING: set[asyncio.Task[None]] = set()
+
+
+class ModelRound:
+    """One round's model stream, read in a task of its own and handed over under the deadlines.
+
+    llama-stack's stream is a chain of async generators down to the HTTP response of the model call. Closing the
+    outermost one (a bound passed, the repetition guard, a client that went away) leaves the inner ones suspended,
+    so the call would run on until garbage collection finds them. Cancelling the task that reads the chain
+    delivers the cancellation at the read itself: every layer unwinds and the connection to the model is closed.
+    The task copies the request's context (caller, request id, provider data) when it starts.
+    """
+
+    def __init__(self, stream: AsyncIterator[Any], deadline: Deadline) -> None:
+        self.deadline = deadline
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()  # unbounded: the round's output tokens bound it
+        self._pump = asyncio.create_task(self._read(aiter(stream)))
+
+    async def _read(self, iterator: AsyncIterator[Any]) -> None:
+        # Never suspended outside the stream itself, so a cancellation always lands inside the model call.
+        try:
+            async for event in iterator:
+                self._queue.put_nowait(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - handed to the reader, who raises it as the stream's own
+            self._queue.put_nowait(_End(exc))
+            return
+        self._queue.put_nowait(_End())
+
+    async def events(self) -> AsyncGenerator[Any, None]:
+        """The round's events, each within its bound; past one `ModelTimeout` says which bound passed. Leaving
+        (for any reason) stops the model call."""
+        settings = self.deadline.settings
+        waiting_for_model = True
+        try:
+            while True:
+                bound = settings.first_token_seconds if waiting_for_model else settings.token_gap_seconds
+                wait = min(bound, self.deadline.left())
+                try:
+                    event = await asyncio.wait_for(self._queue.get(), timeout=max(0.0, wait))
+                except TimeoutError:
+                    raise ModelTimeout(_timeout_message(waiting_for_model, bound, wait, settings)) from None
+                if isinstance(event, _End):
+                    if event.error is not None:
+                        raise event.error
+                    return
+                if getattr(event, "type", "") not in _BEFORE_THE_MODEL:
+                    waiting_for_model = False
+                yield event
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Cancel the model call now; it finishes closing on its own (see `closed`)."""
+        if not self._pump.done():
+            self._pump.cancel()
+            _CLOSING.add(self._pump)
+            self._pump.add_done_callback(_CLOSING.discard)
+
+    async def closed(self, timeout: float = 5.0) -> None:
+        """Stop the model call and wait (bounded) until its connection is closed and its layers have unwound, so
+        that nothing the round stores afterwards can be overwritten by it."""
+        self.stop()
+        await asyncio.wait({self._pump}, timeout=timeout)
+
+    def then(self, follow_up: Callable[[], Awaitable[None]]) -> None:
+        """Run `follow_up` once the model call has closed, in a task of its own: for a turn that is being
+        cancelled itself and can no longer wait (its client went away)."""
+        async def after() -> None:
+            await self.closed()
+            await follow_up()
+
+        task = asyncio.create_task(after())
+        _CLOSING.add(task)
+        task.add_done_callback(_CLOSING.discard)
 
 
 def _timeout_message(waiting_for_model: bool, bound: float, wait: float, settings: GenerationSettings) -> str:

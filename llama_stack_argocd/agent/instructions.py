@@ -49,6 +49,6 @@ def unavailable_tools_note(groups: list[str]) -> str:
     """Tells the model which tool groups cannot be used this turn, so its answer says what went unchecked."""
     names = ", ".join(groups)
     return (
-        f"Unavailable right now: the tools of {names} (their server did not answer). Answer with the other tools "
-        "and tell the user which information could not be checked because of that."
+        f"Unavailable right now: the tools of {names} (their server did not answer or refused the assistant). "
+        "Answer with the other tools and tell the user which information could not be checked because of that."
     )

@@ -66,21 +66,28 @@ def context_window_for(
     model: str | None, overrides: Mapping[str, int] | None = None, default: int = DEFAULT_CONTEXT_WINDOW
 ) -> int:
     """The context window of `model`: an exact id (or regex) in `overrides` first, then the known families."""
+    return int(model_setting(model, overrides, KNOWN_CONTEXT_WINDOWS, default))
+
+
+def model_setting[T](
+    model: str | None, overrides: Mapping[str, T] | None, known: Iterable[tuple[str, T]], default: T
+) -> T:
+    """A per-model setting: an exact id in `overrides`, then a regex there, then the first known pattern."""
     if not model:
         return default
     lowered = model.lower()
-    for key, window in (overrides or {}).items():
+    for key, value in (overrides or {}).items():
         if key.lower() == lowered:
-            return int(window)
-    for key, window in (overrides or {}).items():
+            return value
+    for key, value in (overrides or {}).items():
         try:
             if re.search(key, model, re.IGNORECASE):
-                return int(window)
+                return value
         except re.error:
             continue
-    for pattern, window in KNOWN_CONTEXT_WINDOWS:
+    for pattern, value in known:
         if re.search(pattern, lowered):
-            return window
+            return value
     return default
 
 

@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 from llama_stack_argocd.context.cache import CachedSource, ReadCache
 from llama_stack_argocd.context.digest import build_context, unhealthy_resources
 from llama_stack_argocd.context.errors import AccessDenied, ContextError, Unavailable
+from llama_stack_argocd.context.findings import Finding
 from llama_stack_argocd.context.findings.base import selector_matches
 from llama_stack_argocd.context.membership import ApplicationScope, fetch_in_scope, in_scope, load_scope
 from llama_stack_argocd.context.scope import AppRef, ResourceRef
@@ -103,7 +104,7 @@ class Evidence:
     text: str
     tokens: int = 0
     truncated: bool = False
-    findings: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = ()  # the analyzers', most severe first (of the redacted reads)
     read: tuple[str, ...] = ()
     not_read: tuple[str, ...] = ()
     redactions: int = 0
@@ -451,7 +452,7 @@ class EvidenceGatherer:
                                related_objects=related, budget=room, model=model)
         text = head + "\n\n" + digest.text
         read = [application, list(objects.values()), list(events.values()), logs, problems]
-        return Evidence(text, count_tokens(text, model), digest.truncated, tuple(f.title for f in digest.findings),
+        return Evidence(text, count_tokens(text, model), digest.truncated, tuple(digest.findings),
                         tuple(read_lines), tuple(problems), redactor.count, _fingerprint(read))
 
     async def gather(self, app: AppRef, budget_tokens: int, focus: ResourceRef | None = None,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, SecretStr, field_validator, model_validator
 
 from llama_stack_argocd.context.redaction import RedactionFilter
+from llama_stack_argocd.context.secret_setting import SecretSetting, SecretSettingError
 
 HARD_MAX_LOG_LINES = 10_000  # whatever the configuration says, one read never asks the kubelet for more
 
@@ -18,9 +18,12 @@ def _none_if_empty(value: object) -> object:
     return value or None  # run.yaml's `${env.X:=}` gives "" when X is unset
 
 
+ARGOCD_API_TOKEN = SecretSetting("the Argo CD API token", "ARGOCD_API_TOKEN", "ARGOCD_API_TOKEN_FILE")
+
 # Optional settings as run.yaml spells them: an unset environment variable means "not configured".
 OptionalText = Annotated[str | None, BeforeValidator(_none_if_empty)]
 OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_none_if_empty)]
+
 
 
 class ArgoCDAccount(BaseModel):
@@ -33,24 +36,21 @@ class ArgoCDAccount(BaseModel):
         default=None, description="A file holding the token; read on every tool call, so a rotated Secret applies."
     )
 
+    @model_validator(mode="after")
+    def _one_token_form(self) -> ArgoCDAccount:
+        ARGOCD_API_TOKEN.configured(self.api_token, self.api_token_file)  # both set: refused at start-up
+        return self
+
     @property
     def has_token(self) -> bool:
-        return bool(self.api_token or self.api_token_file)
+        return ARGOCD_API_TOKEN.configured(self.api_token, self.api_token_file)
 
     def token(self) -> str:
-        """The token, from the file when one is configured (stripped of its trailing newline)."""
-        if self.api_token_file:
-            try:
-                token = Path(self.api_token_file).read_text().strip()
-            except OSError as error:  # the path may be shown; the content never is
-                raise ValueError(f"cannot read the Argo CD API token file {self.api_token_file}: "
-                                 f"{error.strerror or type(error).__name__}") from None
-            if not token:
-                raise ValueError(f"the Argo CD API token file {self.api_token_file} is empty")
-            return token
-        if self.api_token is None:
-            raise ValueError("no Argo CD API token is configured (ARGOCD_API_TOKEN or ARGOCD_API_TOKEN_FILE)")
-        return self.api_token.get_secret_value()
+        """The token, inline or read from the file now (stripped of its trailing newline)."""
+        token = ARGOCD_API_TOKEN.read(self.api_token, self.api_token_file)
+        if token is None:
+            raise SecretSettingError("no Argo CD API token is configured (ARGOCD_API_TOKEN or ARGOCD_API_TOKEN_FILE)")
+        return token
 
 
 class ArgoCDApiSettings(ArgoCDAccount):
@@ -117,7 +117,7 @@ class ContextSettings(BaseModel):
         if self.source == "argocd":
             if not self.argocd.server_url:
                 raise ValueError("source argocd needs argocd.server_url (ARGOCD_SERVER_URL)")
-            if self.argocd.api_token is None and not self.argocd.api_token_file:
+            if not self.argocd.has_token:
                 raise ValueError("source argocd needs argocd.api_token or argocd.api_token_file "
                                  "(ARGOCD_API_TOKEN or ARGOCD_API_TOKEN_FILE)")
         return self

@@ -1,4 +1,7 @@
-"""One real `llama stack run` (run.yaml) per test module, wired to the Kubernetes stand-in and the scripted LLM."""
+"""One real `llama stack run` per test module, wired to the Kubernetes stand-in and the scripted LLM.
+
+`stack` is run.yaml as it is; a module that needs another distribution, environment or config starts its stacks
+with `stack_with(...)` (tests/support/stack.py: StackStarter) instead of writing its own config and environment."""
 
 from __future__ import annotations
 
@@ -6,9 +9,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.cluster import ClusterHandle
 from tests.support.scripted_llm import ScriptedLLM
-from tests.support.stack import ROOT, StackHandle, running_stack, write_config
+from tests.support.stack import StackHandle, StackStarter
+
+
+@pytest.fixture(scope="module")
+def stack_with(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackStarter]:
+    """Starts stacks with overrides; all are stopped when the module ends. A fixture whose stack uses another
+    module fixture requests that one before `stack_with`, so that it is torn down after the stack."""
+    starter = StackStarter(request.getfixturevalue, lambda: tmp_path_factory.mktemp("stack"))
+    try:
+        yield starter
+    finally:
+        starter.close()
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +39,5 @@ def _fresh_script(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(scope="module")
-def stack(cluster: ClusterHandle, llm: ScriptedLLM, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
-    config = write_config(ROOT / "run.yaml", tmp_path_factory.mktemp("config"))
-    env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-test", **cluster.kubeconfig_env()}
-    with running_stack(config, env) as handle:
-        yield handle
+def stack(stack_with: StackStarter) -> StackHandle:
+    return stack_with()

@@ -20,7 +20,7 @@ from tests.support import cluster as fx
 from tests.support.argocd_proxy import ArgoCDProxy
 from tests.support.http import MODEL
 from tests.support.scripted_llm import Text, ToolCalls
-from tests.support.stack import ROOT, StackHandle, running_stack, write_config
+from tests.support.stack import StackHandle, StackStarter
 
 SECRET = "proxy-secret-" + "a" * 24
 MINE = f"{fx.ARGOCD_NS}:{fx.APP}"
@@ -89,12 +89,9 @@ def stray_secret(cluster) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def stack(cluster, llm, stray_secret, tmp_path_factory) -> Iterator[StackHandle]:
-    config = write_config(ROOT / "distributions/argocd/proxy-trust.yaml", tmp_path_factory.mktemp("adversarial"))
-    env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-test", "ARGOCD_ASSISTANT_PROXY_SECRET": SECRET,
-           "ARGOCD_AGENT_MAX_TOOL_ROUNDS": "2", **cluster.kubeconfig_env()}
-    with running_stack(config, env) as handle:
-        yield handle
+def stack(stray_secret, stack_with: StackStarter) -> StackHandle:
+    return stack_with("distributions/argocd/proxy-trust.yaml",
+                      env={"ARGOCD_ASSISTANT_PROXY_SECRET": SECRET, "ARGOCD_AGENT_MAX_TOOL_ROUNDS": "2"})
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ Kubernetes source (the `stack` fixture) for the same fixtures."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -14,20 +13,17 @@ from tests.support import cluster as fx
 from tests.support.argocd_api import ArgoCDApiHandle
 from tests.support.http import EXTENSION_HEADERS, MODEL, completed, stream_response, tool_outputs
 from tests.support.scripted_llm import ScriptedLLM, Text, ToolCalls
-from tests.support.stack import ROOT, StackHandle, running_stack, write_config
+from tests.support.stack import StackHandle, StackStarter
 
 APP_PATH = f"/api/v1/applications/{fx.APP}"
 
 
 @pytest.fixture(scope="module")
-def argo_stack(argocd_api: ArgoCDApiHandle, llm: ScriptedLLM, tmp_path_factory) -> Iterator[StackHandle]:
-    config = write_config(ROOT / "run.yaml", tmp_path_factory.mktemp("argo-config"))
-    env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-test", "KUBECONFIG": "/nonexistent/kubeconfig",
-           "KUBERNETES_SERVICE_HOST": None, **argocd_api.env(token_file=True),
-           # each tool's own reads are compared: none made before it (evidence) or kept from an earlier test
-           "ARGOCD_AGENT_EVIDENCE": "false", "ARGOCD_READ_CACHE_SECONDS": "0"}
-    with running_stack(config, env) as handle:
-        yield handle
+def argo_stack(argocd_api: ArgoCDApiHandle, stack_with: StackStarter) -> StackHandle:
+    # each tool's own reads are compared: none made before it (evidence) or kept from an earlier test
+    return stack_with(cluster=None, env={"KUBECONFIG": "/nonexistent/kubeconfig", "KUBERNETES_SERVICE_HOST": None,
+                                         **argocd_api.env(token_file=True),
+                                         "ARGOCD_AGENT_EVIDENCE": "false", "ARGOCD_READ_CACHE_SECONDS": "0"})
 
 
 def ask(stack: StackHandle, llm: ScriptedLLM, name: str, arguments: dict) -> dict:

@@ -4,6 +4,7 @@ one), its printed requests followed as printed, the answers built on the scenari
 from __future__ import annotations
 
 import json
+import re
 import os
 import shlex
 import signal
@@ -125,3 +126,28 @@ def test_ctrl_c_stops_the_assistant_and_the_stand_in(demo):
     process.wait(30)  # make itself reports the interrupt with its own status
     assert "stopped" in process.stdout.read()
     assert not port_open(port) and not port_open(stand_in_port)
+
+
+def quote_what_was_read(request: dict[str, Any]) -> Any:
+    """`investigate`, then an answer quoting every tool result (a model that cites its evidence)."""
+    results = [message_text(m) for m in request["messages"] if m.get("role") == "tool"]
+    if len(results) < 2:
+        return investigate(request)
+    return Text("I checked: " + " | ".join(results))
+
+
+def test_eval_live_scores_the_answers_against_the_evidence(tmp_path):
+    with ScriptedLLM().serving() as llm:
+        llm.push(*[quote_what_was_read] * 3)
+        env = {**os.environ}
+        for name, value in scripted_llm_env(llm.url).items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
+        done = subprocess.run(
+            ["make", "-s", "--no-print-directory", "-o", "install-demo", "eval-live", f"VENV={VENV}",
+             f"ONLY={SCENARIO}"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert f"passed (every evidence string, within 60s): 1/1 = 100%" in done.stdout
+    assert re.search(rf"^{SCENARIO}\s+3/3 ", done.stdout, re.M), done.stdout

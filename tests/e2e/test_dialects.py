@@ -67,9 +67,10 @@ def test_stream_carries_only_text_deltas_and_no_done_marker(stack, llm):
         raw = response.read().decode()
     assert "[DONE]" not in raw and "event:" not in raw
     events = sse_events_from(raw)
-    deltas = [e for e in events if "delta" in e]
-    assert all(e["type"] == "response.output_text.delta" for e in deltas)
-    assert "".join(e["delta"] for e in deltas) == "It crashes."
+    deltas = [e for e in events if "delta" in e]  # the extension appends every one: answer text and activity
+    assert {e["type"] for e in deltas} == {"response.output_text.delta", "response.reasoning_summary_text.delta"}
+    assert "".join(e["delta"] for e in deltas if e["type"] == "response.output_text.delta") == "It crashes."
+    assert "".join(e["delta"] for e in deltas).endswith("..._\n\nIt crashes.")
     assert any(e.get("type") == "response.mcp_call.completed" for e in events)
 
 
@@ -128,7 +129,8 @@ def test_agents_turns_stream_text_and_remember_the_session(stack, llm):
     payloads = [c["event"]["payload"] for c in chunks]
     text = "".join(p["delta"]["text"] for p in payloads
                    if p["event_type"] == "step_progress" and p["delta"]["type"] == "text")
-    assert text == "It crashes."
+    assert text == "\n_Looking up `argocd_containers` (Deployment/guestbook-ui) ..._\n\nIt crashes."
+    assert payloads[-1]["turn"]["output_message"]["content"] == "It crashes."  # the activity line is stream-only
     assert payloads[0]["event_type"] == "turn_start" and payloads[-1]["event_type"] == "turn_complete"
     steps = payloads[-1]["turn"]["steps"]
     assert [s["step_type"] for s in steps] == ["inference", "tool_execution", "inference"]
@@ -148,6 +150,24 @@ def test_agents_non_streamed_turn_and_ownership(stack, llm):
     assert agents_turn(stack, agent_id, session_id, "hi", headers=intruder, stream=False).status_code == 404
     assert httpx.delete(f"{stack.base_url}/v1/agents/{agent_id}", headers=EXTENSION_HEADERS).status_code == 204
     assert httpx.get(f"{stack.base_url}/v1/agents/{agent_id}", headers=EXTENSION_HEADERS).status_code == 404
+
+
+def test_an_agents_turn_cut_by_the_output_token_limit_says_out_of_tokens(stack, llm):
+    """The legacy Agents schema's own stop reason, streamed and not; an answer that ended by itself says
+    `end_of_turn`."""
+    agent_id, session_id = new_session(stack)
+    llm.push(Text("The Deployment is missing its", finish="length"))
+    payloads = [c["event"]["payload"] for c in agents_turn(stack, agent_id, session_id, "Why?")]
+    step = next(p for p in payloads if p["event_type"] == "step_complete")["step_details"]
+    assert step["model_response"]["stop_reason"] == "out_of_tokens"
+    assert payloads[-1]["turn"]["output_message"]["stop_reason"] == "out_of_tokens"
+    llm.push(Text("The Deployment is missing its", finish="length"))
+    turn = agents_turn(stack, agent_id, session_id, "Why?", stream=False).json()
+    assert turn["output_message"]["stop_reason"] == "out_of_tokens", turn
+    llm.push(Text("It is healthy."))
+    turn = agents_turn(stack, agent_id, session_id, "And now?", stream=False).json()
+    assert turn["output_message"]["stop_reason"] == "end_of_turn"
+    assert turn["steps"][-1]["model_response"]["stop_reason"] == "end_of_turn"
 
 
 # -- Lightspeed ------------------------------------------------------------------------------------------------------
@@ -256,7 +276,8 @@ def test_tool_loop_is_bounded(stack, llm):
     final = completed(events)
     assert final["metadata"]["argocd_tool_rounds"] == "5"
     assert len(llm.requests) == 6 and not llm.requests[-1]["body"].get("tools")
-    assert "".join(e["delta"] for e in events if "delta" in e) == "Enough looking; here is what I found."
+    text = "".join(e["delta"] for e in events if e.get("type") == "response.output_text.delta")
+    assert text == "Enough looking; here is what I found."
 
 
 def test_structured_input_items_are_understood(stack, llm):

@@ -4,6 +4,7 @@ model configured the embedded one stays off. The 135M model's wording is never a
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 
 import httpx
@@ -16,7 +17,7 @@ from llama_stack_argocd.providers.inference.config import (
     OTHER_INFERENCE_SUBSTITUTION,
     EmbeddedModelConfig,
 )
-from tests.support.stack import ROOT, start_stack, write_config
+from tests.support.stack import ROOT
 
 CONFIG = ROOT / "tests/e2e/configs/embedded.yaml"
 NO_OTHER_INFERENCE = dict.fromkeys(OTHER_INFERENCE_ENV)  # None: unset, whatever the shell exports
@@ -31,9 +32,8 @@ def embedded_provider(base_url: str) -> dict:
     return next(p for p in providers if p["provider_type"] == "inline::argocd-embedded")
 
 
-def test_default_distribution_streams_an_answer_from_the_embedded_model(tmp_path):
-    config = write_config(ROOT / "run.yaml", tmp_path)
-    with start_stack(config, env={**NO_OTHER_INFERENCE, "KUBECONFIG": os.devnull}) as stack:
+def test_default_distribution_streams_an_answer_from_the_embedded_model(stack_with):
+    with stack_with(model=None, cluster=None, env={**NO_OTHER_INFERENCE, "KUBECONFIG": os.devnull}) as stack:
         assert llms(stack.base_url) == ["embedded/smollm2"]
         client = OpenAI(base_url=f"{stack.base_url}/v1", api_key="none", max_retries=0)
         stream = client.chat.completions.create(
@@ -55,10 +55,9 @@ def test_default_distribution_streams_an_answer_from_the_embedded_model(tmp_path
         assert "embedded model server started" in stack.log_text()
 
 
-def test_the_readmes_examples_finish_with_the_embedded_model(tmp_path):
+def test_the_readmes_examples_finish_with_the_embedded_model(stack_with):
     """`make run` as a new user tries it: no output limit in the requests, and both answers end (bounded tokens)."""
-    config = write_config(ROOT / "run.yaml", tmp_path)
-    with start_stack(config, env={**NO_OTHER_INFERENCE, "KUBECONFIG": os.devnull}) as stack:
+    with stack_with(model=None, cluster=None, env={**NO_OTHER_INFERENCE, "KUBECONFIG": os.devnull}) as stack:
         with httpx.stream("POST", f"{stack.base_url}/v1/responses", timeout=300, json={
             "model": "embedded/smollm2", "input": "What does OutOfSync mean in Argo CD?", "stream": True,
         }) as response:
@@ -69,17 +68,34 @@ def test_the_readmes_examples_finish_with_the_embedded_model(tmp_path):
         assert answer.json()["output_tokens"] <= 2048
 
 
-def test_another_model_keeps_the_embedded_one_off(stack_factory, scripted_llm):
-    stack = stack_factory(CONFIG, env={**NO_OTHER_INFERENCE, "OPENAI_BASE_URL": scripted_llm.url,
-                                       "OPENAI_API_KEY": "sk-test"})
-    assert llms(stack.base_url) == ["openai/scripted"]
-    assert embedded_provider(stack.base_url)["config"]["other_inference"].strip() == "OPENAI_BASE_URL"
-    assert "embedded model server started" not in stack.log_text()
-    # the launcher restarts on the same port with the same state
-    url, state = stack.base_url, stack.state_dir
-    stack.restart()
-    assert (stack.base_url, stack.state_dir) == (url, state)
-    assert llms(stack.base_url) == ["openai/scripted"]
+def test_the_embedded_models_answer_starts_with_what_was_checked(stack_with):
+    """The 135M model rarely quotes evidence: by default its answers start with the findings and their evidence."""
+    events = json.dumps({"apiVersion": "v1", "items": [
+        {"reason": "BackOff", "type": "Warning", "message": "Back-off restarting failed container web", "count": 7,
+         "involvedObject": {"kind": "Pod", "name": "web-6f9c7d8b5-x2kqz"}}]})
+    with stack_with(model=None, cluster=None, env={**NO_OTHER_INFERENCE, "KUBECONFIG": os.devnull}) as stack:
+        with httpx.stream("POST", f"{stack.base_url}/v1/responses", timeout=120, json={
+            "model": "embedded/smollm2", "stream": True, "max_output_tokens": 16,
+            "input": f"Why does it restart?\n\n[Attachment:application/json]\n{events}",
+        }) as response:
+            lines = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")]
+        shown = "".join(e["delta"] for e in lines if "delta" in e)
+        assert shown.startswith("**What I checked**") and "Back-off restarting failed container web" in shown
+        final = next(e["response"] for e in lines if e.get("type") in ("response.completed", "response.incomplete"))
+        stored = httpx.get(f"{stack.base_url}/v1/responses/{final['id']}").json()
+        assert stored["output"][0]["content"][0]["text"].startswith("**What I checked**")
+
+
+def test_another_model_keeps_the_embedded_one_off(stack_with, scripted_llm):
+    with stack_with(CONFIG, model=scripted_llm, cluster=None) as stack:  # the other inference variables unset
+        assert llms(stack.base_url) == ["openai/scripted"]
+        assert embedded_provider(stack.base_url)["config"]["other_inference"].strip() == "OPENAI_BASE_URL"
+        assert "embedded model server started" not in stack.log_text()
+        # the launcher restarts on the same port with the same state
+        url, state = stack.base_url, stack.state_dir
+        stack.restart()
+        assert (stack.base_url, stack.state_dir) == (url, state)
+        assert llms(stack.base_url) == ["openai/scripted"]
 
 
 @pytest.mark.parametrize("configured", [(), ("VLLM_URL",), ("OLLAMA_URL",), ("OPENAI_BASE_URL",),

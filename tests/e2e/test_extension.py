@@ -49,7 +49,10 @@ def test_extension_client_two_turns(stack, llm, proxy, provider):
     assert events[0] == {"kind": "model", "model": "openai/scripted", "t": events[0]["t"]}
     assert not [e for e in events if e["kind"] == "error"], events
     done = [e for e in events if e["kind"] == "done"]
-    assert [d["text"] for d in done] == [ANSWER, "You asked about the crash before."]  # no tool text in the chat
+    # the chat shows what the assistant read, then the answer; the next turn's model input has no such line
+    activity = f"\n_Looking up `argocd_container_logs` (Pod/{fx.CRASHING_POD}, previous=True) ..._\n\n"
+    assert [d["text"] for d in done] == [activity + ANSWER, "You asked about the crash before."]
+    assert "Looking up" not in str(llm.requests[-1]["body"]["messages"])
     assert done[0]["conversationID"]
     first_turn = [e for e in events if e["kind"] == "delta" and e["turn"] == 0]
     assert len(first_turn) >= 5 and first_turn[-1]["t"] - first_turn[0]["t"] > 0.2 * 1000  # streamed, not buffered

@@ -1,5 +1,6 @@
 """A Lightspeed conversation changed while an answer streams keeps the change: the turn is appended to the
-conversation as it is when the stream ends (a topic set meanwhile stays, a deletion is not undone)."""
+conversation as it is when the stream ends (a topic set meanwhile stays, a deletion is not undone); an Agents
+session deleted while a turn streams stays deleted too."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.http import EXTENSION_HEADERS
+from tests.support.http import EXTENSION_HEADERS, MODEL
 from tests.support.scripted_llm import ScriptedLLM, Text
-from tests.support.stack import ROOT, StackHandle, running_stack, write_config
+from tests.support.stack import StackHandle, StackStarter
 
 SLOW_ANSWER = " ".join(f"word{i}" for i in range(30))
 
@@ -23,11 +24,8 @@ def slow_llm() -> Iterator[ScriptedLLM]:
 
 
 @pytest.fixture(scope="module")
-def stack(cluster, slow_llm, tmp_path_factory) -> Iterator[StackHandle]:
-    config = write_config(ROOT / "run.yaml", tmp_path_factory.mktemp("lightspeed-store"))
-    env = {"OPENAI_BASE_URL": slow_llm.url, "OPENAI_API_KEY": "sk-test", **cluster.kubeconfig_env()}
-    with running_stack(config, env) as handle:
-        yield handle
+def stack(slow_llm: ScriptedLLM, stack_with: StackStarter) -> StackHandle:
+    return stack_with(model=slow_llm)
 
 
 def _stream_while(stack: StackHandle, conversation_id: str, meanwhile) -> str:
@@ -81,3 +79,28 @@ def test_a_conversation_deleted_while_an_answer_streams_stays_deleted(stack, slo
 
     _stream_while(stack, conversation_id, delete)
     assert _conversation(stack, conversation_id).status_code == 404
+
+
+# -- the Agents dialect keeps its sessions in the same kind of store (apis/records.py) ------------------------------
+
+
+def test_an_agents_session_deleted_while_a_turn_streams_stays_deleted(stack, slow_llm):
+    base = stack.base_url
+    agent = httpx.post(f"{base}/v1/agents", headers=EXTENSION_HEADERS, timeout=30,
+                       json={"agent_config": {"model": MODEL, "instructions": ""}}).json()["agent_id"]
+    session = httpx.post(f"{base}/v1/agents/{agent}/session", headers=EXTENSION_HEADERS, timeout=30,
+                         json={"session_name": "s"}).json()["session_id"]
+    slow_llm.push(Text(SLOW_ANSWER))
+    turn = {"messages": [{"role": "user", "content": "Why is it degraded?"}], "stream": True}
+    with httpx.stream("POST", f"{base}/v1/agents/{agent}/session/{session}/turn", headers=EXTENSION_HEADERS,
+                      json=turn, timeout=60) as response:
+        assert response.status_code == 200
+        chunks = response.iter_text()
+        next(chunks)
+        gone = httpx.delete(f"{base}/v1/agents/{agent}/session/{session}", headers=EXTENSION_HEADERS, timeout=30)
+        assert gone.status_code == 204, gone.text
+        assert "word29" in "".join(chunks)
+    assert httpx.get(f"{base}/v1/agents/{agent}/session/{session}", headers=EXTENSION_HEADERS,
+                     timeout=30).status_code == 404
+    sessions = httpx.get(f"{base}/v1/agents/{agent}/sessions", headers=EXTENSION_HEADERS, timeout=30).json()["data"]
+    assert session not in [s["session_id"] for s in sessions]

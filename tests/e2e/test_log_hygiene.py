@@ -12,7 +12,7 @@ import pytest
 from llama_stack_argocd.logs import MAX_LINE_CHARS
 from tests.support.http import MODEL
 from tests.support.scripted_llm import ScriptedLLM, Text
-from tests.support.stack import ROOT, StackHandle, running_stack, write_config
+from tests.support.stack import StackHandle, StackStarter
 
 SECRET = "log-hygiene-proxy-secret"
 BODY_MARK = "BODYMARK7f3a"  # in every request body below
@@ -21,12 +21,10 @@ AUTH = {"Authorization": f"Bearer {SECRET}", "Argocd-Username": "alice"}
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[StackHandle, ScriptedLLM]]:
-    with ScriptedLLM(chunk_delay=0) as llm:
-        config = write_config(ROOT / "distributions/argocd/proxy-trust.yaml", tmp_path_factory.mktemp("logs"))
-        env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-test", "ARGOCD_ASSISTANT_PROXY_SECRET": SECRET}
-        with running_stack(config, env) as handle:
-            yield handle, llm
+def served(stack_with: StackStarter) -> Iterator[tuple[StackHandle, ScriptedLLM]]:
+    with ScriptedLLM(chunk_delay=0) as llm, stack_with("distributions/argocd/proxy-trust.yaml", model=llm, cluster=None,
+                                                       env={"ARGOCD_ASSISTANT_PROXY_SECRET": SECRET}) as handle:
+        yield handle, llm
 
 
 REFUSED = [  # (headers, path, body): what a refused request looks like on each kind of route

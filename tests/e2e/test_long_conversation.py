@@ -14,19 +14,15 @@ import pytest
 from llama_stack_argocd.context.tokens import count_tokens
 from tests.support.http import EXTENSION_HEADERS, MODEL
 from tests.support.scripted_llm import Text
-from tests.support.stack import ROOT, running_stack, write_config
+from tests.support.stack import StackHandle, StackStarter
 
 WINDOW = 2048
 MARKER = "earlier conversation items"
 
 
 @pytest.fixture(scope="module")
-def stack(cluster, llm, tmp_path_factory):
-    config = write_config(ROOT / "run.yaml", tmp_path_factory.mktemp("long"),
-                          **{"providers.responses.0.config.agent.default_context_window": WINDOW})
-    env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-test", **cluster.kubeconfig_env()}
-    with running_stack(config, env) as handle:
-        yield handle
+def stack(stack_with: StackStarter) -> StackHandle:
+    return stack_with(**{"providers.responses.0.config.agent.default_context_window": WINDOW})
 
 
 def question(n: int, words: int = 30) -> str:

@@ -18,7 +18,7 @@ from tests.support.argocd_api import LIMITED_TOKEN, TOKEN, start_argocd_api
 from tests.support.argocd_mcp import start_argocd_mcp
 from tests.support.http import EXTENSION_HEADERS, MODEL, completed, stream_response, tool_outputs
 from tests.support.scripted_llm import Text, ToolCalls, free_port
-from tests.support.stack import ROOT, running_stack, write_config
+from tests.support.stack import StackHandle, StackStarter
 
 READ_TOOLS = {"get_application", "get_application_resource_tree", "get_application_managed_resources",
               "get_application_workload_logs", "get_application_events", "get_resource_events", "get_resources",
@@ -34,17 +34,14 @@ def argocd_mcp():
         yield handle
 
 
-def bridge_env(llm, cluster, argocd_api, mcp_url: str) -> dict[str, str]:
-    return {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-test", **cluster.kubeconfig_env(),
-            "ARGOCD_MCP_URL": mcp_url, "ARGOCD_SERVER_URL": argocd_api.url,
+def bridge_env(argocd_api, mcp_url: str) -> dict[str, str]:
+    return {"ARGOCD_MCP_URL": mcp_url, "ARGOCD_SERVER_URL": argocd_api.url,
             "ARGOCD_API_TOKEN_FILE": argocd_api.token_file()}
 
 
 @pytest.fixture(scope="module")
-def stack(cluster, llm, argocd_api, argocd_mcp, tmp_path_factory):
-    config = write_config(ROOT / "run.yaml", tmp_path_factory.mktemp("bridge"))
-    with running_stack(config, bridge_env(llm, cluster, argocd_api, argocd_mcp.url)) as handle:
-        yield handle
+def stack(argocd_api, argocd_mcp, stack_with: StackStarter) -> StackHandle:
+    return stack_with(env=bridge_env(argocd_api, argocd_mcp.url))
 
 
 def offered_tools(request: dict) -> set[str]:
@@ -134,10 +131,9 @@ def test_no_token_in_any_log_line_or_model_request(stack, llm, argocd_mcp):
         assert token not in sent_to_model
 
 
-def test_server_down_the_agent_answers_with_the_other_tools_and_says_so(cluster, llm, argocd_api, tmp_path):
-    config = write_config(ROOT / "run.yaml", tmp_path)
+def test_server_down_the_agent_answers_with_the_other_tools_and_says_so(stack_with, llm, argocd_api):
     closed = f"http://127.0.0.1:{free_port()}/mcp"
-    with running_stack(config, bridge_env(llm, cluster, argocd_api, closed)) as handle:
+    with stack_with(env=bridge_env(argocd_api, closed)) as handle:
         llm.push(ToolCalls([("argocd_application", {})]), Text("Partly checked."))
         events = stream_response(handle, {"model": MODEL, "input": "Status?"})
         response = completed(events)
@@ -148,9 +144,8 @@ def test_server_down_the_agent_answers_with_the_other_tools_and_says_so(cluster,
     assert not offered_tools(llm.requests[0]) & READ_TOOLS
 
 
-def test_sse_transport_is_found_when_the_url_names_it(cluster, llm, argocd_api, tmp_path):
-    config = write_config(ROOT / "run.yaml", tmp_path)
-    with start_argocd_mcp("sse") as sse, running_stack(config, bridge_env(llm, cluster, argocd_api, sse.url)) as handle:
+def test_sse_transport_is_found_when_the_url_names_it(stack_with, llm, argocd_api):
+    with start_argocd_mcp("sse") as sse, stack_with(env=bridge_env(argocd_api, sse.url)) as handle:
         names = {t["name"] for t in httpx.get(f"{handle.base_url}/v1/tools", timeout=30).json()["data"]}
         assert READ_TOOLS <= names
         llm.push(ToolCalls([("get_application_resource_tree", {"applicationName": "guestbook"})]), Text("Tree."))
@@ -169,11 +164,8 @@ def write_api():
 
 
 @pytest.fixture(scope="module")
-def writable(cluster, llm, write_api, argocd_mcp, tmp_path_factory):
-    config = write_config(ROOT / "run.yaml", tmp_path_factory.mktemp("writable"))
-    env = {**bridge_env(llm, cluster, write_api, argocd_mcp.url), "ARGOCD_MCP_ALLOW_WRITE_TOOLS": "true"}
-    with running_stack(config, env) as handle:
-        yield handle
+def writable(write_api, argocd_mcp, stack_with: StackStarter) -> StackHandle:
+    return stack_with(env={**bridge_env(write_api, argocd_mcp.url), "ARGOCD_MCP_ALLOW_WRITE_TOOLS": "true"})
 
 
 def ask_to_sync(stack, llm) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
@@ -17,7 +17,7 @@ from mcp.client.streamable_http import streamable_http_client
 from llama_stack_argocd.context.tokens import count_tokens
 from tests.support import cluster as fx
 from tests.support.http import EXTENSION_HEADERS
-from tests.support.stack import ROOT, StackHandle, running_stack, write_config
+from tests.support.stack import StackHandle, StackStarter
 
 MCP_PATH = "/v1/argocd/mcp"
 SECRET = "mcp-proxy-secret-" + "y" * 24
@@ -213,13 +213,9 @@ def test_malformed_requests_get_the_transports_errors_and_the_server_keeps_servi
 
 
 @pytest.fixture(scope="module")
-def trusted(cluster, llm, tmp_path_factory) -> Iterator[StackHandle]:
-    config = write_config(ROOT / "distributions/argocd/proxy-trust.yaml", tmp_path_factory.mktemp("mcp-trust"),
-                          **{"providers.argocd_mcp.0.config.max_result_tokens": 300})
-    env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-test", "ARGOCD_ASSISTANT_PROXY_SECRET": SECRET,
-           **cluster.kubeconfig_env()}
-    with running_stack(config, env) as handle:
-        yield handle
+def trusted(stack_with: StackStarter) -> StackHandle:
+    return stack_with("distributions/argocd/proxy-trust.yaml", env={"ARGOCD_ASSISTANT_PROXY_SECRET": SECRET},
+                      **{"providers.argocd_mcp.0.config.max_result_tokens": 300})
 
 
 @pytest.mark.parametrize("authorization", [None, "Bearer wrong-secret-of-enough-length", SECRET])

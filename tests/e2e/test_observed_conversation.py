@@ -14,7 +14,7 @@ from tests.support.cluster import CRASHING_POD, OTHER_NS, OTHER_POD, PLANTED_JWT
 from tests.support.http import EXTENSION_HEADERS, MODEL, completed, stream_response
 from tests.support.otlp import TraceReceiver
 from tests.support.scripted_llm import Error, Text, ToolCalls, free_port
-from tests.support.stack import ROOT, running_stack, write_config
+from tests.support.stack import StackStarter
 
 QUESTION = f"why is my-very-private-question failing, with token {PLANTED_JWT}"
 
@@ -26,20 +26,18 @@ def receiver():
 
 
 @pytest.fixture(scope="module")
-def observed(cluster, llm, receiver, tmp_path_factory):
+def observed(cluster, receiver, stack_with: StackStarter):
     """The stack reads Kubernetes through a proxy that never answers log reads (a Kubernetes timeout)."""
     from tests.support.stalling_proxy import StallingProxy
 
     proxy = StallingProxy(cluster.url, stall_when="/log")
     kubeconfig = write_kubeconfig(proxy.url)
-    config = write_config(ROOT / "run.yaml", tmp_path_factory.mktemp("observe"),
-                          **{"providers.responses.0.config.agent.quota": {"requests_per_hour": 1}})
     port = free_port()
-    env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-test", "KUBECONFIG": kubeconfig,
-           "ARGOCD_CONTEXT_TIMEOUT_SECONDS": "1", "ARGOCD_METRICS_PORT": str(port),
+    env = {"KUBECONFIG": kubeconfig, "ARGOCD_CONTEXT_TIMEOUT_SECONDS": "1", "ARGOCD_METRICS_PORT": str(port),
            "ARGOCD_OTLP_TRACES_ENDPOINT": receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "100",
            "ARGOCD_AGENT_EVIDENCE": "false"}  # the counts below are the tools' own reads
-    with proxy, running_stack(config, env) as handle:
+    with proxy, stack_with(cluster=None, env=env,
+                           **{"providers.responses.0.config.agent.quota": {"requests_per_hour": 1}}) as handle:
         handle.metrics_url = f"http://127.0.0.1:{port}/metrics"
         yield handle
 

@@ -7,16 +7,12 @@ import pytest
 
 from llama_stack_argocd.observability.audit import parse
 from tests.support.http import EXTENSION_HEADERS, MODEL
-from tests.support.stack import ROOT, running_stack, write_config
+from tests.support.stack import StackHandle, StackStarter
 
 
 @pytest.fixture(scope="module")
-def stack(cluster, llm, tmp_path_factory):
-    config = write_config(ROOT / "run.yaml", tmp_path_factory.mktemp("quota"),
-                          **{"providers.responses.0.config.agent.quota": {"requests_per_hour": 2}})
-    env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-test", **cluster.kubeconfig_env()}
-    with running_stack(config, env) as handle:
-        yield handle
+def stack(stack_with: StackStarter) -> StackHandle:
+    return stack_with(**{"providers.responses.0.config.agent.quota": {"requests_per_hour": 2}})
 
 
 def test_requests_beyond_the_quota_get_429_per_user(stack, llm):

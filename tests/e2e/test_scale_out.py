@@ -22,7 +22,7 @@ import pytest
 from tests.support.http import MODEL, completed, sse_events, stream_response
 from tests.support.postgres import PostgresHandle, start_postgres
 from tests.support.scripted_llm import ScriptedLLM, Text, ToolCalls
-from tests.support.stack import ROOT, StackHandle, scripted_llm_env, start_stacks, write_config
+from tests.support.stack import StackHandle, StackStarter
 
 SECRET = "proxy-secret-" + "r" * 24
 ALICE = {"Authorization": f"Bearer {SECRET}", "Argocd-Username": "alice", "Argocd-User-Groups": "dev",
@@ -38,21 +38,15 @@ def postgres() -> Iterator[PostgresHandle]:
 
 
 @pytest.fixture(scope="module")
-def replicas(postgres, cluster, llm, tmp_path_factory) -> Iterator[tuple[StackHandle, StackHandle]]:
-    directory = tmp_path_factory.mktemp("scale-out")
-    config = write_config(ROOT / "distributions/argocd/scale-out.yaml", directory, **{
-        "providers.responses.0.config.agent.quota.requests_per_hour": REQUESTS_PER_HOUR})
-    env = {**scripted_llm_env(llm.url), **cluster.kubeconfig_env(), **postgres.env(),
-           "ARGOCD_ASSISTANT_PROXY_SECRET": SECRET,
-           "ARGOCD_FILES_DIR": str(directory / "shared-files"),  # the ReadWriteMany volume both replicas mount
+def replicas(postgres, stack_with: StackStarter, tmp_path_factory) -> tuple[StackHandle, StackHandle]:
+    env = {**postgres.env(), "ARGOCD_ASSISTANT_PROXY_SECRET": SECRET,
+           # the ReadWriteMany volume both replicas mount
+           "ARGOCD_FILES_DIR": str(tmp_path_factory.mktemp("scale-out") / "shared-files"),
            # The Files API is closed to proxied users unless an operator opens it, as this deployment does.
            "ARGOCD_ASSISTANT_EXTRA_ROUTES": "/v1/files,/v1/files/*"}
-    handles = start_stacks((config, env), (config, env))
-    try:
-        yield handles[0], handles[1]
-    finally:
-        for handle in handles:
-            handle.close()
+    first, second = stack_with.replicas(2, "distributions/argocd/scale-out.yaml", env=env, **{
+        "providers.responses.0.config.agent.quota.requests_per_hour": REQUESTS_PER_HOUR})
+    return first, second
 
 
 # -- what the model was shown ----------------------------------------------------------------------------------------

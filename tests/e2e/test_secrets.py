@@ -20,7 +20,7 @@ from tests.support import secrets_corpus as corpus_data
 from tests.support.cluster import ClusterHandle, start_cluster
 from tests.support.http import MODEL
 from tests.support.scripted_llm import ScriptedLLM, Text, ToolCalls, message_text
-from tests.support.stack import ROOT, StackHandle, running_stack, write_config
+from tests.support.stack import StackHandle, StackStarter
 
 CORPUS = corpus_data.load()
 HEADERS = {"Argocd-Application-Name": f"{corpus_data.ARGOCD_NS}:{corpus_data.LAB_APP}", "Argocd-Username": "alice"}
@@ -50,13 +50,9 @@ def model() -> Iterator[ScriptedLLM]:
 
 
 @pytest.fixture(scope="module")
-def stack(lab: ClusterHandle, model: ScriptedLLM, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackHandle]:
+def stack(lab: ClusterHandle, model: ScriptedLLM, stack_with: StackStarter) -> StackHandle:
     # A window large enough that nothing is cut: what is withheld is withheld by redaction, not by the budget.
-    config = write_config(ROOT / "run.yaml", tmp_path_factory.mktemp("config"),
-                          **{"providers.responses.0.config.agent.default_context_window": 200000})
-    env = {"OPENAI_BASE_URL": model.url, "OPENAI_API_KEY": "sk-test", **lab.kubeconfig_env()}
-    with running_stack(config, env) as handle:
-        yield handle
+    return stack_with(model=model, cluster=lab, **{"providers.responses.0.config.agent.default_context_window": 200000})
 
 
 def echo_everything(request: dict) -> Text:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import kmock
@@ -13,7 +12,7 @@ import pytest
 from tests.support import cluster as fx
 from tests.support.http import MODEL, completed, sse_events, tool_outputs
 from tests.support.scripted_llm import Text, ToolCalls
-from tests.support.stack import ROOT, StackHandle, running_stack, write_config
+from tests.support.stack import StackHandle, StackStarter
 
 SECRET = "proxy-secret-" + "x" * 24
 PROXIED = {"Authorization": f"Bearer {SECRET}", "Argocd-Username": "alice", "Argocd-User-Groups": "dev",
@@ -28,12 +27,9 @@ PROTECTED = [
 
 
 @pytest.fixture(scope="module")
-def stack(cluster, llm, tmp_path_factory) -> Iterator[StackHandle]:
-    config = write_config(ROOT / "distributions/argocd/proxy-trust.yaml", tmp_path_factory.mktemp("trust"))
-    env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-test", "ARGOCD_ASSISTANT_PROXY_SECRET": SECRET,
-           "ARGOCD_ASSISTANT_KUBERNETES_TOKENS": "true", **cluster.kubeconfig_env()}
-    with running_stack(config, env) as handle:
-        yield handle
+def stack(stack_with: StackStarter) -> StackHandle:
+    return stack_with("distributions/argocd/proxy-trust.yaml",
+                      env={"ARGOCD_ASSISTANT_PROXY_SECRET": SECRET, "ARGOCD_ASSISTANT_KUBERNETES_TOKENS": "true"})
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)

@@ -18,7 +18,7 @@ from tests.support import cluster as fx
 from tests.support.argocd_proxy import ArgoCDProxy
 from tests.support.http import MODEL
 from tests.support.scripted_llm import Text, ToolCalls
-from tests.support.stack import ROOT, StackHandle, running_stack, write_config
+from tests.support.stack import StackHandle, StackStarter
 
 SECRET = "proxy-secret-" + "e" * 24
 MINE, OTHER = f"{fx.ARGOCD_NS}:{fx.APP}", f"{fx.ARGOCD_NS}:{fx.OTHER_APP}"
@@ -37,12 +37,8 @@ ROUTES = [
 
 
 @pytest.fixture(scope="module")
-def stack(cluster, llm, tmp_path_factory) -> Iterator[StackHandle]:
-    config = write_config(ROOT / "distributions/argocd/proxy-trust.yaml", tmp_path_factory.mktemp("edge"))
-    env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-test", "ARGOCD_ASSISTANT_PROXY_SECRET": SECRET,
-           **cluster.kubeconfig_env()}
-    with running_stack(config, env) as handle:
-        yield handle
+def stack(stack_with: StackStarter) -> StackHandle:
+    return stack_with("distributions/argocd/proxy-trust.yaml", env={"ARGOCD_ASSISTANT_PROXY_SECRET": SECRET})
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,11 @@
 
 It reads Argo CD through whatever base URL and token a connection's headers carry (the bridge sends the Argo CD
 API stand-in's), so it starts with no Argo CD settings of its own. `npm ci` in tests/clients/argocd-mcp installs
-it the first time it is needed.
+it the first time it is needed. With `auth_token` it runs as 0.9 asks for an exposed listener: `MCP_AUTH_TOKEN` set,
+every request (but `/healthz`) must carry `Authorization: Bearer <token>`; `args` adds flags such as
+`--allowed-host-header NAME`. It always binds 127.0.0.1 unless `args` name another `--bind-address`.
 
-    with start_argocd_mcp() as mcp:      # http://127.0.0.1:<port>/mcp, stopped at the end
+    with start_argocd_mcp(auth_token="s3cr3t") as mcp:      # http://127.0.0.1:<port>/mcp, stopped at the end
         ... mcp.url ...
 """
 
@@ -14,7 +16,7 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,15 +41,21 @@ class ArgoCDMCPHandle:
 
 
 @contextmanager
-def start_argocd_mcp(transport: str = "http", env: dict[str, str] | None = None) -> Iterator[ArgoCDMCPHandle]:
-    """`argocd-mcp http` (streamable HTTP at /mcp) or `argocd-mcp sse` (/sse) on 127.0.0.1 and a free port."""
+def start_argocd_mcp(transport: str = "http", env: dict[str, str] | None = None, auth_token: str | None = None,
+                     args: Sequence[str] = ()) -> Iterator[ArgoCDMCPHandle]:
+    """`argocd-mcp http` (streamable HTTP at /mcp) or `argocd-mcp sse` (/sse) on 127.0.0.1 and a free port.
+
+    Raises RuntimeError with the server's own output when it refuses to start (e.g. a wider bind without a token).
+    """
     npm_ci(PEER_DIR)
     port = free_port()
     log_path = Path(tempfile.mkstemp(prefix="argocd-mcp-", suffix=".log")[1])
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("ARGOCD_", "MCP_"))}
+    if auth_token is not None:
+        clean["MCP_AUTH_TOKEN"] = auth_token
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            ["node", str(ENTRY), transport, "--port", str(port)],
+            ["node", str(ENTRY), transport, "--port", str(port), *args],
             cwd=PEER_DIR, env={**clean, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
         )
     path = "/mcp" if transport == "http" else "/sse"
@@ -70,7 +78,7 @@ def _wait_listening(handle: ArgoCDMCPHandle, port: int, timeout: float = 30.0) -
         if handle.process.poll() is not None:
             raise RuntimeError(f"argocd-mcp exited with {handle.process.returncode}:\n{handle.log_text()}")
         try:
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)  # answered before any token or Host check
             return
         except httpx.TransportError:
             time.sleep(0.1)

@@ -115,10 +115,6 @@ def _pod_health(pod: Obj) -> tuple[str, str]:
         waiting = (st.get("state") or {}).get("waiting") or {}
         if waiting.get("reason") in _BAD_WAITING:
             return "Degraded", waiting.get("message") or waiting["reason"]
-        terminated = (st.get("state") or {}).get("terminated") or {}
-        if terminated and terminated.get("exitCode", 0) != 0 and (pod.get("spec") or {}).get("restartPolicy") in (
-                "Never", None) and status.get("phase") == "Failed":
-            return "Degraded", terminated.get("message") or terminated.get("reason") or "Error"
     phase = status.get("phase")
     if phase == "Failed":
         return "Degraded", status.get("message") or status.get("reason") or "Pod failed"

@@ -4,6 +4,7 @@ llama-stack's `remote::openai` provider points at it (`base_url`), registering i
 Each chat request takes the next scripted turn:
 
     Text("...")                                      text, streamed word by word, `chunk_delay` apart
+    Text("...", finish="length")                     the same, ended as cut by the output-token limit
     ToolCalls([("argocd_container_logs", {...})])    tool calls, streamed as `tool_calls` deltas: id and name
                                                      first, then the JSON arguments in pieces
     Error(503, "overloaded")                         an HTTP error with an OpenAI-style error body
@@ -14,8 +15,11 @@ Each chat request takes the next scripted turn:
     a callable (request_json) -> one of the above    rules, e.g. "after a tool result, quote it"
 
 With the script empty it answers from the last tool result, or echoes the question. Every request is recorded
-(`requests`: {"body", "headers", "received_at"}), so tests can check what reached the model and what must not have;
-`stream_finished_at` holds when each stream sent its last chunk (time.monotonic()).
+(`requests`: {"body", "headers", "received_at", "closed_at"}), so tests can check what reached the model and what
+must not have; `stream_finished_at` holds when each stream sent its last chunk (time.monotonic()). `closed_at` is
+when the client closed the request's TCP connection before the answer was complete (None while it has not): seen
+by the HTTP server itself, so it holds for a hung request that never sent headers as for a stream cut short.
+Like a real serving engine, a request whose client went away stops generating (a `Hang` or `Stall` ends then).
 
     with ScriptedLLM(chunk_delay=0.05) as llm:        # 127.0.0.1, a free port, a daemon thread
         llm.push(ToolCalls([("argocd_application", {})]), Text("Out of sync."))
@@ -37,6 +41,7 @@ from typing import Any, Self
 
 import uvicorn
 from starlette.applications import Starlette
+from uvicorn.protocols.http.h11_impl import H11Protocol
 from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
@@ -48,6 +53,7 @@ ARGUMENT_PIECE = 7  # characters of tool-call arguments per chunk
 @dataclass
 class Text:
     text: str
+    finish: str = "stop"  # "length": the answer ran into the output-token limit
 
 
 @dataclass
@@ -124,6 +130,7 @@ class ScriptedLLM:
     port: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _serving: Any = field(default=None, repr=False)
+    _connections: dict[int, asyncio.Event] = field(default_factory=dict, repr=False)  # client port -> closed
 
     @property
     def url(self) -> str:
@@ -157,6 +164,37 @@ class ScriptedLLM:
             time.sleep(0.02)
         return self.requests
 
+    def wait_for_close(self, index: int = -1, timeout: float = 15) -> float:
+        """When the client closed the connection of request `index` before its answer was complete."""
+        deadline = time.monotonic() + timeout
+        while True:
+            closed = self.requests[index]["closed_at"] if self.requests else None
+            if closed is not None:
+                return float(closed)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the connection of request {index} is still open after {timeout} s")
+            time.sleep(0.02)
+
+    def open_requests(self) -> list[dict[str, Any]]:
+        """Requests whose answer is neither complete nor abandoned by the client: model calls still running."""
+        return [r for r in list(self.requests) if r["closed_at"] is None and r["answered_at"] is None]
+
+    def _connection_lost(self, client: tuple[str, int] | None) -> None:
+        """The HTTP server saw a client's TCP connection end: every unanswered request on it was abandoned."""
+        port = client[1] if client else None
+        now = time.monotonic()
+        with self._lock:
+            for record in self.requests:
+                if record["client_port"] == port and record["answered_at"] is None and record["closed_at"] is None:
+                    record["closed_at"] = now
+        closed = self._connections.pop(port, None) if port is not None else None
+        if closed is not None:
+            closed.set()
+
+    def _closed(self, request: Request) -> asyncio.Event:
+        port = request.client.port if request.client else 0
+        return self._connections.setdefault(port, asyncio.Event())
+
     def _next(self, request: dict[str, Any]) -> Turn:
         with self._lock:
             item = self.script.pop(0) if self.script else default_turn
@@ -170,20 +208,28 @@ class ScriptedLLM:
 
     async def _chat(self, request: Request) -> Any:
         body = await request.json()
+        record = {"body": body, "headers": dict(request.headers), "received_at": time.monotonic(),
+                  "client_port": request.client.port if request.client else None,
+                  "closed_at": None, "answered_at": None}
         with self._lock:
-            self.requests.append({"body": body, "headers": dict(request.headers), "received_at": time.monotonic()})
+            self.requests.append(record)
+        closed = self._closed(request)
         turn = self._next(body)
         if isinstance(turn, Hang):
-            try:
-                await asyncio.sleep(turn.seconds)
-            finally:
-                self.streams_abandoned.append(time.monotonic())
+            try:  # no headers, ever: until the client gives up
+                await asyncio.wait_for(closed.wait(), turn.seconds)
+            except TimeoutError:
+                pass
+            self.streams_abandoned.append(time.monotonic())
+            return JSONResponse({"error": {"message": "hung"}}, status_code=504)
         if isinstance(turn, Error):
+            record["answered_at"] = time.monotonic()
             return JSONResponse({"error": {"message": turn.message, "type": "scripted_error", "code": turn.status}},
                                 status_code=turn.status)
         if not body.get("stream"):
+            record["answered_at"] = time.monotonic()
             return JSONResponse(self._completion(turn))
-        return StreamingResponse(self._chunks(turn, body), media_type="text/event-stream")
+        return StreamingResponse(self._chunks(turn, body, record, closed), media_type="text/event-stream")
 
     def _base(self) -> dict[str, Any]:
         return {"id": f"chatcmpl-{uuid.uuid4().hex[:12]}", "created": int(time.time()), "model": self.model,
@@ -202,22 +248,26 @@ class ScriptedLLM:
                 {"id": self._call_id(i), "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
                 for i, (name, args) in enumerate(turn.calls)
             ]
-        finish = "stop" if isinstance(turn, Text) else "tool_calls"
+        finish = turn.finish if isinstance(turn, Text) else "tool_calls"
         return {**self._base(), "object": "chat.completion",
                 "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
                 "usage": dict(USAGE)}
 
-    async def _chunks(self, turn: Turn, body: dict[str, Any]) -> Any:
+    async def _chunks(self, turn: Turn, body: dict[str, Any], record: dict[str, Any], closed: asyncio.Event) -> Any:
         finished = False
         try:
-            async for piece in self._pieces(turn, body):
+            async for piece in self._pieces(turn, body, closed):
                 yield piece
             finished = True
+            record["answered_at"] = time.monotonic()
+        except _CutConnection:
+            record["answered_at"] = time.monotonic()  # the stand-in ended it: not a client that went away
+            raise
         finally:
             if not finished:
                 self.streams_abandoned.append(time.monotonic())
 
-    async def _pieces(self, turn: Turn, body: dict[str, Any]) -> Any:
+    async def _pieces(self, turn: Turn, body: dict[str, Any], closed: asyncio.Event) -> Any:
         base = {**self._base(), "object": "chat.completion.chunk"}
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
@@ -235,13 +285,16 @@ class ScriptedLLM:
                 yield chunk({"content": word if i == 0 else f" {word}"})
             if isinstance(turn, Cut):
                 raise _CutConnection("scripted cut")
-            await asyncio.sleep(turn.seconds)
+            try:
+                await asyncio.wait_for(closed.wait(), turn.seconds)
+            except TimeoutError:
+                pass
             return
         if isinstance(turn, Text):
             for i, word in enumerate(turn.text.split(" ")):
                 await asyncio.sleep(self.chunk_delay)
                 yield chunk({"content": word if i == 0 else f" {word}"})
-            finish = "stop"
+            finish = turn.finish
         else:
             for index, (name, args) in enumerate(turn.calls):
                 yield chunk({"tool_calls": [{"index": index, "id": self._call_id(index), "type": "function",
@@ -268,8 +321,17 @@ class ScriptedLLM:
             Route("/v1/chat/completions", self._chat, methods=["POST"]),
         ])
         self.port = self.port or free_port()
+        llm = self
+
+        class Protocol(H11Protocol):
+            """uvicorn's h11 protocol, telling the stand-in when a client's connection ends."""
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                llm._connection_lost(self.client)
+                super().connection_lost(exc)
+
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                               lifespan="off"))
+                                               lifespan="off", http=Protocol))
         thread = threading.Thread(target=server.run, name=f"scripted-llm-{self.port}", daemon=True)
         thread.start()
         deadline = time.monotonic() + 10

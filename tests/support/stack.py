@@ -5,6 +5,9 @@
         stack.restart()                                                     # same port, same state directory
     a, b = start_stacks((config, env), (config, env))                       # replicas booting at once
 
+In tests, the `stack_with(...)` fixture (StackStarter, below) writes the config and the environment from the
+module's fixtures (the scripted model, the cluster stand-in) and stops every stack it started.
+
 The process gets its own session (so stop() ends llama.cpp threads and any children too), dies with the test
 process (PR_SET_PDEATHSIG) and is stopped at interpreter exit if a test forgot to.
 """
@@ -12,6 +15,7 @@ process (PR_SET_PDEATHSIG) and is stopped at interpreter exit if a test forgot t
 from __future__ import annotations
 
 import atexit
+import enum
 import os
 import shutil
 import signal
@@ -20,11 +24,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import httpx
 import yaml
@@ -229,3 +233,75 @@ def scripted_llm_env(llm_url: str, kubeconfig: Path | str | None = None) -> dict
     if kubeconfig is not None:
         env["KUBECONFIG"] = str(kubeconfig)
     return env
+
+
+class ModelServer(Protocol):
+    """A model the stack is pointed at (the scripted LLM)."""
+
+    @property
+    def url(self) -> str: ...
+
+
+class KubernetesSource(Protocol):
+    """What the stack reads Kubernetes from (the cluster stand-in)."""
+
+    def kubeconfig_env(self) -> dict[str, str]: ...
+
+
+class Fixture(enum.Enum):
+    """Stands for "the test's fixture of that name" (`llm`, `cluster`), resolved only when a stack needs it."""
+
+    DEFAULT = "default"
+
+
+class StackStarter:
+    """`stack_with(template="run.yaml", *, model=llm, cluster=cluster, env=None, timeout=..., **config)`.
+
+    Starts a real `llama stack run` of `template` (relative to the project, or absolute) copied with `**config`'s
+    dotted-key overrides (see write_config), the scripted `model` as the only inference and `cluster`'s kubeconfig;
+    `env` goes last, so it wins (a value of None unsets a variable). `model=None` / `cluster=None`: no model / no
+    kubeconfig from the fixtures. Every stack is closed by close() (the fixture's end), latest first; `with
+    stack_with(...) as s:` closes it earlier. `stack_with.replicas(n, ...)`: n of them booting at once."""
+
+    def __init__(self, fixture: Callable[[str], Any], directory: Callable[[], Path]) -> None:
+        self._fixture = fixture  # name -> fixture value (pytest's request.getfixturevalue)
+        self._directory = directory  # a fresh directory for each config
+        self._handles: list[StackHandle] = []
+
+    def __call__(self, template: str | Path = "run.yaml", *, model: ModelServer | Fixture | None = Fixture.DEFAULT,
+                 cluster: KubernetesSource | Fixture | None = Fixture.DEFAULT,
+                 env: Mapping[str, str | None] | None = None, timeout: float = START_TIMEOUT,
+                 **config: Any) -> StackHandle:
+        path, environment = self._prepare(template, model, cluster, env, config)
+        handle = start_stack(path, environment, timeout=timeout)
+        self._handles.append(handle)
+        return handle
+
+    def replicas(self, count: int, template: str | Path = "run.yaml", *,
+                 model: ModelServer | Fixture | None = Fixture.DEFAULT,
+                 cluster: KubernetesSource | Fixture | None = Fixture.DEFAULT,
+                 env: Mapping[str, str | None] | None = None, timeout: float = START_TIMEOUT,
+                 **config: Any) -> list[StackHandle]:
+        """`count` stacks of one config and environment, each with its own port and state directory."""
+        prepared = self._prepare(template, model, cluster, env, config)
+        handles = start_stacks(*[prepared] * count, timeout=timeout)
+        self._handles.extend(handles)
+        return handles
+
+    def _prepare(self, template: str | Path, model: ModelServer | Fixture | None,
+                 cluster: KubernetesSource | Fixture | None, env: Mapping[str, str | None] | None,
+                 config: Mapping[str, Any]) -> tuple[Path, dict[str, str | None]]:
+        llm: ModelServer | None = self._fixture("llm") if model is Fixture.DEFAULT else model
+        kube: KubernetesSource | None = self._fixture("cluster") if cluster is Fixture.DEFAULT else cluster
+        environment: dict[str, str | None] = {}
+        if llm is not None:
+            environment.update(scripted_llm_env(llm.url))
+        if kube is not None:
+            environment.update(kube.kubeconfig_env())
+        environment.update(env or {})
+        return write_config(ROOT / template, self._directory(), **config), environment
+
+    def close(self) -> None:
+        for handle in reversed(self._handles):
+            handle.close()
+        self._handles.clear()

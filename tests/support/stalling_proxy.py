@@ -16,6 +16,7 @@ class StallingProxy:
         host, port = upstream.removeprefix("http://").split("/")[0].split(":")
         self._target = (host, int(port))
         self._marker = stall_when.encode()
+        self.held = 0  # requests being held right now (each until its client gives up)
         self._ready = threading.Event()
         self._loop = asyncio.new_event_loop()
         self.url = ""
@@ -41,7 +42,11 @@ class StallingProxy:
             return
         request_line = head.split(b"\r\n", 1)[0]
         if self._marker in request_line:
-            await reader.read()  # hold the connection until the client gives up
+            self.held += 1
+            try:
+                await reader.read()  # hold the connection until the client gives up
+            finally:
+                self.held -= 1
             writer.close()
             return
         lines = [line for line in head.split(b"\r\n") if line and not line.lower().startswith(b"connection:")]

@@ -403,6 +403,76 @@ def test_mcp_bridge_overlay_points_at_the_server_read_only_with_a_token_file(lab
     assert "ARGOCD_CONTEXT_SOURCE" not in env, "the bridge does not change where the context tools read"
 
 
+MCP_BOOLEAN_FLAGS = {"--stateless", "--allow-unauthenticated"}  # argocd-mcp 0.9's flags that take no value
+
+
+def argocd_mcp_flags(args: list[str]) -> tuple[str, dict[str, list[str]]]:
+    """(subcommand, {flag: values}) of an argocd-mcp command line as its yargs reads it (`--flag value`)."""
+    command, rest = args[0], list(args[1:])
+    flags: dict[str, list[str]] = {}
+    while rest:
+        flag = rest.pop(0)
+        assert flag.startswith("--"), f"unexpected argument {flag!r}"
+        flags.setdefault(flag, []).append("true" if flag in MCP_BOOLEAN_FLAGS else rest.pop(0))
+    return command, flags
+
+
+def mounted_secret_file(pod: dict, container: dict, path: str) -> tuple[str, str]:
+    """(Secret name, key) a container reads at `path` through a Secret volume mount."""
+    mount = next(m for m in container["volumeMounts"] if path.startswith(m["mountPath"].rstrip("/") + "/"))
+    assert mount.get("readOnly") is True
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    return volume["secret"]["secretName"], path[len(mount["mountPath"].rstrip("/")) + 1:]
+
+
+@pytest.mark.parametrize("label", [h[0] for h in COMPONENT_HOSTS["deploy/overlays/mcp-for-argocd"]])
+def test_mcp_for_argocd_0_9_is_wired_as_it_reads_its_settings(label: str, tmp_root: str):
+    """What argocd-mcp 0.9.0 reads (dist/index.js): the subcommand and flags, MCP_AUTH_TOKEN (required for a
+    non-loopback --bind-address), MCP_READ_ONLY; the Host it accepts is a loopback name or an --allowed-host-header.
+    The bridge must reach it under an accepted Host, on its port, with the same token."""
+    objects = render_component("deploy/overlays/mcp-for-argocd", label, tmp_root)
+    server_pod = one(objects, "Deployment", "argocd-mcp")["spec"]["template"]
+    (server,) = server_pod["spec"]["containers"]
+    assert server["image"].rsplit(":", 1) == ["ghcr.io/argoproj-labs/mcp-for-argocd", "v0.9.0"]
+    command, flags = argocd_mcp_flags(server["args"])
+    assert command == "http" and flags["--stateless"] == ["true"]
+    assert "--allow-unauthenticated" not in flags, "the token is the lock, not an outer layer"
+    assert flags["--bind-address"] == ["0.0.0.0"], "the Pod IP: the Service must reach it"
+    server_env = {e["name"]: e for e in server["env"]}
+    token_ref = server_env["MCP_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]
+    assert "value" not in server_env["MCP_AUTH_TOKEN"] and token_ref.get("optional") is not True
+    assert server_env["MCP_READ_ONLY"]["value"] == "true"
+    assert not {"ARGOCD_API_TOKEN", "ARGOCD_BASE_URL"} & server_env.keys(), "credentials come per request"
+
+    backend_pod = one(objects, "Deployment", NAME)["spec"]["template"]["spec"]
+    (backend,) = backend_pod["containers"]
+    backend_env = {e["name"]: e.get("value") for e in backend["env"]}
+    assert "ARGOCD_MCP_AUTH_TOKEN" not in backend_env, "a mounted file, never an inline value"
+    url = backend_env["ARGOCD_MCP_URL"]
+    match = re.fullmatch(r"http://([a-z0-9.-]+):(\d+)/mcp", url)
+    assert match, url
+    host, port = match.group(1), int(match.group(2))
+    assert host in flags["--allowed-host-header"], "argocd-mcp answers 403 to any other Host"
+    assert flags["--port"] == [str(port)]
+    (container_port,) = server["ports"]
+    assert container_port["containerPort"] == port
+    service = one(objects, "Service", host.split(".")[0])
+    assert service["spec"]["selector"].items() <= server_pod["metadata"]["labels"].items()
+    (service_port,) = service["spec"]["ports"]
+    assert service_port["port"] == port and service_port["targetPort"] in (port, container_port["name"])
+    assert mounted_secret_file(backend_pod, backend, backend_env["ARGOCD_MCP_AUTH_TOKEN_FILE"]) == (
+        token_ref["name"], token_ref["key"]), "the bridge sends the very token argocd-mcp checks"
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert server[probe]["httpGet"]["path"] == "/healthz", "the one route before the token and Host checks"
+
+    policy = one(objects, "NetworkPolicy", "argocd-mcp")
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= server_pod["metadata"]["labels"].items()
+    (rule,) = policy["spec"]["ingress"]
+    (peer,) = rule["from"]
+    assert peer == {"podSelector": {"matchLabels": {"app.kubernetes.io/name": NAME}}}
+    assert rule["ports"] == [{"protocol": "TCP", "port": port}]
+
+
 def test_argocd_api_account_is_token_only_and_read_only(tmp_root: str):
     objects = render_component("deploy/overlays/argocd-api-account", "argocd-install", tmp_root)
     argocd_cm = one(objects, "ConfigMap", "argocd-cm")["data"]

@@ -39,7 +39,7 @@ async def test_the_crash_evidence_is_read_redacted_and_fitted_findings_first(clu
     assert "BackOff" in text and "CrashLoopBackOff" in text  # the event, the container state
     assert 'ConfigMap "guestbook-config" is invalid' in text  # the failed sync result
     assert text.index("## Findings") < text.index("## Logs")
-    assert 'container "web" in CrashLoopBackOff' in evidence.findings
+    assert 'container "web" in CrashLoopBackOff' in [f.title for f in evidence.findings]
     assert [secret for secret in fx.PLANTED if secret in text] == [] and evidence.redactions > 0
     assert any(r.startswith(f"Deployment {fx.APP_NS}/{fx.DEPLOYMENT}") for r in evidence.read)
 

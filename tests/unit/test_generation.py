@@ -8,7 +8,13 @@ from types import SimpleNamespace
 import pytest
 from llama_stack_api import OpenAIChatCompletionRequestWithExtraBody
 
-from llama_stack_argocd.agent.generation import Deadline, GenerationSettings, ModelTimeout, bounded, output_allowance
+from llama_stack_argocd.agent.generation import (
+    Deadline,
+    GenerationSettings,
+    ModelRound,
+    ModelTimeout,
+    output_allowance,
+)
 from llama_stack_argocd.providers.inference.config import EmbeddedSampling
 from llama_stack_argocd.providers.inference.embedded import with_sampling_defaults
 
@@ -39,7 +45,11 @@ async def model(first_after: float, gap: float, count: int, closed: list[bool]):
 
 
 async def drain(stream, settings: GenerationSettings) -> list[str]:
-    return [e.type async for e in bounded(stream, Deadline(settings))]
+    model_round = ModelRound(stream, Deadline(settings))
+    try:
+        return [e.type async for e in model_round.events()]
+    finally:
+        await model_round.closed()
 
 
 @pytest.mark.parametrize("first_after, gap, words", [(5, 0, "did not answer"), (0, 5, "stopped sending")])
@@ -64,6 +74,82 @@ def test_a_model_within_its_bounds_streams_to_the_end():
     closed: list[bool] = []
     settings = GenerationSettings(first_token_seconds=5, token_gap_seconds=5, turn_seconds=30)
     assert asyncio.run(drain(model(0, 0, 3, closed), settings)).count("response.output_text.delta") == 3
+
+
+class Connection:
+    """What the innermost layer of llama-stack's stream holds: the HTTP response of the model call."""
+
+    def __init__(self) -> None:
+        self.open = True
+
+
+async def http_layer(connection: Connection, words: int, silent: bool):
+    try:
+        for i in range(words):
+            await asyncio.sleep(10 if silent and i else 0.01)  # the read of the next chunk
+            yield event("response.output_text.delta")
+    finally:
+        connection.open = False
+
+
+async def wrapping_layer(inner):
+    """A layer above it (router, orchestrator, builtin): `async for` over the one below, no close of its own."""
+    async for item in inner:
+        yield item
+
+
+def layered(connection: Connection, keep: list, silent: bool = False):
+    inner = http_layer(connection, 10_000, silent)
+    keep.append(inner)  # something in the chain still refers to the inner layer (as llama-stack's objects do)
+    return wrapping_layer(wrapping_layer(inner))
+
+
+@pytest.mark.parametrize("leave", ["stop reading", "cancelled", "deadline"])
+def test_leaving_a_round_closes_the_innermost_connection_at_once(leave):
+    """Closing the outer generator of a chain does not close the inner ones; stopping the round does, for the
+    repetition guard (the reader stops), a client that went away (the reader is cancelled) and a bound."""
+    connection, keep = Connection(), []
+    settings = GenerationSettings(first_token_seconds=5, token_gap_seconds=0.2 if leave == "deadline" else 5)
+
+    async def turn() -> None:
+        model_round = ModelRound(layered(connection, keep, silent=leave == "deadline"), Deadline(settings))
+        events = model_round.events()
+        await anext(events)
+        if leave == "deadline":
+            with pytest.raises(ModelTimeout):
+                await anext(events)
+            await model_round.closed()
+            return
+        if leave == "stop reading":
+            await events.aclose()
+            await model_round.closed()
+            return
+        async def read() -> None:
+            async for _ in events:
+                pass
+
+        reader = asyncio.ensure_future(read())
+        await asyncio.sleep(0.05)
+        reader.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reader
+        model_round.then(lambda: asyncio.sleep(0))
+        for _ in range(50):
+            if not connection.open:
+                return
+            await asyncio.sleep(0.01)
+
+    asyncio.run(turn())
+    assert not connection.open, "the model call runs on"
+
+
+def test_a_failing_stream_fails_the_reader_with_its_own_error():
+    async def failing():
+        yield event("response.created")
+        raise RuntimeError("peer closed connection")
+
+    with pytest.raises(RuntimeError, match="peer closed connection"):
+        asyncio.run(drain(failing(), GenerationSettings()))
 
 
 def test_the_embedded_model_gets_small_model_sampling_unless_the_caller_chose():

@@ -163,7 +163,7 @@ async def test_argocd_api_failures_count_as_upstream_errors_by_kind():
     from llama_stack_argocd.context.argocd_api import ArgoCDSource
     from llama_stack_argocd.context.errors import Unavailable
     from tests.support.argocd_api import start_argocd_api
-    from tests.unit.test_context_argocd_api import APP, argocd_settings
+    from tests.unit.context.test_argocd_api import APP, argocd_settings
 
     refused = count("argocd_assistant_upstream_errors_total", upstream="argocd_api", kind="refused")
     timeouts = count("argocd_assistant_upstream_errors_total", upstream="argocd_api", kind="timeout")

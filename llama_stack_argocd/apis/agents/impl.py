@@ -6,7 +6,6 @@ tool results and already-seen attachments included. Records belong to the user w
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from llama_stack_argocd.apis.agents.models import (
     Turn,
 )
 from llama_stack_argocd.apis.agents.turns import TurnBuilder, render_turn
+from llama_stack_argocd.apis.records import OwnedRecords, Record
 from llama_stack_argocd.caller import Caller
 
 
@@ -38,30 +38,13 @@ class LegacyAgentsImpl:
         self.agent = agent
 
     async def initialize(self) -> None:
-        self.store = await kvstore_impl(self.config.kvstore)
+        store = await kvstore_impl(self.config.kvstore)
+        self.agents = OwnedRecords(store, "agent", lambda agent_id: ResourceNotFoundError(agent_id, "Agent"))
+        # agent -> its sessions: `session:<agent_id>:<session_id>`
+        self.sessions = OwnedRecords(store, "session", lambda session_id: ResourceNotFoundError(session_id, "Session"))
 
     async def shutdown(self) -> None:
         return None
-
-    # -- records ---------------------------------------------------------------------------------------------
-
-    async def _load(self, key: str, kind: str, name: str, caller: Caller) -> dict[str, Any]:
-        raw = await self.store.get(key)
-        record = json.loads(raw) if raw else None
-        if record is None or record.get("owner") != caller.principal:
-            raise ResourceNotFoundError(name, kind)
-        return record
-
-    async def _save(self, key: str, record: dict[str, Any]) -> None:
-        await self.store.set(key, json.dumps(record, default=str))
-
-    @staticmethod
-    def _agent_key(agent_id: str) -> str:
-        return f"agent:{agent_id}"
-
-    @staticmethod
-    def _session_key(agent_id: str, session_id: str) -> str:
-        return f"session:{agent_id}:{session_id}"
 
     # -- agents ----------------------------------------------------------------------------------------------
 
@@ -74,29 +57,26 @@ class LegacyAgentsImpl:
                 update={"instructions": self.agent.redacted(config.instructions or "")}
             ).model_dump(mode="json"),
             "created_at": datetime.now(UTC).isoformat(),
-            "owner": caller.principal,
         }
-        await self._save(self._agent_key(agent_id), record)
+        await self.agents.create(agent_id, owner=caller.principal, record=record)
         return agent_id
 
     async def get_agent(self, agent_id: str, caller: Caller) -> Agent:
-        return Agent.model_validate(await self._load(self._agent_key(agent_id), "Agent", agent_id, caller))
+        return Agent.model_validate(await self.agents.get(agent_id, owner=caller.principal))
 
     async def list_agents(self, caller: Caller) -> Page:
-        records = [json.loads(v) for v in await self.store.values_in_range("agent:", "agent:\xff")]
-        mine = [Agent.model_validate(r).model_dump(mode="json") for r in records if r.get("owner") == caller.principal]
-        return Page(data=mine)
+        mine = await self.agents.owned_by(caller.principal)
+        return Page(data=[Agent.model_validate(r).model_dump(mode="json") for r in mine])
 
     async def delete_agent(self, agent_id: str, caller: Caller) -> None:
-        await self._load(self._agent_key(agent_id), "Agent", agent_id, caller)
-        for key in await self.store.keys_in_range(f"session:{agent_id}:", f"session:{agent_id}:\xff"):
-            await self.store.delete(key)
-        await self.store.delete(self._agent_key(agent_id))
+        await self.agents.get(agent_id, owner=caller.principal)
+        await self.sessions.purge(agent_id)
+        await self.agents.delete(agent_id, owner=caller.principal)
 
     # -- sessions --------------------------------------------------------------------------------------------
 
     async def create_session(self, agent_id: str, session_name: str, caller: Caller) -> str:
-        await self._load(self._agent_key(agent_id), "Agent", agent_id, caller)
+        await self.agents.get(agent_id, owner=caller.principal)
         session_id = str(uuid.uuid4())
         record = {
             "session_id": session_id,
@@ -104,24 +84,20 @@ class LegacyAgentsImpl:
             "started_at": datetime.now(UTC).isoformat(),
             "turns": [],
             "last_response_id": None,
-            "owner": caller.principal,
         }
-        await self._save(self._session_key(agent_id, session_id), record)
+        await self.sessions.create(agent_id, session_id, owner=caller.principal, record=record)
         return session_id
 
     async def get_session(self, agent_id: str, session_id: str, caller: Caller) -> Session:
-        record = await self._load(self._session_key(agent_id, session_id), "Session", session_id, caller)
-        return Session.model_validate(record)
+        return Session.model_validate(await self.sessions.get(agent_id, session_id, owner=caller.principal))
 
     async def list_sessions(self, agent_id: str, caller: Caller) -> Page:
-        await self._load(self._agent_key(agent_id), "Agent", agent_id, caller)
-        values = await self.store.values_in_range(f"session:{agent_id}:", f"session:{agent_id}:\xff")
-        sessions = [Session.model_validate(json.loads(v)).model_dump(mode="json") for v in values]
-        return Page(data=sessions)
+        await self.agents.get(agent_id, owner=caller.principal)
+        sessions = await self.sessions.owned_by(caller.principal, agent_id)
+        return Page(data=[Session.model_validate(r).model_dump(mode="json") for r in sessions])
 
     async def delete_session(self, agent_id: str, session_id: str, caller: Caller) -> None:
-        await self._load(self._session_key(agent_id, session_id), "Session", session_id, caller)
-        await self.store.delete(self._session_key(agent_id, session_id))
+        await self.sessions.delete(agent_id, session_id, owner=caller.principal)
 
     async def get_turn(self, agent_id: str, session_id: str, turn_id: str, caller: Caller) -> Turn:
         session = await self.get_session(agent_id, session_id, caller)
@@ -136,8 +112,7 @@ class LegacyAgentsImpl:
         self, agent_id: str, session_id: str, body: CreateTurnRequest, caller: Caller
     ) -> AsyncIterator[dict[str, Any]] | Turn:
         agent = await self.get_agent(agent_id, caller)
-        session_key = self._session_key(agent_id, session_id)
-        session = await self._load(session_key, "Session", session_id, caller)
+        session = await self.sessions.get(agent_id, session_id, owner=caller.principal)
         request = AgentRequest(
             model=agent.agent_config.model,
             question="\n\n".join(m.text() for m in body.messages if m.role == "user"),
@@ -154,7 +129,7 @@ class LegacyAgentsImpl:
         # The session keeps the question as the agent redacted it (the user's messages, joined), never the raw text.
         stored = [Message(role="user", content=request.question or "")]
         builder = TurnBuilder(session_id=session_id, input_messages=stored)
-        chunks = self._recorded(render_turn(events, builder), builder, session_key)
+        chunks = self._recorded(render_turn(events, builder), builder, (agent_id, session_id), caller)
         if body.stream:
             return chunks
         async for _ in chunks:
@@ -164,14 +139,17 @@ class LegacyAgentsImpl:
         return builder.turn()
 
     async def _recorded(
-        self, chunks: AsyncIterator[dict[str, Any]], builder: TurnBuilder, session_key: str
+        self, chunks: AsyncIterator[dict[str, Any]], builder: TurnBuilder, session: tuple[str, str], caller: Caller
     ) -> AsyncIterator[dict[str, Any]]:
-        """Stream the chunks; once the turn is complete, store it and move the session to its last response."""
+        """Stream the chunks; once the turn is complete, store it and move the session to its last response (the
+        session as it is then: one deleted meanwhile stays deleted)."""
         async for chunk in chunks:
             yield chunk
         if builder.response_id and not builder.error:
-            session = json.loads(await self.store.get(session_key) or "null")
-            if session is not None:
-                session["last_response_id"] = builder.response_id
-                session["turns"].append(builder.turn().model_dump(mode="json"))
-                await self._save(session_key, session)
+            response_id, turn = builder.response_id, builder.turn().model_dump(mode="json")
+
+            def append(record: Record) -> None:
+                record["last_response_id"] = response_id
+                record["turns"].append(turn)
+
+            await self.sessions.update(*session, owner=caller.principal, change=append)

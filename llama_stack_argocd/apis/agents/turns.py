@@ -1,7 +1,9 @@
 """Renders one agent turn in the Agents dialect: `{"event": {"payload": ...}}` chunks, or the finished Turn.
 
 The extension appends `payload.delta.text` of `step_progress` events whose delta type is `text`; tool activity is
-reported as tool-call deltas and tool-execution steps, which it skips, so no tool text lands in the chat.
+reported as tool-call deltas and tool-execution steps, which it skips, and as a short text delta (the activity line
+of `agent/activity.py`) that it shows. That line is stream-only: the stored turn's answer never holds it, and the
+next turn continues the stored Responses chain, so the model never reads it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from llama_stack_argocd.agent.activity import line_for
 from llama_stack_argocd.agent.events import AgentEvent, Failed, Finished, TextDelta, ToolCall, ToolResult
 from llama_stack_argocd.apis.agents.models import CompletionMessage, Message, Turn
 
@@ -41,6 +44,7 @@ class TurnBuilder:
     response_id: str | None = None
     error: str | None = None
     error_status: int = 502
+    stop_reason: str = "end_of_turn"  # "out_of_tokens" once the model ran out of output tokens
 
     def close_inference_step(self) -> dict[str, Any]:
         step = {
@@ -51,7 +55,7 @@ class TurnBuilder:
             "completed_at": _now().isoformat(),
             "model_response": CompletionMessage(
                 content="".join(self.step_text),
-                stop_reason="end_of_message" if self.pending_calls else "end_of_turn",
+                stop_reason="end_of_message" if self.pending_calls else self.stop_reason,
                 tool_calls=[_tool_call(c) for c in self.pending_calls],
             ).model_dump(mode="json"),
         }
@@ -67,7 +71,7 @@ class TurnBuilder:
             session_id=self.session_id,
             input_messages=self.input_messages,
             steps=self.steps,
-            output_message=CompletionMessage(content="".join(self.text)),
+            output_message=CompletionMessage(content="".join(self.text), stop_reason=self.stop_reason),
             started_at=self.started_at,
             completed_at=_now(),
         )
@@ -98,8 +102,11 @@ async def render_turn(events: AsyncIterator[AgentEvent], builder: TurnBuilder) -
                     step_id=builder.step_id,
                     delta={"type": "tool_call", "tool_call": _tool_call(event), "parse_status": "succeeded"},
                 )
+                yield _activity(builder, event)
             case ToolResult():
                 results.append(event)
+                if event.is_error:
+                    yield _activity(builder, event)
                 if len(results) < len(builder.pending_calls):
                     continue
                 yield _chunk("step_complete", step_type="inference", step_id=builder.step_id,
@@ -111,12 +118,32 @@ async def render_turn(events: AsyncIterator[AgentEvent], builder: TurnBuilder) -
                 yield _chunk("step_start", step_type="inference", step_id=builder.step_id, metadata={})
             case Finished(response=response):
                 builder.response_id = response.id
+                builder.stop_reason = stop_reason(response)
                 yield _chunk("step_complete", step_type="inference", step_id=builder.step_id,
                              step_details=builder.close_inference_step())
                 yield _chunk("turn_complete", turn=builder.turn().model_dump(mode="json"))
             case Failed(message=message, status=status):
                 builder.error, builder.error_status = message, status
                 yield {"error": {"message": message, "code": str(status)}}
+
+
+# Responses' reasons for an answer cut at the output-token limit (llama-stack's builtin says "length", OpenAI
+# "max_output_tokens"); the legacy Agents schema has one value for it.
+_OUT_OF_TOKENS = {"length", "max_output_tokens"}
+
+
+def stop_reason(response: Any) -> str:
+    """The legacy Agents `stop_reason` of a finished round: `out_of_tokens` when the output-token limit cut it."""
+    details = getattr(response, "incomplete_details", None)
+    if getattr(response, "status", None) == "incomplete" and getattr(details, "reason", None) in _OUT_OF_TOKENS:
+        return "out_of_tokens"
+    return "end_of_turn"
+
+
+def _activity(builder: TurnBuilder, event: ToolCall | ToolResult) -> dict[str, Any]:
+    """The activity line as a text delta of the current step, kept out of the step's and the turn's text."""
+    text = line_for(event) or ""
+    return _chunk("step_progress", step_type="inference", step_id=builder.step_id, delta={"type": "text", "text": text})
 
 
 def _tool_step(builder: TurnBuilder, results: list[ToolResult]) -> dict[str, Any]:

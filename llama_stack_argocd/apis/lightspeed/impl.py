@@ -22,6 +22,7 @@ from llama_stack_argocd.agent.core import AgentRequest, ArgoCDAgent
 from llama_stack_argocd.apis.lightspeed.config import LightspeedConfig
 from llama_stack_argocd.apis.lightspeed.models import FeedbackRequest, QueryRequest, QueryResponse
 from llama_stack_argocd.apis.lightspeed.render import TurnRecord, json_events, plain_text
+from llama_stack_argocd.apis.records import OwnedRecords, Record
 from llama_stack_argocd.bridge.credentials import token_in_mcp_headers
 from llama_stack_argocd.caller import Caller
 
@@ -44,7 +45,9 @@ class LightspeedImpl:
         self.models = models
 
     async def initialize(self) -> None:
-        self.store = await kvstore_impl(self.config.kvstore)
+        self.store = await kvstore_impl(self.config.kvstore)  # feedback records
+        self.conversations = OwnedRecords(self.store, "conversation", lambda conversation_id: ols_error(
+            404, "Conversation not found", f"No conversation {conversation_id} for this user."))
 
     async def shutdown(self) -> None:
         return None
@@ -75,14 +78,9 @@ class LightspeedImpl:
     # -- conversations ---------------------------------------------------------------------------------------
 
     @staticmethod
-    def _key(conversation_id: str) -> str:
-        return f"conversation:{conversation_id}"
-
-    @staticmethod
-    def _new(conversation_id: str, caller: Caller) -> dict[str, Any]:
+    def _new(conversation_id: str) -> Record:
         return {
             "conversation_id": conversation_id,
-            "owner": caller.principal,
             "last_response_id": None,
             "topic_summary": "",
             "created_at": time.time(),
@@ -90,19 +88,15 @@ class LightspeedImpl:
             "chat_history": [],
         }
 
-    async def _conversation(self, conversation_id: str, caller: Caller, create: bool = False) -> dict[str, Any]:
-        raw = await self.store.get(self._key(conversation_id))
-        if raw is None and create:
-            return self._new(conversation_id, caller)
-        record = json.loads(raw) if raw else None
-        if record is None or record["owner"] != caller.principal:
-            raise ols_error(404, "Conversation not found", f"No conversation {conversation_id} for this user.")
-        return record
+    async def _conversation(self, conversation_id: str, caller: Caller, create: bool = False) -> Record:
+        """The caller's conversation; with `create`, a new one (stored with its first turn) when there is none by
+        that id. An id another user holds is not found either way: never continued, overwritten or revealed."""
+        return await self.conversations.get(conversation_id, owner=caller.principal,
+                                            missing=self._new(conversation_id) if create else None)
 
     async def list_conversations(self, caller: Caller) -> dict[str, Any]:
-        records = [json.loads(v) for v in await self.store.values_in_range("conversation:", "conversation:\xff")]
         mine = sorted(
-            (r for r in records if r["owner"] == caller.principal),
+            await self.conversations.owned_by(caller.principal),
             key=lambda r: r["last_message_timestamp"],
             reverse=True,
         )
@@ -123,21 +117,22 @@ class LightspeedImpl:
         return {"conversation_id": conversation_id, "chat_history": record["chat_history"]}
 
     async def delete_conversation(self, conversation_id: str, caller: Caller) -> dict[str, Any]:
-        await self._conversation(conversation_id, caller)
-        await self.store.delete(self._key(conversation_id))
+        await self.conversations.delete(conversation_id, owner=caller.principal)
         return {"conversation_id": conversation_id, "response": "Conversation deleted successfully", "success": True}
 
     async def update_conversation(self, conversation_id: str, topic: str, caller: Caller) -> dict[str, Any]:
-        record = await self._conversation(conversation_id, caller)
-        record["topic_summary"] = topic
-        await self.store.set(self._key(conversation_id), json.dumps(record))
+        def retitle(record: Record) -> None:
+            record["topic_summary"] = topic
+
+        if await self.conversations.update(conversation_id, owner=caller.principal, change=retitle) is None:
+            raise self.conversations.not_found(conversation_id)
         return {"conversation_id": conversation_id, "success": True, "message": "Topic summary updated"}
 
     # -- questions -------------------------------------------------------------------------------------------
 
     async def _start(
         self, body: QueryRequest, caller: Caller
-    ) -> tuple[dict[str, Any], AgentRequest, AsyncIterator[Any]]:
+    ) -> tuple[Record, AgentRequest, AsyncIterator[Any]]:
         model = await self.resolve_model(body.provider, body.model)
         conversation = await self._conversation(body.conversation_id or str(uuid.uuid4()), caller, create=True)
         request = AgentRequest(
@@ -155,28 +150,29 @@ class LightspeedImpl:
         events = await self.agent.start(request)  # redacts the request: what is saved is what the model got
         return conversation, request, events
 
-    async def _save(self, started: dict[str, Any], question: str, record: TurnRecord) -> None:
+    async def _save(self, started: Record, question: str, record: TurnRecord) -> None:
         """Append the turn to the conversation as it is now, not as it was when the turn started: a topic set or a
-        deletion made while the answer streamed stands (a deleted conversation is not brought back)."""
+        deletion made while the answer streamed stands (a deleted conversation is not brought back; a new one is
+        stored with its first turn)."""
         if record.error or not record.response_id:
             return
-        raw = await self.store.get(self._key(started["conversation_id"]))
-        if raw is None and started["chat_history"]:
-            return
-        conversation = json.loads(raw) if raw else started
-        if conversation["owner"] != started["owner"]:
-            return
-        conversation["last_response_id"] = record.response_id
-        conversation["last_message_timestamp"] = time.time()
-        conversation["topic_summary"] = conversation["topic_summary"] or question[:80]
-        conversation["chat_history"].append(
-            {
-                "messages": [{"type": "user", "content": question}, {"type": "assistant", "content": "".join(record.text)}],
-                "tool_calls": [c.model_dump() for c in record.tool_calls],
-                "tool_results": [r.model_dump() for r in record.tool_results],
-            }
-        )
-        await self.store.set(self._key(conversation["conversation_id"]), json.dumps(conversation))
+        response_id = record.response_id
+
+        def append(conversation: Record) -> None:
+            conversation["last_response_id"] = response_id
+            conversation["last_message_timestamp"] = time.time()
+            conversation["topic_summary"] = conversation["topic_summary"] or question[:80]
+            conversation["chat_history"].append(
+                {
+                    "messages": [{"type": "user", "content": question},
+                                 {"type": "assistant", "content": "".join(record.text)}],
+                    "tool_calls": [c.model_dump() for c in record.tool_calls],
+                    "tool_results": [r.model_dump() for r in record.tool_results],
+                }
+            )
+
+        await self.conversations.update(started["conversation_id"], owner=started["owner"], change=append,
+                                        missing=None if started["chat_history"] else started)
 
     async def query(self, body: QueryRequest, caller: Caller) -> QueryResponse:
         conversation, request, events = await self._start(body, caller)

@@ -1,7 +1,8 @@
 """The three Lightspeed answer forms of one agent turn: plain text, the OLS JSON event stream, one object.
 
 Plain text is what the extension renders (raw bytes appended and shown as Markdown), so tool activity there is a
-short readable line and errors are written in-band; the JSON stream follows OLS event shapes.
+short readable line (`agent/activity.py`, worded as in the other dialects) and errors are written in-band; the
+JSON stream follows OLS event shapes.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from llama_stack_argocd.agent.activity import line_for
 from llama_stack_argocd.agent.events import AgentEvent, Failed, Finished, TextDelta, ToolCall, ToolResult, TurnReport
 from llama_stack_argocd.apis.lightspeed.models import QueryResponse, ToolCallSummary, ToolResultSummary
 
@@ -57,29 +59,17 @@ class TurnRecord:
         )
 
 
-def _brief(arguments: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in arguments.items() if v not in (None, "", False))
-
-
 async def plain_text(events: AsyncIterator[AgentEvent], record: TurnRecord) -> AsyncIterator[str]:
     async for event in events:
         record.observe(event)
         match event:
             case TextDelta(text=text):
                 yield text
-            case ToolCall(name=name, arguments=arguments):
-                yield f"\n_Looking up `{name}` ({_brief(arguments)})_\n\n"
-            case ToolResult(name=name, is_error=True, output=output):
-                yield f"\n_`{name}` failed: {_error_message(output)}_\n\n"
+            case ToolCall() | ToolResult():
+                if line := line_for(event):
+                    yield line
             case Failed(message=message):
                 yield f"\n\nError: {message}\n"
-
-
-def _error_message(output: str) -> str:
-    try:
-        return str(json.loads(output).get("message", output))
-    except (ValueError, AttributeError):
-        return output[:300]
 
 
 def _sse(event: str, data: dict[str, Any], **extra: Any) -> str:

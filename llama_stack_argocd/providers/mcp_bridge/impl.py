@@ -5,6 +5,11 @@ This adapter adds what the bridge is for: only the tools the policy offers, the 
 every call before it leaves, credentials chosen here (the caller's own Argo CD token when one came with the
 request, else the distribution's read-only one) and sent as headers only, and answers redacted. Every failure is
 a tool result the model can read; tokens appear in no tool result, error or log line.
+
+mcp-for-argocd 0.9 answers 401 without the bearer token its MCP_AUTH_TOKEN asks for, and 403 to a Host it was not
+told to accept (`--allowed-host-header`). Both are the distribution's settings, not the caller's doing: they become
+`AccessDenied` errors naming the setting to fix (llama-stack then logs them and leaves the group out of the listing,
+instead of answering the caller 401), never an authentication challenge to the caller.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from llama_stack.providers.utils.tools.mcp import invoke_mcp_tool, list_mcp_tools
 from llama_stack_api import (
@@ -26,7 +32,7 @@ from llama_stack_api import (
 
 from llama_stack_argocd.bridge import policy
 from llama_stack_argocd.caller import current_caller
-from llama_stack_argocd.context.errors import ContextError, OutOfScope, Unavailable
+from llama_stack_argocd.context.errors import AccessDenied, ContextError, OutOfScope, Unavailable
 from llama_stack_argocd.context.redaction import Redactor
 from llama_stack_argocd.observability.metrics import exception_kind, upstream_error
 from llama_stack_argocd.providers.mcp_bridge.config import ArgoCDMCPConfig
@@ -65,6 +71,9 @@ class ArgoCDMCPToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
         except Exception as error:
             upstream_error("mcp", exception_kind(error) or "other")
             self._listing_paused_until = time.monotonic() + self.config.retry_after_seconds
+            refusal = self._refusal(error, mcp_endpoint.uri)
+            if refusal is not None:
+                raise refusal from None
             raise
         tools = []
         for tool in listed.data:
@@ -115,7 +124,9 @@ class ArgoCDMCPToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
             return failure(Unavailable(f"The Argo CD MCP server did not answer {tool_name} in time."))
         except Exception as error:  # noqa: BLE001 - connection refused, protocol errors: the model hears of it
             upstream_error("mcp", exception_kind(error) or "other")
-            return failure(Unavailable(f"The Argo CD MCP server could not run {tool_name}: {_safe(error, self)}"))
+            refusal = self._refusal(error, str(metadata.get("endpoint", "")))
+            return failure(refusal or Unavailable(f"The Argo CD MCP server could not run {tool_name}: "
+                                                  f"{_safe(error, self)}"))
         text = "\n".join(getattr(item, "text", "") for item in _items(result.content))
         redacted = Redactor().redact_text(text)
         return ToolInvocationResult(
@@ -137,14 +148,56 @@ class ArgoCDMCPToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
         return headers
 
     def _inbound(self) -> str | None:
-        return self.config.mcp_auth_token.get_secret_value() if self.config.mcp_auth_token else None
+        return self.config.inbound_token()
+
+    def _refusal(self, error: BaseException, endpoint: str) -> AccessDenied | None:
+        """mcp-for-argocd refusing the bridge itself (401: its bearer token, 403: the Host): what to fix, or None."""
+        status = _http_status(error)
+        if status == 401:
+            configured = self.config.mcp_auth_token_file or self.config.mcp_auth_token
+            problem = "refused the bridge's bearer token" if configured else "asks for a bearer token and none is set"
+            return AccessDenied(
+                f"The Argo CD MCP server {problem} (401): set ARGOCD_MCP_AUTH_TOKEN_FILE (or ARGOCD_MCP_AUTH_TOKEN; "
+                "mcp_auth_token_file / mcp_auth_token) to the value of its MCP_AUTH_TOKEN.",
+                hint="The Argo CD MCP tools are unavailable until the assistant's configuration is fixed.")
+        if status == 403:
+            host = urlsplit(endpoint).hostname or endpoint
+            return AccessDenied(
+                f"The Argo CD MCP server refused the request's Host or Origin (403): start it with "
+                f"--allowed-host-header {host} (the host of ARGOCD_MCP_URL).",
+                hint="The Argo CD MCP tools are unavailable until the assistant's configuration is fixed.")
+        return None
 
     def secrets(self) -> list[str]:
         caller = current_caller()
-        values = [self.config.server_token(), self._inbound()]
+        try:
+            inbound = self._inbound()
+        except ValueError:  # an unreadable token file: nothing of it can be in a message
+            inbound = None
+        values = [self.config.server_token(), inbound]
         if caller and caller.argocd_token:
             values.append(caller.argocd_token.get_secret_value())
         return [v for v in values if v]
+
+
+def _http_status(error: BaseException) -> int | None:
+    """The HTTP status of the response that caused `error`, looking through causes and exception groups.
+
+    Duck-typed on `.response.status_code` (httpx's HTTPStatusError, or httpx2's, which OGX's MCP client raises)."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        status = getattr(getattr(current, "response", None), "status_code", None)
+        if isinstance(status, int):
+            return status
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return None
 
 
 def _items(content: Any) -> list[Any]:

@@ -3,7 +3,10 @@
 Rules from the extension's client: every SSE message is JSON; only output-text events carry a top-level
 `delta` (the client appends every `delta` it sees); `response.completed` carries the id to chain from; a failure
 mid-stream is `{"error": {"message": ...}}`. Server-side tool calls are shown as `mcp_call` items (executed by
-the server, like a remote MCP tool), never as client-side `function_call`s.
+the server, like a remote MCP tool), never as client-side `function_call`s, each with its activity line
+(`agent/activity.py`) as a reasoning summary: a `delta` the extension shows, and no answer text for other clients.
+Those reasoning items are stream-only: neither the final response nor the stored one holds them, so a later turn
+replays none of them to the model.
 """
 
 from __future__ import annotations
@@ -23,9 +26,17 @@ from llama_stack_api import (
     OpenAIResponseObjectStreamResponseMcpCallInProgress,
     OpenAIResponseObjectStreamResponseOutputItemAdded,
     OpenAIResponseObjectStreamResponseOutputItemDone,
+    OpenAIResponseObjectStreamResponseReasoningSummaryPartAdded,
+    OpenAIResponseObjectStreamResponseReasoningSummaryPartDone,
+    OpenAIResponseObjectStreamResponseReasoningSummaryTextDelta,
+    OpenAIResponseObjectStreamResponseReasoningSummaryTextDone,
+    OpenAIResponseContentPartReasoningSummary,
     OpenAIResponseOutputMessageMCPCall,
+    OpenAIResponseOutputMessageReasoningItem,
+    OpenAIResponseOutputMessageReasoningSummary,
 )
 
+from llama_stack_argocd.agent.activity import line_for
 from llama_stack_argocd.agent.attachments import split_inline
 from llama_stack_argocd.agent.core import AgentRequest
 from llama_stack_argocd.agent.events import (
@@ -107,15 +118,25 @@ def _is_approval(item: Any) -> bool:
 
 
 async def stream_events(events: AsyncIterator[AgentEvent]) -> AsyncIterator[Any]:
-    """Render one agent turn as a single Responses event stream."""
-    sequence, output_index, response_id = 0, 0, ""
+    """Render one agent turn as a single Responses event stream.
+
+    The turn's rounds, the diagnosis block and the server-side calls become one response: each item gets the next
+    output index when it first appears, and every event about it carries that index (a round of the builtin counts
+    its own items from 0), so a client that builds the response from the stream puts each delta in its item.
+    """
+    sequence, response_id = 0, ""
     emitted: set[str] = set()
     tool_items: list[OpenAIResponseOutputMessageMCPCall] = []
+    placed: dict[str, int] = {}  # item id -> its output index in this stream
 
     def numbered(event: Any) -> Any:
         nonlocal sequence
         sequence += 1
-        return event.model_copy(update={"sequence_number": sequence})
+        update: dict[str, Any] = {"sequence_number": sequence}
+        item_id = getattr(event, "item_id", None) or getattr(getattr(event, "item", None), "id", None)
+        if item_id and hasattr(event, "output_index"):
+            update["output_index"] = placed.setdefault(item_id, len(placed))
+        return event.model_copy(update=update)
 
     async for event in events:
         match event:
@@ -127,23 +148,16 @@ async def stream_events(events: AsyncIterator[AgentEvent]) -> AsyncIterator[Any]
                     continue
                 emitted.add(kind)
                 response_id = getattr(getattr(raw, "response", None), "id", response_id)
-                if hasattr(raw, "output_index"):
-                    output_index = max(output_index, raw.output_index + 1)
                 yield numbered(raw)
             case ToolCall():
+                for shown in _activity(line_for(event) or "", f"rs_{event.call_id}", response_id):
+                    yield numbered(shown)
                 item = _mcp_item(event)
                 tool_items.append(item)
-                yield numbered(
-                    OpenAIResponseObjectStreamResponseOutputItemAdded(
-                        response_id=response_id, item=item, output_index=output_index, sequence_number=0
-                    )
-                )
-                yield numbered(
-                    OpenAIResponseObjectStreamResponseMcpCallInProgress(
-                        item_id=item.id, output_index=output_index, sequence_number=0
-                    )
-                )
-                output_index += 1
+                yield numbered(OpenAIResponseObjectStreamResponseOutputItemAdded(
+                    response_id=response_id, item=item, output_index=0, sequence_number=0))
+                yield numbered(OpenAIResponseObjectStreamResponseMcpCallInProgress(
+                    item_id=item.id, output_index=0, sequence_number=0))
             case ToolResult():
                 done = _mcp_item(event)
                 tool_items[:] = [done if t.id == done.id else t for t in tool_items]
@@ -151,18 +165,17 @@ async def stream_events(events: AsyncIterator[AgentEvent]) -> AsyncIterator[Any]
                     OpenAIResponseObjectStreamResponseMcpCallCompleted
                 )
                 yield numbered(status(sequence_number=0))
-                yield numbered(
-                    OpenAIResponseObjectStreamResponseOutputItemDone(
-                        response_id=response_id, item=done, output_index=output_index - 1, sequence_number=0
-                    )
-                )
+                yield numbered(OpenAIResponseObjectStreamResponseOutputItemDone(
+                    response_id=response_id, item=done, output_index=0, sequence_number=0))
+                if event.is_error:
+                    for shown in _activity(line_for(event) or "", f"rs_{event.call_id}_failed", response_id):
+                        yield numbered(shown)
             case ApprovalRequested():
                 request_item = _approval_item(event)
                 for shown in (OpenAIResponseObjectStreamResponseOutputItemAdded,
                               OpenAIResponseObjectStreamResponseOutputItemDone):
-                    yield numbered(shown(response_id=response_id, item=request_item, output_index=output_index,
+                    yield numbered(shown(response_id=response_id, item=request_item, output_index=0,
                                          sequence_number=0))
-                output_index += 1
             case Finished():
                 final = _final_response(event, tool_items)
                 closing = _CLOSING.get(final.status, OpenAIResponseObjectStreamResponseCompleted)
@@ -185,6 +198,31 @@ async def collect_response(events: AsyncIterator[AgentEvent]) -> OpenAIResponseO
     raise TurnFailure("The agent ended without an answer.")
 
 
+def _activity(line: str, item_id: str, response_id: str, output_index: int = 0) -> list[Any]:
+    """One activity line as a complete reasoning item with one summary part: added, its text, done (the stream
+    numbers its output index)."""
+    def item(status: str, summary: list[OpenAIResponseOutputMessageReasoningSummary]) -> Any:
+        return OpenAIResponseOutputMessageReasoningItem(id=item_id, summary=summary, status=status)
+
+    where = {"item_id": item_id, "output_index": output_index, "sequence_number": 0}
+    part = OpenAIResponseContentPartReasoningSummary(text=line)
+    return [
+        OpenAIResponseObjectStreamResponseOutputItemAdded(
+            response_id=response_id, item=item("in_progress", []), output_index=output_index, sequence_number=0
+        ),
+        OpenAIResponseObjectStreamResponseReasoningSummaryPartAdded(
+            part=OpenAIResponseContentPartReasoningSummary(text=""), summary_index=0, **where
+        ),
+        OpenAIResponseObjectStreamResponseReasoningSummaryTextDelta(delta=line, summary_index=0, **where),
+        OpenAIResponseObjectStreamResponseReasoningSummaryTextDone(text=line, summary_index=0, **where),
+        OpenAIResponseObjectStreamResponseReasoningSummaryPartDone(part=part, summary_index=0, **where),
+        OpenAIResponseObjectStreamResponseOutputItemDone(
+            response_id=response_id, item=item("completed", [OpenAIResponseOutputMessageReasoningSummary(text=line)]),
+            output_index=output_index, sequence_number=0,
+        ),
+    ]
+
+
 def _mcp_item(event: ToolCall | ToolResult) -> OpenAIResponseOutputMessageMCPCall:
     item = OpenAIResponseOutputMessageMCPCall(
         id=f"mcp_{event.call_id}",
@@ -204,9 +242,11 @@ def _approval_item(event: ApprovalRequested) -> OpenAIResponseMCPApprovalRequest
 
 
 def _final_response(event: Finished, tool_items: list[OpenAIResponseOutputMessageMCPCall]) -> OpenAIResponseObject:
-    """The last round's response with the server-side calls first; calls waiting for approval shown as requests."""
+    """The last round's response with the server-side calls first (after the diagnosis block, as streamed); calls
+    waiting for approval shown as requests."""
     response: OpenAIResponseObject = event.response
     metadata = {**(response.metadata or {}), **event.report.as_metadata()}
-    output = [o for o in response.output if getattr(o, "call_id", None) not in event.held_calls]
+    preface = [event.preface] if event.preface is not None else []
+    output = [o for o in response.output if getattr(o, "call_id", None) not in event.held_calls and o not in preface]
     approvals = [_approval_item(a) for a in event.approvals]
-    return response.model_copy(update={"output": [*tool_items, *approvals, *output], "metadata": metadata})
+    return response.model_copy(update={"output": [*preface, *tool_items, *approvals, *output], "metadata": metadata})

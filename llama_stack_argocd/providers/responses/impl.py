@@ -25,6 +25,7 @@ from llama_stack_argocd.context.redaction import Redactor
 from llama_stack_argocd.providers.mcp_bridge.impl import PROVIDER_ID as MCP_PROVIDER_ID
 from llama_stack_argocd.providers.responses.config import ArgoCDResponsesConfig
 from llama_stack_argocd.providers.responses.dialect import agent_request_from, collect_response, stream_events
+from llama_stack_argocd.providers.responses.upstream import ReportingInference
 from llama_stack_argocd.providers.tool_runtime.impl import running_context_service
 from llama_stack_argocd.providers.toolgroups import BRIDGE_TOOLGROUP, CONTEXT_TOOLGROUP
 from llama_stack_argocd.security.quota import TABLE as QUOTA_TABLE
@@ -37,6 +38,7 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
 
     async def initialize(self) -> None:
         verify_route_overlays()
+        self.inference_api = ReportingInference(self.inference_api)  # a broken model stream says why (upstream.py)
         await super().initialize()
         filters = self.config.redaction_filters
         allowed = self.config.allowed_urls or []
