@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks import observability
+from benchmarks import evidence_latency, observability
 from llama_stack_argocd.agent.history import history_tokens, trim
 from llama_stack_argocd.context.argocd_api import ArgoCDSource
 from llama_stack_argocd.context.budget import HISTORY, Budget
@@ -168,6 +168,7 @@ def main() -> None:
             for name in configs:
                 print(f"  {name:28} {percentiles(starts[name])}   RSS {statistics.median(rss[name]):.0f} MB")
             side_by_side({"KUBECONFIG": cluster["kubeconfig"]}, Path(tmp))
+            evidence_latency.report(cluster["kubeconfig"], Path(tmp))
             scale_out(env, Path(tmp))
     history_trimming()
     observability.report()

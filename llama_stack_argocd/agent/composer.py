@@ -8,14 +8,18 @@ the tools use. Tool results get their own share of the budget.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from llama_stack_argocd.agent.attachments import Attachment, AttachmentKind
 from llama_stack_argocd.context.budget import ATTACHMENTS, HISTORY, INSTRUCTIONS, TOOL_RESULTS, Budget, cut_text
 from llama_stack_argocd.context.digest import build_context
+from llama_stack_argocd.context.evidence import Collected, Evidence, EvidenceGatherer
 from llama_stack_argocd.context.findings import Finding
 from llama_stack_argocd.context.redaction import Redactor
+
+EVIDENCE_HISTORY_FRACTION = 2 / 3  # of the history's share for the first message: the answer needs the rest
+MIN_EVIDENCE_TOKENS = 300  # below this the findings alone do not fit; the attachments and the tools then suffice
 
 
 @dataclass
@@ -27,6 +31,13 @@ class Composed:
     redactions: int = 0
     truncated: bool = False
     findings: list[Finding] = field(default_factory=list)  # the analyzers' findings, ordered, the decisive first
+    sections: list[str] = field(default_factory=list)
+    lead: int = 0  # sections before the context: the question and the focus line
+
+    def with_evidence(self, evidence: str) -> None:
+        """Put what the agent read itself right after the question, ahead of the attachments."""
+        self.sections.insert(self.lead, evidence)
+        self.text = "\n\n".join(self.sections)
 
 
 @dataclass(frozen=True)
@@ -63,7 +74,9 @@ class ContextComposer:
         model: str | None = None,
         instructions: str = "",
         history_tokens: int = 0,
+        evidence: str | None = None,
     ) -> Composed:
+        """`evidence` (what the agent read itself, already fitted) goes first; the attachments get what it left."""
         redactor = self._redactor_factory()
         composed = Composed(text="")
         fresh: dict[AttachmentKind, list[Attachment]] = {}
@@ -74,11 +87,16 @@ class ContextComposer:
             else:
                 fresh.setdefault(attachment.kind, []).append(attachment)
                 composed.fingerprints.add(attachment.fingerprint)
-        sections = [redactor.redact_text(question)] if question else []
+        sections = [redactor.redact_text(evidence)] if evidence else []
+        if question:
+            sections.append(redactor.redact_text(question))
         if focus:
             sections.append(focus)
+        composed.lead = len(sections)
         budget = self.budget(model)
         room = self.allocation(budget, instructions, history_tokens).attachments
+        if evidence:
+            room = max(0, room - budget.count(evidence) - 2)
         if any(kind is not AttachmentKind.OTHER for kind in fresh):
             digest = build_context(
                 manifest=_first(fresh, AttachmentKind.MANIFEST, redactor),
@@ -97,6 +115,7 @@ class ContextComposer:
         if repeated:
             names = ", ".join(a.label for a in repeated)
             sections.append(f"(Unchanged since earlier in this conversation, not repeated: {names}.)")
+        composed.sections = sections
         composed.text = "\n\n".join(sections)
         composed.sent = sum(len(v) for v in fresh.values())
         composed.deduplicated = len(repeated)
@@ -118,6 +137,28 @@ class ContextComposer:
         })
         history_room = max(grants[HISTORY], budget.share(HISTORY))
         return Allocation(grants[ATTACHMENTS], history_room, history_tokens > history_room)
+
+    def add_evidence(
+        self, composed: Composed, gatherer: EvidenceGatherer, collected: Collected, budget: Budget, room: int,
+        seen: set[str],
+    ) -> Evidence | None:
+        """Put the evidence the agent read into `composed`, fitted into what the question and the attachments left
+        of their `room` and of the history's share (the message is replayed as history next turn: within that
+        share, the chain is not trimmed). None, and `composed` unchanged, when too little room is left or the
+        conversation already has this evidence (`seen`: fingerprints, like attachments')."""
+        used = budget.count(composed.text)
+        limit = int(min(room, budget.share(HISTORY) * EVIDENCE_HISTORY_FRACTION)) - used
+        if limit < MIN_EVIDENCE_TOKENS:
+            return None
+        evidence = gatherer.render(collected, limit, budget.model)
+        if evidence.fingerprint in seen:
+            return None
+        redactor = self._redactor_factory()  # this provider's own filters too
+        evidence = replace(evidence, text=redactor.redact_text(evidence.text),
+                           redactions=evidence.redactions + redactor.count)
+        composed.fingerprints.add(evidence.fingerprint)
+        composed.with_evidence(evidence.text)
+        return evidence
 
     def fit_tool_output(self, output: str, model: str | None, calls_in_round: int) -> tuple[str, bool]:
         """A tool result within its share of the budget (split between the calls of one round)."""

@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 
 from llama_stack_argocd.agent import diagnosis
 from llama_stack_argocd.agent.attachments import Attachment
-from llama_stack_argocd.agent.composer import ContextComposer
+from llama_stack_argocd.agent.composer import Composed, ContextComposer
 from llama_stack_argocd.agent.events import (
     AgentEvent,
     ApprovalRequested,
@@ -54,6 +54,8 @@ from llama_stack_argocd.agent.instructions import focus_line, system_instruction
 from llama_stack_argocd.agent.state import ConversationMemory
 from llama_stack_argocd.agent.toolbox import Toolbox
 from llama_stack_argocd.caller import Caller
+from llama_stack_argocd.context.budget import Budget
+from llama_stack_argocd.context.evidence import Collected, Evidence, EvidenceGatherer, EvidenceSettings, focus_of
 from llama_stack_argocd.context.findings import Finding
 from llama_stack_argocd.observability.turns import TurnWatch
 from llama_stack_argocd.security.quota import QuotaKeeper, QuotaSettings
@@ -74,6 +76,7 @@ class AgentSettings(BaseModel):
     )
     quota: QuotaSettings = Field(default_factory=QuotaSettings)
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)
 
 
 @dataclass
@@ -107,6 +110,12 @@ StoreResponse = Callable[[Any], Awaitable[None]]
 
 
 CLIENT_LEFT = "The client went away before the answer was complete; the model call was stopped."
+# The evidence gatherer over the tools' own context service; None when there is none (no argocd tool runtime).
+EvidenceFinder = Callable[[], EvidenceGatherer | None]
+
+
+def _no_evidence() -> EvidenceGatherer | None:
+    return None
 
 
 async def _no_settle(response_id: str, message: str) -> None:
@@ -129,7 +138,9 @@ class ArgoCDAgent:
         history: HistoryItems,
         settle: SettleResponse = _no_settle,
         store_stopped: StoreResponse = _no_store,
+        evidence: EvidenceFinder = _no_evidence,
     ) -> None:
+        self._evidence = evidence
         self._history = history
         self._settle = settle
         self._store_stopped = store_stopped
@@ -211,6 +222,8 @@ class ArgoCDAgent:
 
     async def _prepare(self, request: AgentRequest) -> _Turn:
         previous = request.previous_response_id
+        manifest = next((a for a in request.attachments if a.kind == "manifest"), None)
+        gathering = self._gather(request, manifest)  # reads run while the rest of the turn is prepared
         instructions = system_instructions(request.instructions, self._settings.instructions)
         tools, missing = await self._toolbox.definitions()
         if not request.approvals_supported or request.conversation:
@@ -229,7 +242,6 @@ class ArgoCDAgent:
             # Restart the chain from what fits; attachments the model saw in the omitted part are sent again.
             trimmed = trim(history, allocation.history, budget)
             restart, replayed, omitted, previous, seen = trimmed.items, trimmed.tokens, trimmed.omitted, None, set()
-        manifest = next((a for a in request.attachments if a.kind == "manifest"), None)
         composed = self._composer.compose(
             request.question,
             request.attachments,
@@ -239,21 +251,24 @@ class ArgoCDAgent:
             instructions=instructions,
             history_tokens=replayed,
         )
+        evidence, evidence_read = await self._fitted_evidence(gathering, budget, allocation.attachments, composed, seen)
         report = TurnReport(
-            redactions=composed.redactions,
+            redactions=composed.redactions + (evidence.redactions if evidence else 0),
             truncated=composed.truncated or omitted > 0,
             attachments_sent=composed.sent,
             attachments_deduplicated=composed.deduplicated,
             history_tokens=replayed,
             history_over_budget=allocation.history_over,
             history_items_omitted=omitted,
+            evidence_read=evidence_read,
+            evidence_sent=evidence is not None,
         )
         user_message = [{"type": "message", "role": "user", "content": composed.text}] if composed.text else []
         resumed = await self._resume(held, request, previous) if held else []
         answers = [{"type": "function_call_output", "call_id": r.call_id, "output": r.output} for r in resumed]
         return _Turn(
             request=request,
-            findings=composed.findings,
+            findings=_merged(composed.findings, list(evidence.findings) if evidence else []),
             instructions=instructions,
             previous_response_id=previous,
             first_input=[*restart, *answers, *request.prior_items, *user_message],
@@ -266,6 +281,32 @@ class ArgoCDAgent:
                 request.model, budget.reserve, self._settings.generation, request.options.get("max_output_tokens")
             ),
         )
+
+    def _gather(self, request: AgentRequest, manifest: Attachment | None) -> asyncio.Task[Collected] | None:
+        """Start reading the evidence of the caller's Application (context/evidence.py), if the turn has one."""
+        app = request.caller.application if request.caller else None
+        if app is None or not self._settings.evidence.enabled:
+            return None
+        gatherer = self._evidence()
+        if gatherer is None:
+            return None
+        focus = focus_of(manifest.parsed()) if manifest else None
+        return asyncio.ensure_future(gatherer.collect(app, focus, request.question))
+
+    async def _fitted_evidence(
+        self, gathering: asyncio.Task[Collected] | None, budget: Budget, room: int, composed: Composed, seen: set[str]
+    ) -> tuple[Evidence | None, int]:
+        """The evidence put into `composed` (see `ContextComposer.add_evidence`), and how many resources were read.
+        Never fails the turn: a gathering that failed is no evidence (the model can still call the tools)."""
+        gatherer = self._evidence()
+        if gathering is None or gatherer is None:
+            return None, 0
+        try:
+            collected = await gathering
+            evidence = self._composer.add_evidence(composed, gatherer, collected, budget, room, seen)
+        except Exception:  # noqa: BLE001
+            return None, 0
+        return evidence, sum(1 for r in collected.reads if r.obj is not None)
 
     async def _resume(self, held: list[_Call], request: AgentRequest, previous: str | None) -> list[ToolResult]:
         """Answer the calls the last turn stopped at: approved ones run now, the others are reported as declined.
@@ -505,6 +546,12 @@ class _Turn:
             return []
         self.preface_shown = True
         return diagnosis.streamed(self.preface, diagnosis.text_of(self.preface), response_id)
+
+
+def _merged(attached: list[Finding], read: list[Finding]) -> list[Finding]:
+    """The attachments' findings (the resource the user has open) first, then those of what the agent read."""
+    seen = {(f.title, f.resource) for f in attached}
+    return [*attached, *(f for f in read if (f.title, f.resource) not in seen)]
 
 
 def _is_function_call(item: Any) -> bool:

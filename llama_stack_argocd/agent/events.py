@@ -62,6 +62,8 @@ class TurnReport:
     history_tokens: int = 0
     history_over_budget: bool = False  # the conversation was longer than its share of the window...
     history_items_omitted: int = 0  # ...so this many of its oldest items were left out, with a marker
+    evidence_read: int = 0  # resources the agent read itself before the first round (context/evidence.py)
+    evidence_sent: bool = False  # and put first in the user message (False: none, or unchanged since sent)
 
     def as_metadata(self) -> dict[str, str]:
         """Responses metadata values must be strings."""
@@ -75,6 +77,8 @@ class TurnReport:
             "argocd_history_tokens": str(self.history_tokens),
             "argocd_history_over_budget": str(self.history_over_budget).lower(),
             "argocd_history_items_omitted": str(self.history_items_omitted),
+            "argocd_evidence_read": str(self.evidence_read),
+            "argocd_evidence_sent": str(self.evidence_sent).lower(),
         }
 
 

@@ -331,6 +331,95 @@ model). cause = the expected finding is among ours (#rank).
 Tokenizer: {tok}."""
 
 
+# -- the first prompt with the agent's own reads ---------------------------------------------------------------------
+
+PROACTIVE_MODELS = (None, "openai/gpt-4o")  # the default 8k-window model, and a 128k one
+
+
+@dataclass
+class Proactive:
+    """First-prompt recall of one scenario for one model: the extension's attachments alone, the evidence the agent
+    reads itself alone (a turn without attachments), and both; `all_*` when every evidence string is there."""
+
+    scenario: str
+    model: str | None
+    attachments: float
+    evidence: float
+    both: float
+    evidence_tokens: int
+    both_tokens: int
+    missing: list[str] = field(default_factory=list)  # of the evidence alone
+
+
+def proactive_eval(scenarios: Sequence[Scenario], models: Sequence[str | None] = PROACTIVE_MODELS) -> list[Proactive]:
+    """Each scenario seeded as an Argo CD Application on the Kubernetes stand-in (tests/support/scenario_cluster.py,
+    in a checkout), and the first user message the agent composes for its question, with no tool call: through the
+    agent's own composer and evidence gatherer, the reads over real HTTP."""
+    import asyncio
+
+    from llama_stack_argocd.agent.attachments import Attachment, AttachmentKind
+    from llama_stack_argocd.agent.composer import ContextComposer
+    from llama_stack_argocd.agent.instructions import system_instructions
+    from llama_stack_argocd.context.evidence import EvidenceGatherer
+    from llama_stack_argocd.context.kube import KubernetesSource
+    from llama_stack_argocd.context.redaction import Redactor
+    from llama_stack_argocd.context.service import ContextService
+    from llama_stack_argocd.context.settings import ContextSettings
+
+    sys.path.insert(0, str(REPO))
+    from tests.support import cluster as stand_in
+    from tests.support.scenario_cluster import build_all, seeder
+
+    apps = build_all(scenarios)
+    composer, instructions = ContextComposer(Redactor), system_instructions(None)
+
+    async def run(kubeconfig: str) -> list[Proactive]:
+        settings = ContextSettings(kubeconfig=kubeconfig)
+        gatherer = EvidenceGatherer(ContextService(KubernetesSource(settings), settings))
+        out = []
+        for seeded in apps:
+            s = seeded.scenario
+            attachments = [Attachment(kind=kind, content=content) for kind, content in (
+                (AttachmentKind.MANIFEST, s.manifest_json), (AttachmentKind.EVENTS, s.events_json),
+                (AttachmentKind.LOGS, s.logs_json(NAIVE_LOG_LINES) if s.log_entries else None)) if content]
+            alone = await gatherer.collect(seeded.app, None, s.question)
+            focused = await gatherer.collect(seeded.app, seeded.focus, s.question)
+            for model in models:
+                budget = composer.budget(model)
+                room = composer.allocation(budget, instructions, 0).attachments
+                texts = []
+                for attached, collected in (([], alone), (attachments, focused)):
+                    composed = composer.compose(s.question, attached, set(), None, model, instructions)
+                    evidence = composer.add_evidence(composed, gatherer, collected, budget, room, set())
+                    texts.append((composed.text, evidence.tokens if evidence else 0))
+                plain = composer.compose(s.question, attachments, set(), None, model, instructions).text
+                hits = [found(t, s.evidence) for t in (plain, texts[0][0], texts[1][0])]
+                out.append(Proactive(s.name, model, *(sum(h) / len(h) for h in hits), texts[0][1],
+                                     count_tokens(texts[1][0], model),
+                                     [e[0] for e, ok in zip(s.evidence, hits[1], strict=True) if not ok]))
+        return out
+
+    with stand_in.start_cluster(seeder(apps)) as handle:
+        return asyncio.run(run(handle.kubeconfig_path))
+
+
+def format_proactive(results: Sequence[Proactive]) -> str:
+    """Per model: the share of scenarios whose decisive evidence (every evidence string) is in the first prompt."""
+    lines = ["first prompt, no tool call: scenarios with all their decisive evidence (mean recall)"]
+    for model in dict.fromkeys(r.model for r in results):
+        rows = [r for r in results if r.model == model]
+        n = len(rows) or 1
+
+        def share(values: list[float]) -> str:
+            return f"{sum(v == 1.0 for v in values)}/{len(values)} ({sum(values) / n * 100:.0f}%)"
+
+        lines.append(f"  {model or 'default 8k-window model':24} attachments alone {share([r.attachments for r in rows])}"
+                     f", agent's evidence alone {share([r.evidence for r in rows])}"
+                     f", both {share([r.both for r in rows])}; evidence tokens "
+                     f"{sum(r.evidence_tokens for r in rows) // n} (mean)")
+    return "\n".join(lines)
+
+
 # -- asking a real model ---------------------------------------------------------------------------------------------
 
 SYSTEM = ("You are an assistant for Argo CD. Diagnose the problem of the Kubernetes resource from the context. "
@@ -390,6 +479,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", default=os.environ.get("EVAL_MODEL", ""))
     parser.add_argument("--api-key-env", default="EVAL_API_KEY", help="environment variable holding the API key")
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--proactive", action="store_true",
+                        help="the first prompt with the evidence the agent reads itself, scenarios seeded on the "
+                        "Kubernetes stand-in (needs the repository's tests/)")
     args = parser.parse_args(argv)
 
     if args.show:
@@ -410,6 +502,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.model_url:
         print(model_eval(scenarios, args.model_url, args.model, args.budget, os.environ.get(args.api_key_env),
                          args.timeout))
+        return 0
+    if args.proactive:
+        results = proactive_eval(scenarios)
+        if args.json:
+            print(json.dumps([vars(r) for r in results], indent=2))
+        else:
+            print(format_proactive(results))
+            for r in results:
+                if r.missing and r.model is None:
+                    print(f"  {r.scenario}: the evidence alone misses {r.missing}")
+            print(f"\n{len(scenarios)} scenarios in {time.perf_counter() - started:.1f}s")
         return 0
     rows = evaluate(scenarios, args.budgets, args.tokenizer_model)
     if args.json:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import hashlib
 import json
 import ssl
 from collections.abc import Awaitable, Callable
@@ -80,6 +81,10 @@ class ArgoCDClient:
         except ValueError as error:
             raise AccessDenied(str(error), hint="Set ARGOCD_API_TOKEN or mount the token and set "
                                "ARGOCD_API_TOKEN_FILE.") from None
+
+    def credentials_key(self) -> str:
+        """argocd-server and the account's current token (a rotated one is new credentials), hashed."""
+        return hashlib.sha256(f"{self.base_url}\0{self._token()}".encode()).hexdigest()[:32]
 
     def _scrub(self, text: str, token: str) -> str:
         return text.replace(token, "[REDACTED]") if token else text
@@ -185,6 +190,9 @@ class ArgoCDSource:
     def for_application(self, app: AppRef) -> ArgoCDApplicationSource:
         return ArgoCDApplicationSource(self.client, app)
 
+    def credentials_key(self) -> str:
+        return self.client.credentials_key()
+
     async def get_application(self, namespace: str, name: str) -> Obj:
         return await self.for_application(AppRef(namespace=namespace, name=name)).get_application(namespace, name)
 
@@ -209,6 +217,9 @@ class ArgoCDApplicationSource:
 
     def for_application(self, app: AppRef) -> ArgoCDApplicationSource:
         return self if app == self.app else ArgoCDApplicationSource(self.client, app)
+
+    def credentials_key(self) -> str:
+        return self.client.credentials_key()
 
     async def _once(self, key: Any, read: Callable[[], Awaitable[T]]) -> T:
         """`read()` the first time `key` is asked for in this call; concurrent askers share the one request."""

@@ -5,7 +5,8 @@ requests are plain REST reads through `ApiClient.call_api` on explicit paths (so
 every call and run in threads, so independent reads overlap. The client (about half a second of imports) is imported
 on first use, so a server that never reads a cluster does not pay for it at start-up. Identical reads in flight at
 the same moment (the tool calls of one round all read the Application, most read the same workload) share one
-request: nothing is kept once it answered, so every answer is as fresh as a read started when it was asked. Bodies are decoded as JSON dicts, exactly as the API
+request; nothing is kept here once it answered (the short-lived cache per Application and credentials is a layer
+above, context/cache.py). Bodies are decoded as JSON dicts, exactly as the API
 serves them. Failures become `ContextError`s that say what failed and what the back-end's own account is missing.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import hashlib
 import json
 import os
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -95,8 +97,18 @@ class KubernetesSource:
         self._client: client.ApiClient | None = None
         self._in_flight: dict[tuple[str, str], asyncio.Task[tuple[int, bytes]]] = {}
 
+    events_by_namespace = True  # `events` is one listing of the namespace, filtered (see context/cache.py)
+
     def for_application(self, app: AppRef) -> KubernetesSource:
         return self  # the service account reads every Application the same way
+
+    def credentials_key(self) -> str:
+        """The API server and the authentication the client sends (token, client certificate, user), hashed."""
+        configuration = self.api.configuration
+        parts = [str(configuration.host), json.dumps(configuration.api_key or {}, sort_keys=True, default=str),
+                 str(configuration.cert_file or ""), str(configuration.key_file or ""),
+                 str(configuration.username or "")]
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
     @property
     def api(self) -> client.ApiClient:

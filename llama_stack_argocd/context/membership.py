@@ -70,7 +70,8 @@ class ApplicationScope:
 
 
 async def load_scope(source: ClusterSource, app: AppRef) -> ApplicationScope:
-    """Read the Application (once per tool call: its resources change with every sync)."""
+    """Read the Application once per tool call (through the read cache, at most `read_cache_seconds` old: its
+    resources change with every sync)."""
     try:
         application = await source.get_application(app.namespace, app.name)
     except NotFound as error:

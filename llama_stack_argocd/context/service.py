@@ -1,8 +1,9 @@
 """The six reads behind the tools, each inside one Application and redacted before it is returned.
 
-Every method takes the caller's `AppRef` first, reads the Application (once per call: no cache outlives a call),
-checks the resource is in its scope, and returns a JSON-able dict that has been through a fresh `Redactor`; when
-values were withheld, `redacted_values` says how many.
+Every method takes the caller's `AppRef` first, reads the Application, checks the resource is in its scope, and
+returns a JSON-able dict that has been through a fresh `Redactor`; when values were withheld, `redacted_values` says
+how many. Reads go through a short-lived `ReadCache` per Application and credentials (`read_cache_seconds`), shared
+with the evidence gathered before the model's first round; the scope check runs on every call all the same.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, cast
 
+from llama_stack_argocd.context.cache import ReadCache
 from llama_stack_argocd.context.errors import ContextError, InvalidArgument
 from llama_stack_argocd.context.events import about, group_events, last_seen, parse_time
 from llama_stack_argocd.context.logs import compress_logs
@@ -30,8 +32,8 @@ from llama_stack_argocd.context.workloads import (
 )
 
 LOG_TOKENS = 3000  # a log read fits this many tokens; repeats collapse, errors and the tail are kept
-_FAILED_SYNC_STATUSES = frozenset({"SyncFailed"})
-_FAILED_HOOK_PHASES = frozenset({"Failed", "Error"})
+FAILED_SYNC_STATUSES = frozenset({"SyncFailed"})
+FAILED_HOOK_PHASES = frozenset({"Failed", "Error"})
 
 
 def _pick(mapping: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -48,9 +50,21 @@ class ContextService:
         self.source = source
         self.settings = settings
         self._redactor_factory = redactor_factory or (lambda: Redactor(settings.redaction_filters))
+        self.cache = ReadCache(settings.read_cache_seconds, settings.read_cache_entries)
+
+    def redactor(self) -> Redactor:
+        """A fresh redactor with the operator's filters, as every read of this service uses."""
+        return self._redactor_factory()
+
+    def bound(self, app: AppRef) -> ClusterSource:
+        """The source for one call about `app`: bound to it, its reads kept briefly for `app` and these credentials."""
+        source = self.source.for_application(app)
+        if not self.cache.enabled:
+            return source
+        return self.cache.bind(source, app, source.credentials_key())
 
     def _redacted(self, payload: dict[str, Any]) -> dict[str, Any]:
-        redactor = self._redactor_factory()
+        redactor = self.redactor()
         out: dict[str, Any] = redactor.redact_obj(payload)
         if redactor.count:
             out["redacted_values"] = redactor.count
@@ -68,7 +82,7 @@ class ContextService:
 
     async def application(self, app: AppRef) -> dict[str, Any]:
         """Sync and health, conditions, the last operation with its failed results, every managed resource."""
-        scope = await load_scope(self.source.for_application(app), app)
+        scope = await load_scope(self.bound(app), app)
         application = scope.application
         spec, status = application.get("spec") or {}, application.get("status") or {}
         operation = status.get("operationState") or {}
@@ -76,7 +90,7 @@ class ContextService:
         failed = [
             _pick(r, "group", "kind", "namespace", "name", "status", "message", "hookPhase")
             for r in sync_result.get("resources") or []
-            if r.get("status") in _FAILED_SYNC_STATUSES or r.get("hookPhase") in _FAILED_HOOK_PHASES
+            if r.get("status") in FAILED_SYNC_STATUSES or r.get("hookPhase") in FAILED_HOOK_PHASES
         ]
         operation_state = _pick(operation, "phase", "message", "startedAt", "finishedAt")
         if sync_result.get("revision"):
@@ -109,12 +123,12 @@ class ContextService:
 
     async def manifest(self, app: AppRef, ref: ResourceRef) -> dict[str, Any]:
         """The live object without noise; Secrets show keys only."""
-        _, obj = await self._in_scope(self.source.for_application(app), app, ref)
+        _, obj = await self._in_scope(self.bound(app), app, ref)
         return self._redacted({"manifest": clean_manifest(obj)})
 
     async def events(self, app: AppRef, ref: ResourceRef) -> dict[str, Any]:
         """Events of the resource and, for a workload, of its ReplicaSets/Jobs and Pods; grouped, newest first."""
-        source = self.source.for_application(app)
+        source = self.bound(app)
         _, obj = await self._in_scope(source, app, ref)
         meta = obj.get("metadata") or {}
         subjects = [obj]
@@ -144,7 +158,7 @@ class ContextService:
 
     async def containers(self, app: AppRef, ref: ResourceRef) -> dict[str, Any]:
         """Containers and init containers of a Pod or of a workload's newest Pods, with state and last exit."""
-        source = self.source.for_application(app)
+        source = self.bound(app)
         _, obj = await self._in_scope(source, app, ref)
         pods = await self._pods(source, obj, "containers")
         return self._redacted({"resource": f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}",
@@ -159,7 +173,7 @@ class ContextService:
         previous: bool = False,
     ) -> dict[str, Any]:
         """The last lines of one container of a Pod, or of each of a workload's Pods (lines shared between them)."""
-        source = self.source.for_application(app)
+        source = self.bound(app)
         _, obj = await self._in_scope(source, app, ref)
         pods = await self._pods(source, obj, "logs")
         if not pods:
@@ -215,7 +229,7 @@ class ContextService:
 
     async def related(self, app: AppRef, ref: ResourceRef) -> dict[str, Any]:
         """Owner chain up, children down, and for a Service its Endpoints and the Pods its selector matches."""
-        source = self.source.for_application(app)
+        source = self.bound(app)
         scope, obj = await self._in_scope(source, app, ref)
 
         async def visible(candidate: dict[str, Any]) -> bool:

@@ -96,6 +96,11 @@ class ContextSettings(BaseModel):
     redaction_filters: list[RedactionFilter] = Field(
         default_factory=list, description="Extra regex filters ({pattern, replacement}) applied to every tool result."
     )
+    read_cache_seconds: float = Field(
+        default=3.0, ge=0, le=300, description="How long a read is answered again from memory, per Application and "
+        "credentials (the evidence before the first round and the tools of a turn share it); 0 disables it.",
+    )
+    read_cache_entries: int = Field(default=2048, ge=0, le=100_000, description="Most reads kept by that cache.")
 
     @field_validator("source", mode="before")
     @classmethod

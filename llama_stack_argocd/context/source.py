@@ -114,6 +114,11 @@ class ClusterSource(Protocol):
         """The source to read `app`'s resources through, for one tool call (it may cache within that call)."""
         ...
 
+    def credentials_key(self) -> str:
+        """A fingerprint (never the secret itself) of the credentials this source reads with: answers read with
+        one account's rights are kept apart from another's (context/cache.py)."""
+        ...
+
     async def get_application(self, namespace: str, name: str) -> dict[str, Any]:
         """The Argo CD Application custom object (argoproj.io/v1alpha1)."""
         ...

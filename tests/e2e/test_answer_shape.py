@@ -225,8 +225,18 @@ def test_responses_object_lists_the_block_first(diagnosing, llm):
 
 
 def test_no_block_without_findings(diagnosing, llm):
+    """No attachments and no Application in scope (so nothing read before the first round): no findings, no block."""
     llm.push(Text(ANSWER))
-    assert Chat(diagnosing, "responses").ask("What is a sync wave?", attachments=False) == ANSWER
+    headers = {k: v for k, v in EXTENSION_HEADERS.items() if k != "Argocd-Application-Name"}
+    events = stream_response(diagnosing, {"model": MODEL, "input": "What is a sync wave?"}, headers=headers)
+    assert "".join(e["delta"] for e in events if "delta" in e) == ANSWER
+
+
+def test_without_attachments_the_block_holds_what_the_agent_read(diagnosing, llm):
+    llm.push(Text(ANSWER))
+    shown = Chat(diagnosing, "responses").ask("Why is this failing?", attachments=False)
+    assert shown.startswith("**What I checked**") and 'container "web" in CrashLoopBackOff' in shown
+    assert shown.endswith(ANSWER)
 
 
 @pytest.mark.parametrize("dialect", ["responses", "agents", "lightspeed"])

@@ -20,8 +20,10 @@ APP_PATH = f"/api/v1/applications/{fx.APP}"
 
 @pytest.fixture(scope="module")
 def argo_stack(argocd_api: ArgoCDApiHandle, stack_with: StackStarter) -> StackHandle:
+    # each tool's own reads are compared: none made before it (evidence) or kept from an earlier test
     return stack_with(cluster=None, env={"KUBECONFIG": "/nonexistent/kubeconfig", "KUBERNETES_SERVICE_HOST": None,
-                                         **argocd_api.env(token_file=True)})
+                                         **argocd_api.env(token_file=True),
+                                         "ARGOCD_AGENT_EVIDENCE": "false", "ARGOCD_READ_CACHE_SECONDS": "0"})
 
 
 def ask(stack: StackHandle, llm: ScriptedLLM, name: str, arguments: dict) -> dict:

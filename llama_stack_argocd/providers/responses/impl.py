@@ -20,12 +20,14 @@ from llama_stack_argocd.agent.state import ConversationMemory
 from llama_stack_argocd.agent.toolbox import Toolbox
 from llama_stack_argocd.apis.overlays import verify_route_overlays
 from llama_stack_argocd.bridge.credentials import split_mcp_tools
+from llama_stack_argocd.context.evidence import EvidenceGatherer
 from llama_stack_argocd.context.redaction import Redactor
 from llama_stack_argocd.providers.mcp_bridge.impl import PROVIDER_ID as MCP_PROVIDER_ID
 from llama_stack_argocd.providers.responses.config import ArgoCDResponsesConfig
 from llama_stack_argocd.providers.responses.dialect import agent_request_from, collect_response, stream_events
 from llama_stack_argocd.providers.responses.upstream import ReportingInference
-from llama_stack_argocd.providers.toolgroups import BRIDGE_TOOLGROUP
+from llama_stack_argocd.providers.tool_runtime.impl import running_context_service
+from llama_stack_argocd.providers.toolgroups import BRIDGE_TOOLGROUP, CONTEXT_TOOLGROUP
 from llama_stack_argocd.security.quota import TABLE as QUOTA_TABLE
 from llama_stack_argocd.security.quota import QuotaKeeper
 from llama_stack_argocd.security.urls import URLPolicy
@@ -61,7 +63,18 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
             history=self._history,
             settle=self._settle,
             store_stopped=self._store_stopped,
+            evidence=self._evidence_gatherer,
         )
+        self._gatherer: EvidenceGatherer | None = None
+
+    def _evidence_gatherer(self) -> EvidenceGatherer | None:
+        """The agent's reads before the first round go through the tools' own context service (built on first
+        use, like the tools'), so they share its scope checks and read cache; only with `argocd::context` offered."""
+        if self._gatherer is None and CONTEXT_TOOLGROUP in self.config.toolgroups:
+            service = running_context_service()
+            if service is not None:
+                self._gatherer = EvidenceGatherer(service, self.config.agent.evidence)
+        return self._gatherer
 
     def _usage_store(self) -> Any:
         """Quota usage lives beside the stored responses, on the same SQL backend (PostgreSQL when scaled out)."""

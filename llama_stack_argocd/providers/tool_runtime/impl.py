@@ -32,9 +32,20 @@ from llama_stack_argocd.providers.toolgroups import CONTEXT_TOOLGROUP
 
 
 
+_RUNNING: list[ArgoCDToolRuntimeImpl] = []  # this process's argocd tool runtime (one per distribution)
+
+
+def running_context_service() -> ContextService | None:
+    """The context service behind the running `argocd::context` tools, for the agent's own reads before the first
+    round: the same source, scope checks and read cache as the tools (None when the distribution has no such
+    tool runtime)."""
+    return _RUNNING[-1].service if _RUNNING else None
+
+
 class ArgoCDToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
     def __init__(self, config: ArgoCDToolRuntimeConfig) -> None:
         self.config = config
+        _RUNNING[:] = [self]
 
     @cached_property
     def service(self) -> ContextService:

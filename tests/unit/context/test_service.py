@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -247,9 +248,14 @@ async def test_a_custom_redactor_factory_is_used_for_every_answer(settings):
     assert result["redacted_values"] >= 2
 
 
-async def test_the_application_is_read_on_every_call(cluster, service):
-    before = cluster.request_count()
-    await service.application(APP)
-    await service.application(APP)
-    app_reads = [u for u in cluster.paths_since(before) if "/applications/guestbook" in u]
-    assert len(app_reads) == 2  # no cache outlives a call: a sync may have changed the resources
+async def test_the_application_is_read_again_once_the_read_cache_expired(cluster, settings):
+    """A sync may have changed the resources: the Application is kept `read_cache_seconds` at most (0: never)."""
+    for seconds, reads in ((0, 2), (0.2, 2), (60, 1)):
+        service = ContextService(KubernetesSource(s := settings.model_copy(update={"read_cache_seconds": seconds})), s)
+        before = cluster.request_count()
+        await service.application(APP)
+        if seconds == 0.2:
+            await asyncio.sleep(0.3)
+        await service.application(APP)
+        app_reads = [u for u in cluster.paths_since(before) if "/applications/guestbook" in u]
+        assert len(app_reads) == reads, seconds
