@@ -61,6 +61,8 @@ from llama_stack_argocd.observability.turns import TurnWatch
 from llama_stack_argocd.security.quota import QuotaKeeper, QuotaSettings
 
 
+_log = get_logger(name=__name__, category="agents")
+
 class AgentSettings(BaseModel):
     max_tool_rounds: int = Field(default=5, ge=0, le=20, description="Rounds of server-side tool calls per turn.")
     instructions: str | None = Field(default=None, description="Replaces the built-in instructions (callers' own win).")
@@ -224,33 +226,38 @@ class ArgoCDAgent:
         previous = request.previous_response_id
         manifest = next((a for a in request.attachments if a.kind == "manifest"), None)
         gathering = self._gather(request, manifest)  # reads run while the rest of the turn is prepared
-        instructions = system_instructions(request.instructions, self._settings.instructions)
-        tools, missing = await self._toolbox.definitions()
-        if not request.approvals_supported or request.conversation:
-            tools = [tool for tool in tools if not self._toolbox.needs_approval(tool["name"])]
-        if missing:
-            instructions += "\n\n" + unavailable_tools_note(missing)
-        budget = self._composer.budget(request.model)
-        history = as_items(await self._history(previous)) if previous else []
-        replayed = history_tokens(history, budget)
-        allocation = self._composer.allocation(budget, instructions, replayed)
-        seen = await self._memory.seen(request.conversation or previous)
-        held = [_Call(**call) for call in await self._memory.pending_calls(previous)]
-        restart: list[dict[str, Any]] = []
-        omitted = 0
-        if allocation.history_over and not held:  # held calls must stay next to the chain that made them
-            # Restart the chain from what fits; attachments the model saw in the omitted part are sent again.
-            trimmed = trim(history, allocation.history, budget)
-            restart, replayed, omitted, previous, seen = trimmed.items, trimmed.tokens, trimmed.omitted, None, set()
-        composed = self._composer.compose(
-            request.question,
-            request.attachments,
-            seen=seen,
-            focus=focus_line(request.caller, manifest.label if manifest else None),
-            model=request.model,
-            instructions=instructions,
-            history_tokens=replayed,
-        )
+        try:
+            instructions = system_instructions(request.instructions, self._settings.instructions)
+            tools, missing = await self._toolbox.definitions()
+            if not request.approvals_supported or request.conversation:
+                tools = [tool for tool in tools if not self._toolbox.needs_approval(tool["name"])]
+            if missing:
+                instructions += "\n\n" + unavailable_tools_note(missing)
+            budget = self._composer.budget(request.model)
+            history = as_items(await self._history(previous)) if previous else []
+            replayed = history_tokens(history, budget)
+            allocation = self._composer.allocation(budget, instructions, replayed)
+            seen = await self._memory.seen(request.conversation or previous)
+            held = [_Call(**call) for call in await self._memory.pending_calls(previous)]
+            restart: list[dict[str, Any]] = []
+            omitted = 0
+            if allocation.history_over and not held:  # held calls must stay next to the chain that made them
+                # Restart the chain from what fits; attachments the model saw in the omitted part are sent again.
+                trimmed = trim(history, allocation.history, budget)
+                restart, replayed, omitted, previous, seen = trimmed.items, trimmed.tokens, trimmed.omitted, None, set()
+            composed = self._composer.compose(
+                request.question,
+                request.attachments,
+                seen=seen,
+                focus=focus_line(request.caller, manifest.label if manifest else None),
+                model=request.model,
+                instructions=instructions,
+                history_tokens=replayed,
+            )
+        except BaseException:  # a refused turn (unknown previous response, ...) stops its reads too
+            if gathering is not None:
+                gathering.cancel()
+            raise
         evidence, evidence_read = await self._fitted_evidence(gathering, budget, allocation.attachments, composed, seen)
         report = TurnReport(
             redactions=composed.redactions + (evidence.redactions if evidence else 0),
@@ -304,7 +311,8 @@ class ArgoCDAgent:
         try:
             collected = await gathering
             evidence = self._composer.add_evidence(composed, gatherer, collected, budget, room, seen)
-        except Exception:  # noqa: BLE001
+        except Exception as error:  # noqa: BLE001
+            _log.warning("evidence not read: %s", type(error).__name__)
             return None, 0
         return evidence, sum(1 for r in collected.reads if r.obj is not None)
 
