@@ -3,7 +3,7 @@
 Small models (the embedded one) rarely quote the evidence they were given; for the models an operator marks as
 needing it, the answer starts with the turn's findings, each with its evidence (the log line, the event, the
 field), and the model's text follows. The block is made here, once, from the findings the turn composed, and the
-agent core streams it as answer text, so every dialect shows and stores the same words.
+agent core streams it as answer text (a `Preface` event), so every dialect shows and stores the same words.
 
 The extension double-escapes `"`, `&`, `<` and `>` inside code spans and blocks, so nothing here uses either:
 every value is Markdown plain text (`activity.plain`).
@@ -13,22 +13,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
 
-from llama_stack_api import (
-    OpenAIResponseContentPartOutputText,
-    OpenAIResponseMessage,
-    OpenAIResponseObjectStreamResponseContentPartAdded,
-    OpenAIResponseObjectStreamResponseContentPartDone,
-    OpenAIResponseObjectStreamResponseOutputItemAdded,
-    OpenAIResponseObjectStreamResponseOutputItemDone,
-    OpenAIResponseObjectStreamResponseOutputTextDelta,
-    OpenAIResponseObjectStreamResponseOutputTextDone,
-    OpenAIResponseOutputMessageContentOutputText,
-)
+from llama_stack_api import OpenAIResponseMessage, OpenAIResponseOutputMessageContentOutputText
 
 from llama_stack_argocd.agent.activity import plain
-from llama_stack_argocd.agent.events import AgentEvent, Passthrough, TextDelta
 from llama_stack_argocd.context.budget import model_setting
 from llama_stack_argocd.context.findings import Finding
 
@@ -61,35 +49,9 @@ def render(findings: Sequence[Finding]) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-def message(text: str) -> OpenAIResponseMessage:
-    """The block as the assistant message the stored response starts with."""
+def message(text: str, item_id: str | None = None) -> OpenAIResponseMessage:
+    """The block as the assistant message the stored response starts with (a new one, or the one `item_id` names)."""
     return OpenAIResponseMessage(
-        id=f"msg_{uuid.uuid4().hex}", role="assistant", status="completed",
+        id=item_id or f"msg_{uuid.uuid4().hex}", role="assistant", status="completed",
         content=[OpenAIResponseOutputMessageContentOutputText(text=text)],
     )
-
-
-def text_of(item: OpenAIResponseMessage) -> str:
-    """The block's text, from the message `message` made."""
-    if isinstance(item.content, str):
-        return item.content
-    return "".join(getattr(part, "text", "") for part in item.content)
-
-
-def streamed(item: OpenAIResponseMessage, text: str, response_id: str) -> list[AgentEvent]:
-    """The block as events: a text delta for every dialect, inside a complete message item for Responses."""
-    item_id = item.id or ""
-    where: dict[str, Any] = {"item_id": item_id, "output_index": 0, "content_index": 0, "sequence_number": 0}
-    opened = item.model_copy(update={"status": "in_progress", "content": []})
-    return [
-        Passthrough(OpenAIResponseObjectStreamResponseOutputItemAdded(
-            response_id=response_id, item=opened, output_index=0, sequence_number=0)),
-        Passthrough(OpenAIResponseObjectStreamResponseContentPartAdded(
-            response_id=response_id, part=OpenAIResponseContentPartOutputText(text=""), **where)),
-        TextDelta(text, OpenAIResponseObjectStreamResponseOutputTextDelta(delta=text, **where)),
-        Passthrough(OpenAIResponseObjectStreamResponseOutputTextDone(text=text, **where)),
-        Passthrough(OpenAIResponseObjectStreamResponseContentPartDone(
-            response_id=response_id, part=OpenAIResponseContentPartOutputText(text=text), **where)),
-        Passthrough(OpenAIResponseObjectStreamResponseOutputItemDone(
-            response_id=response_id, item=item, output_index=0, sequence_number=0)),
-    ]

@@ -1,4 +1,9 @@
-"""What one agent turn produces, independent of any dialect. Each front door renders these its own way."""
+"""What one agent turn produces, independent of any dialect. Each front door renders these its own way.
+
+Every event carries its own typed fields. Two carry a llama-stack object besides, for the Responses dialect alone,
+which answers with the builtin's own events and response object unchanged (`Passthrough.raw`, `Finished.raw`); no
+other dialect reads them.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,30 @@ from typing import Any
 
 @dataclass(frozen=True)
 class TextDelta:
+    """A piece of the answer's text, in the message item `item_id` (the model's, or one the agent wrote)."""
+
     text: str
-    raw: Any = None  # the Responses stream event it came from
+    item_id: str = ""
+    content_index: int = 0
+
+
+@dataclass(frozen=True)
+class Preface:
+    """A message the server writes at the start of the answer (the diagnosis block), whole: every dialect shows
+    `text` as answer text, and the stored response starts with the message `item_id`."""
+
+    item_id: str
+    text: str
 
 
 @dataclass(frozen=True)
 class Passthrough:
-    """A Responses stream event about work the builtin did itself (e.g. a caller's MCP tool): kept for that dialect."""
+    """A Responses stream event of the builtin about something other than answer text (a round created, a message
+    item opened or closed, a caller's own MCP tool at work).
+
+    `raw` is the builtin's own event: a Responses client must get it unchanged (its item, its fields), and only the
+    Responses dialect reads it; the others show nothing of it.
+    """
 
     raw: Any
 
@@ -84,12 +106,21 @@ class TurnReport:
 
 @dataclass(frozen=True)
 class Finished:
-    response: Any  # OpenAIResponseObject of the last round
+    """The turn's answer is complete (or it waits for approvals): the response a later turn continues from.
+
+    The tokens the turn used are in `report`. `raw` is the last round's response object as stored, for the
+    Responses dialect alone, which answers with it (its output items and fields unchanged).
+    """
+
+    response_id: str
+    status: str  # "completed" or "incomplete" (cut short: the output-token limit, a loop stopped)
     report: TurnReport
+    incomplete_reason: str | None = None  # why an incomplete answer stopped ("length", "repetition", ...)
     tool_results: tuple[ToolResult, ...] = ()
     approvals: tuple[ApprovalRequested, ...] = ()  # the turn stopped to ask for these
     held_calls: frozenset[str] = frozenset()  # call ids of the model's calls that wait with them
-    preface: Any = None  # the diagnosis block's message the response starts with (shown before the tool calls)
+    preface_id: str | None = None  # the item id of the Preface the stored response starts with
+    raw: Any = None
 
 
 @dataclass(frozen=True)
@@ -101,4 +132,4 @@ class Failed:
     status: int = 502
 
 
-AgentEvent = TextDelta | Passthrough | ToolCall | ToolResult | ApprovalRequested | Finished | Failed
+AgentEvent = TextDelta | Preface | Passthrough | ToolCall | ToolResult | ApprovalRequested | Finished | Failed

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from llama_stack_argocd.agent.activity import line_for
-from llama_stack_argocd.agent.events import AgentEvent, Failed, Finished, TextDelta, ToolCall, ToolResult
+from llama_stack_argocd.agent.events import AgentEvent, Failed, Finished, Preface, TextDelta, ToolCall, ToolResult
 from llama_stack_argocd.apis.agents.models import CompletionMessage, Message, Turn
 
 
@@ -88,7 +88,7 @@ async def render_turn(events: AsyncIterator[AgentEvent], builder: TurnBuilder) -
     results: list[ToolResult] = []
     async for event in events:
         match event:
-            case TextDelta(text=text):
+            case TextDelta(text=text) | Preface(text=text):
                 builder.text.append(text)
                 builder.step_text.append(text)
                 yield _chunk(
@@ -116,9 +116,9 @@ async def render_turn(events: AsyncIterator[AgentEvent], builder: TurnBuilder) -
                 builder.pending_calls, results = [], []
                 builder.open_step()
                 yield _chunk("step_start", step_type="inference", step_id=builder.step_id, metadata={})
-            case Finished(response=response):
-                builder.response_id = response.id
-                builder.stop_reason = stop_reason(response)
+            case Finished():
+                builder.response_id = event.response_id
+                builder.stop_reason = stop_reason(event)
                 yield _chunk("step_complete", step_type="inference", step_id=builder.step_id,
                              step_details=builder.close_inference_step())
                 yield _chunk("turn_complete", turn=builder.turn().model_dump(mode="json"))
@@ -132,10 +132,9 @@ async def render_turn(events: AsyncIterator[AgentEvent], builder: TurnBuilder) -
 _OUT_OF_TOKENS = {"length", "max_output_tokens"}
 
 
-def stop_reason(response: Any) -> str:
-    """The legacy Agents `stop_reason` of a finished round: `out_of_tokens` when the output-token limit cut it."""
-    details = getattr(response, "incomplete_details", None)
-    if getattr(response, "status", None) == "incomplete" and getattr(details, "reason", None) in _OUT_OF_TOKENS:
+def stop_reason(finished: Finished) -> str:
+    """The legacy Agents `stop_reason` of a finished turn: `out_of_tokens` when the output-token limit cut it."""
+    if finished.status == "incomplete" and finished.incomplete_reason in _OUT_OF_TOKENS:
         return "out_of_tokens"
     return "end_of_turn"
 

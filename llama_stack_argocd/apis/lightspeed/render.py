@@ -13,7 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llama_stack_argocd.agent.activity import line_for
-from llama_stack_argocd.agent.events import AgentEvent, Failed, Finished, TextDelta, ToolCall, ToolResult, TurnReport
+from llama_stack_argocd.agent.events import (
+    AgentEvent,
+    Failed,
+    Finished,
+    Preface,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    TurnReport,
+)
 from llama_stack_argocd.apis.lightspeed.models import QueryResponse, ToolCallSummary, ToolResultSummary
 
 
@@ -31,7 +40,7 @@ class TurnRecord:
 
     def observe(self, event: AgentEvent) -> None:
         match event:
-            case TextDelta(text=text):
+            case TextDelta(text=text) | Preface(text=text):
                 self.text.append(text)
             case ToolCall():
                 self.tool_calls.append(ToolCallSummary(id=event.call_id, name=event.name, args=event.arguments))
@@ -40,8 +49,8 @@ class TurnRecord:
                 self.tool_results.append(
                     ToolResultSummary(id=event.call_id, status=status, content=event.output, round=event.round)
                 )
-            case Finished(response=response, report=report):
-                self.response_id, self.report = response.id, report
+            case Finished(response_id=response_id, report=report):
+                self.response_id, self.report = response_id, report
             case Failed(message=message, report=report, status=status):
                 self.error, self.report, self.error_status = message, report, status
 
@@ -63,7 +72,7 @@ async def plain_text(events: AsyncIterator[AgentEvent], record: TurnRecord) -> A
     async for event in events:
         record.observe(event)
         match event:
-            case TextDelta(text=text):
+            case TextDelta(text=text) | Preface(text=text):
                 yield text
             case ToolCall() | ToolResult():
                 if line := line_for(event):
@@ -84,7 +93,7 @@ async def json_events(
     async for event in events:
         record.observe(event)
         match event:
-            case TextDelta(text=text):
+            case TextDelta(text=text) | Preface(text=text):
                 yield _sse("token", {"id": token_id, "token": text})
                 token_id += 1
             case ToolCall():

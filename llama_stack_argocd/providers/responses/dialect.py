@@ -30,12 +30,18 @@ from llama_stack_api import (
     OpenAIResponseObjectStreamResponseReasoningSummaryPartDone,
     OpenAIResponseObjectStreamResponseReasoningSummaryTextDelta,
     OpenAIResponseObjectStreamResponseReasoningSummaryTextDone,
+    OpenAIResponseContentPartOutputText,
     OpenAIResponseContentPartReasoningSummary,
+    OpenAIResponseObjectStreamResponseContentPartAdded,
+    OpenAIResponseObjectStreamResponseContentPartDone,
+    OpenAIResponseObjectStreamResponseOutputTextDelta,
+    OpenAIResponseObjectStreamResponseOutputTextDone,
     OpenAIResponseOutputMessageMCPCall,
     OpenAIResponseOutputMessageReasoningItem,
     OpenAIResponseOutputMessageReasoningSummary,
 )
 
+from llama_stack_argocd.agent import diagnosis
 from llama_stack_argocd.agent.activity import line_for
 from llama_stack_argocd.agent.attachments import split_inline
 from llama_stack_argocd.agent.core import AgentRequest
@@ -45,6 +51,7 @@ from llama_stack_argocd.agent.events import (
     Failed,
     Finished,
     Passthrough,
+    Preface,
     TextDelta,
     ToolCall,
     ToolResult,
@@ -140,8 +147,11 @@ async def stream_events(events: AsyncIterator[AgentEvent]) -> AsyncIterator[Any]
 
     async for event in events:
         match event:
-            case TextDelta(raw=raw):
-                yield numbered(raw)
+            case TextDelta():
+                yield numbered(_text_delta(event))
+            case Preface():
+                for shown in _preface(event, response_id):
+                    yield numbered(shown)
             case Passthrough(raw=raw):
                 kind = raw.type
                 if kind.endswith(".arguments.delta") or (kind in _ONCE_PER_TURN and kind in emitted):
@@ -198,6 +208,34 @@ async def collect_response(events: AsyncIterator[AgentEvent]) -> OpenAIResponseO
     raise TurnFailure("The agent ended without an answer.")
 
 
+def _text_delta(event: TextDelta) -> OpenAIResponseObjectStreamResponseOutputTextDelta:
+    """The builtin's own delta event, as it streams it (the agent asks for no log probabilities)."""
+    return OpenAIResponseObjectStreamResponseOutputTextDelta(
+        content_index=event.content_index, delta=event.text, item_id=event.item_id, logprobs=[], output_index=0,
+        sequence_number=0,
+    )
+
+
+def _preface(event: Preface, response_id: str) -> list[Any]:
+    """The diagnosis block as a complete message item: added, its one text part with one delta, done (the stream
+    numbers its output index). Its `completed` item is the one the stored response starts with."""
+    where: dict[str, Any] = {"item_id": event.item_id, "output_index": 0, "content_index": 0, "sequence_number": 0}
+    message = diagnosis.message(event.text, event.item_id)
+    opened = message.model_copy(update={"status": "in_progress", "content": []})
+    return [
+        OpenAIResponseObjectStreamResponseOutputItemAdded(
+            response_id=response_id, item=opened, output_index=0, sequence_number=0),
+        OpenAIResponseObjectStreamResponseContentPartAdded(
+            response_id=response_id, part=OpenAIResponseContentPartOutputText(text=""), **where),
+        OpenAIResponseObjectStreamResponseOutputTextDelta(delta=event.text, logprobs=[], **where),
+        OpenAIResponseObjectStreamResponseOutputTextDone(text=event.text, **where),
+        OpenAIResponseObjectStreamResponseContentPartDone(
+            response_id=response_id, part=OpenAIResponseContentPartOutputText(text=event.text), **where),
+        OpenAIResponseObjectStreamResponseOutputItemDone(
+            response_id=response_id, item=message, output_index=0, sequence_number=0),
+    ]
+
+
 def _activity(line: str, item_id: str, response_id: str, output_index: int = 0) -> list[Any]:
     """One activity line as a complete reasoning item with one summary part: added, its text, done (the stream
     numbers its output index)."""
@@ -244,9 +282,9 @@ def _approval_item(event: ApprovalRequested) -> OpenAIResponseMCPApprovalRequest
 def _final_response(event: Finished, tool_items: list[OpenAIResponseOutputMessageMCPCall]) -> OpenAIResponseObject:
     """The last round's response with the server-side calls first (after the diagnosis block, as streamed); calls
     waiting for approval shown as requests."""
-    response: OpenAIResponseObject = event.response
+    response: OpenAIResponseObject = event.raw
     metadata = {**(response.metadata or {}), **event.report.as_metadata()}
-    preface = [event.preface] if event.preface is not None else []
+    preface = [o for o in response.output if event.preface_id and getattr(o, "id", None) == event.preface_id]
     output = [o for o in response.output if getattr(o, "call_id", None) not in event.held_calls and o not in preface]
     approvals = [_approval_item(a) for a in event.approvals]
     return response.model_copy(update={"output": [*preface, *tool_items, *approvals, *output], "metadata": metadata})

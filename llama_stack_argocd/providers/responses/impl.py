@@ -50,7 +50,7 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
             await self._register_mcp_bridge(self.config.argocd_mcp_url)
             toolgroups.append(BRIDGE_TOOLGROUP)
         self.agent = ArgoCDAgent(
-            backend=super().create_openai_response,
+            backend=BuiltinRounds(self),
             toolbox=Toolbox(self.tool_groups_api, self.tool_runtime_api, toolgroups),
             memory=ConversationMemory(self.persistence_store),
             composer=ContextComposer(
@@ -60,9 +60,6 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
             ),
             settings=self.config.agent,
             quota=QuotaKeeper(self._usage_store(), self.config.agent.quota),
-            history=self._history,
-            settle=self._settle,
-            store_stopped=self._store_stopped,
             evidence=self._evidence_gatherer,
         )
         self._gatherer: EvidenceGatherer | None = None
@@ -90,33 +87,6 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
             toolgroup_id=BRIDGE_TOOLGROUP, provider_id=MCP_PROVIDER_ID, mcp_endpoint=URL(uri=url)
         )
 
-    async def _history(self, response_id: str) -> list[Any]:
-        """What continuing from `response_id` replays: its stored input, then its output."""
-        try:
-            stored = await self.responses_store.get_response_object(response_id)
-        except Exception:  # noqa: BLE001 - an unknown id fails in the round itself, with llama-stack's message
-            return []
-        return [*stored.input, *stored.output]
-
-    async def _settle(self, response_id: str, message: str) -> None:
-        """A round abandoned mid-stream is stored as failed, never left `in_progress`."""
-        try:
-            stored = await self.responses_store.get_response_object(response_id)
-            if stored.status in ("in_progress", "queued"):
-                error = OpenAIResponseError(code="server_error", message=message)
-                await self.responses_store.update_response_object(
-                    stored.to_response_object().model_copy(update={"status": "failed", "error": error})
-                )
-        except Exception:  # noqa: BLE001 - nothing stored yet for this round (it failed before persisting)
-            return
-
-    async def _store_stopped(self, response: OpenAIResponseObject) -> None:
-        """A round the agent stopped (a loop) is stored as it ended: incomplete, with the text it kept."""
-        try:
-            await self.responses_store.update_response_object(response)
-        except Exception:  # noqa: BLE001 - not persisted yet: the chain then continues from the previous round
-            return
-
     async def create_openai_response(
         self, request: CreateResponseRequest
     ) -> OpenAIResponseObject | AsyncIterator[Any]:
@@ -132,3 +102,45 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
         if stream:
             return stream_events(events)
         return await collect_response(events)
+
+
+class BuiltinRounds:
+    """The agent core's backend (agent/backend.py) over the builtin: its own `create_openai_response` (the
+    provider's overrides it with the agent) and its responses store."""
+
+    def __init__(self, builtin: BuiltinResponsesImpl) -> None:
+        self._builtin = builtin
+
+    async def create(self, request: CreateResponseRequest) -> AsyncIterator[Any]:
+        stream = await BuiltinResponsesImpl.create_openai_response(self._builtin, request)
+        if not isinstance(stream, AsyncIterator):  # the agent always asks for a stream
+            raise TypeError("the builtin answered a streamed round with one response")
+        return stream
+
+    async def history(self, response_id: str) -> list[Any]:
+        """What continuing from `response_id` replays: its stored input, then its output."""
+        try:
+            stored = await self._builtin.responses_store.get_response_object(response_id)
+        except Exception:  # noqa: BLE001 - an unknown id fails in the round itself, with llama-stack's message
+            return []
+        return [*stored.input, *stored.output]
+
+    async def settle(self, response_id: str, message: str) -> None:
+        """A round abandoned mid-stream is stored as failed, never left `in_progress`."""
+        try:
+            stored = await self._builtin.responses_store.get_response_object(response_id)
+            if stored.status in ("in_progress", "queued"):
+                error = OpenAIResponseError(code="server_error", message=message)
+                await self._builtin.responses_store.update_response_object(
+                    stored.to_response_object().model_copy(update={"status": "failed", "error": error})
+                )
+        except Exception:  # noqa: BLE001 - nothing stored yet for this round (it failed before persisting)
+            return
+
+    async def store(self, response: OpenAIResponseObject) -> None:
+        """A response the agent changed, stored as it ended: a round stopped in a loop (incomplete, with the text it
+        kept), or the last round with the diagnosis block first."""
+        try:
+            await self._builtin.responses_store.update_response_object(response)
+        except Exception:  # noqa: BLE001 - not persisted yet: the chain then continues from the previous round
+            return
