@@ -133,6 +133,15 @@ class ScriptedBackend:
             response=response(step.status, output, usage=usage), sequence_number=5)
 
 
+def long_history(exchanges: int, length: int = 120) -> list[dict[str, Any]]:
+    """A stored chain's items: `exchanges` questions and answers of `length` words each."""
+    words = " ".join(f"word{i}" for i in range(length))
+    return [item for n in range(exchanges) for item in (
+        {"type": "message", "role": "user", "content": f"question {n}: {words}"},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": f"answer {n}: {words}"}]},
+    )]
+
+
 class Store:
     """The KV store the agent's memory keeps its state in."""
 

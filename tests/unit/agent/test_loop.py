@@ -19,7 +19,7 @@ from llama_stack_argocd.agent.events import (
 )
 from llama_stack_argocd.agent.generation import ModelTimeout, TurnFailure
 from llama_stack_argocd.agent.loop import CLIENT_LEFT
-from tests.unit.agent.scripted_backend import READ_TOOL, WRITE_TOOL, Round, ask, rig
+from tests.unit.agent.scripted_backend import READ_TOOL, WRITE_TOOL, Round, ask, long_history, rig
 
 READ = (READ_TOOL, {"name": "guestbook"})
 
@@ -136,14 +136,6 @@ async def test_write_tools_are_offered_only_where_the_user_can_approve_them():
         await setup.turn(**fields)
         assert (WRITE_TOOL in offered(setup.backend.requests[0])) is expected, fields
         assert READ_TOOL in offered(setup.backend.requests[0])
-
-
-def long_history(exchanges: int, length: int = 120) -> list[dict]:
-    words = " ".join(f"word{i}" for i in range(length))
-    return [item for n in range(exchanges) for item in (
-        {"type": "message", "role": "user", "content": f"question {n}: {words}"},
-        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": f"answer {n}: {words}"}]},
-    )]
 
 
 async def test_a_history_over_its_share_restarts_the_chain_from_what_fits():
