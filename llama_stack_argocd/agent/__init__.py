@@ -1,2 +1,2 @@
 """The one agent core every front door translates onto: instructions, attachments, context composition, history
-trimming and the bounded server-side tool loop."""
+trimming, the turn planner (pure) and the bounded server-side tool loop over a Responses backend."""

@@ -1,5 +1,6 @@
 """The turn loop on a scripted backend: tool rounds and their bound, approval hold and resume, the history trim
-restart, chain versus conversation, model failures as the one `Failed` event, and a client that goes away."""
+restart, chain versus conversation, model failures as the one `Failed` event, a client that goes away, an answer
+that loops, and the diagnosis block."""
 
 from __future__ import annotations
 
@@ -8,16 +9,18 @@ import json
 
 import pytest
 
+from llama_stack_argocd.agent.attachments import Attachment, AttachmentKind
 from llama_stack_argocd.agent.events import (
     ApprovalRequested,
     Failed,
     Finished,
     Passthrough,
+    Preface,
     TextDelta,
     ToolCall,
     ToolResult,
 )
-from llama_stack_argocd.agent.generation import ModelTimeout, TurnFailure
+from llama_stack_argocd.agent.generation import REPETITION_MARKER, ModelTimeout, TurnFailure
 from llama_stack_argocd.agent.loop import CLIENT_LEFT
 from tests.unit.agent.scripted_backend import READ_TOOL, WRITE_TOOL, Round, ask, long_history, rig
 
@@ -243,3 +246,32 @@ async def test_a_reader_that_closes_the_stream_stops_the_model_call_too():
     await events.aclose()
     await asyncio.wait_for(setup.backend.was_settled.wait(), timeout=10)
     assert setup.backend.settled == [("resp_1", CLIENT_LEFT)] and setup.backend.closed == ["resp_1"]
+
+
+async def test_an_answer_that_loops_is_stopped_marked_and_stored_as_incomplete():
+    setup = rig(Round(text=" ".join(["again"] * 60)))
+    events = await setup.turn()
+    said = [e.text for e in events if isinstance(e, TextDelta)]
+    assert said[-1] == REPETITION_MARKER and len(said) < 60
+    finished = events[-1]
+    assert isinstance(finished, Finished)
+    assert (finished.status, finished.incomplete_reason) == ("incomplete", "repetition") and finished.report.truncated
+    stored = setup.backend.stored[-1]
+    assert stored.id == finished.response_id == "resp_1" and stored.status == "incomplete"
+    assert stored.output[0].content[0].text.endswith(REPETITION_MARKER)
+
+
+async def test_the_diagnosis_block_leads_the_answer_once_and_the_stored_response():
+    warning = json.dumps({"apiVersion": "v1", "items": [
+        {"reason": "BackOff", "type": "Warning", "message": "Back-off restarting failed container", "count": 9,
+         "involvedObject": {"kind": "Pod", "name": "guestbook-ui-1"}, "lastTimestamp": "2026-11-25T06:41:00Z"}]})
+    setup = rig(Round(calls=[READ]), Round(text="It restarts."), diagnosis_block={"scripted": True})
+    events = await setup.turn(attachments=[Attachment(kind=AttachmentKind.EVENTS, content=warning)])
+    prefaces = [e for e in events if isinstance(e, Preface)]
+    assert len(prefaces) == 1 and prefaces[0].text.startswith("**What I checked**")
+    assert kinds(events)[:3] == ["Preface", "ToolCall", "ToolResult"]
+    finished = events[-1]
+    assert finished.preface_id == prefaces[0].item_id
+    stored = setup.backend.stored[-1]
+    assert stored.id == "resp_2" and stored.output[0].id == prefaces[0].item_id
+    assert stored.output[0].content[0].text == prefaces[0].text
