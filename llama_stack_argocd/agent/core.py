@@ -128,6 +128,10 @@ async def _no_store(response: Any) -> None:
     return None
 
 
+async def _none() -> list[Any]:
+    return []
+
+
 class ArgoCDAgent:
     def __init__(
         self,
@@ -228,17 +232,19 @@ class ArgoCDAgent:
         gathering = self._gather(request, manifest)  # reads run while the rest of the turn is prepared
         try:
             instructions = system_instructions(request.instructions, self._settings.instructions)
-            tools, missing = await self._toolbox.definitions()
+            # The turn's reads at once: tool listing, the chain it continues, what it saw, calls held for approval.
+            (tools, missing), stored, seen, pending = await asyncio.gather(
+                self._toolbox.definitions(), self._history(previous) if previous else _none(),
+                self._memory.seen(request.conversation or previous), self._memory.pending_calls(previous))
             if not request.approvals_supported or request.conversation:
                 tools = [tool for tool in tools if not self._toolbox.needs_approval(tool["name"])]
             if missing:
                 instructions += "\n\n" + unavailable_tools_note(missing)
             budget = self._composer.budget(request.model)
-            history = as_items(await self._history(previous)) if previous else []
+            history = as_items(stored)
             replayed = history_tokens(history, budget)
             allocation = self._composer.allocation(budget, instructions, replayed)
-            seen = await self._memory.seen(request.conversation or previous)
-            held = [_Call(**call) for call in await self._memory.pending_calls(previous)]
+            held = [_Call(**call) for call in pending]
             restart: list[dict[str, Any]] = []
             omitted = 0
             if allocation.history_over and not held:  # held calls must stay next to the chain that made them
