@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -65,6 +66,45 @@ def context_assembly(settings: ContextSettings) -> list[float]:
         return [await once() for _ in range(RUNS)]
 
     return asyncio.run(runs())
+
+
+# What plain llama-stack's `llama stack run` imports (its server, the builtin Responses, the remote model, sqlite
+# stores), then what our distributions add on top: the provider hooks and every module run.yaml and proxy-trust.yaml
+# load.
+_IMPORTS = """
+import json, sys, time
+marks = [time.perf_counter()]
+import llama_stack_api
+marks.append(time.perf_counter())
+import llama_stack.core.server.server, llama_stack.core.stack, llama_stack.cli.llama
+import llama_stack.core.routers.inference, llama_stack.providers.inline.responses.builtin
+import llama_stack.providers.remote.inference.openai, llama_stack.providers.inline.files.localfs
+import llama_stack.core.storage.sqlstore.sqlalchemy_sqlstore, llama_stack.core.storage.kvstore.sqlite.sqlite
+marks.append(time.perf_counter())
+import llama_stack_argocd.provider
+llama_stack_argocd.provider.get_provider_spec()
+import llama_stack_argocd.providers.responses, llama_stack_argocd.providers.tool_runtime
+import llama_stack_argocd.providers.inference, llama_stack_argocd.apis.agents, llama_stack_argocd.apis.lightspeed
+import llama_stack_argocd.apis.service, llama_stack_argocd.apis.mcp
+marks.append(time.perf_counter())
+print(json.dumps([b - a for a, b in zip(marks, marks[1:])]))
+"""
+
+
+def import_split(runs: int = 3) -> None:
+    """Seconds of import in a fresh interpreter: llama_stack_api, the rest of llama-stack's server, ours on top."""
+    import subprocess
+    import sys
+
+    samples = [json.loads(subprocess.run([sys.executable, "-c", _IMPORTS], cwd=ROOT, check=True, capture_output=True,
+                                         text=True).stdout) for _ in range(runs)]
+    parts = [statistics.median(column) for column in zip(*samples)]
+    print(f"  imports (p50 of {runs}, {side_load()}): llama_stack_api {parts[0]:.2f} s, the rest of plain "
+          f"llama-stack's server {parts[1]:.2f} s (the host's: plain llama-stack pays both), ours on top {parts[2]:.2f} s")
+
+
+def side_load() -> str:
+    return f"load {os.getloadavg()[0]:.1f}"
 
 
 def rss_mb(pid: int) -> float:
@@ -153,20 +193,26 @@ def main() -> None:
 
         with ScriptedLLM(chunk_delay=0.01).serving() as llm:
             env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-bench", "KUBECONFIG": cluster["kubeconfig"]}
-            configs = {"plain llama-stack": plain_config(Path(tmp)),
-                       "ours, run.yaml": write_config(ROOT / "run.yaml", Path(tmp))}
+            secret = "bench-proxy-secret-" + "c" * 16
+            configs = {"plain llama-stack": (plain_config(Path(tmp)), env),
+                       "ours, run.yaml": (write_config(ROOT / "run.yaml", Path(tmp)), env),
+                       "ours, proxy-trust": (write_config(ROOT / "distributions/argocd/proxy-trust.yaml", Path(tmp)),
+                                             {**env, "ARGOCD_ASSISTANT_PROXY_SECRET": secret})}
             starts: dict[str, list[float]] = {name: [] for name in configs}
             rss: dict[str, list[float]] = {name: [] for name in configs}
-            for _ in range(3):  # alternated, so both see the same load
-                for name, config in configs.items():
+            before = side_load()
+            for _ in range(3):  # alternated, so all see the same load
+                for name, (config, run_env) in configs.items():
                     begin = time.perf_counter()
-                    with running_stack(config, env) as stack:
+                    with running_stack(config, run_env) as stack:
                         starts[name].append(time.perf_counter() - begin)
                         time.sleep(1)
                         rss[name].append(rss_mb(stack.process.pid))
-            print("\nserver ready (llama stack run -> /v1/health 200) and idle RSS after start, remote model:")
+            print(f"\nserver ready (llama stack run -> /v1/health 200) and idle RSS after start, remote model "
+                  f"({before} -> {side_load()[5:]}):")
             for name in configs:
                 print(f"  {name:28} {percentiles(starts[name])}   RSS {statistics.median(rss[name]):.0f} MB")
+            import_split()
             side_by_side({"KUBECONFIG": cluster["kubeconfig"]}, Path(tmp))
             evidence_latency.report(cluster["kubeconfig"], Path(tmp))
             scale_out(env, Path(tmp))

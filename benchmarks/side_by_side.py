@@ -8,11 +8,13 @@ is subtracted, so a noisy shared machine moves both sides alike. Printed, never 
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import yaml
 
 from benchmarks.standins import SECRET_ENV, standin
 from tests.support.scripted_llm import ScriptedLLM, Text, ToolCalls
-from tests.support.stack import ROOT, StackHandle, running_stack, write_config
+from tests.support.stack import ROOT, StackHandle, start_stacks, write_config
 
 RUNS = 20
 CONCURRENT = 100
@@ -113,31 +115,32 @@ def own_round(llm: ScriptedLLM) -> float:
     return until(url, body, b"[DONE]", {}) + until(url, body, b"Zanzibar", {})
 
 
-def added(target: Target, dialect: str, own: Callable[[], float], marker: bytes, script: Callable[[], None]) -> float:
-    """p50 of (turn through the target - the model's own time for the same work), each pair measured back to back,
-    so load from other processes moves both halves of a pair alike. The first pair warms up."""
-    samples = []
+def load() -> str:
+    """The 1-minute load average, printed beside every figure (the machine is shared)."""
+    return f"load {os.getloadavg()[0]:.1f}"
+
+
+def pair(target: Target, dialect: str, own: Callable[[], float], marker: bytes, script: Callable[[], None]) -> float:
+    """One turn through the target minus the model's own time for the same work, measured back to back."""
+    url, body = target.request(dialect)
+    model = own()
+    script()
+    return until(url, body, marker, target.headers) - model
+
+
+def alternated(targets: list[Target], key: str, own: Callable[[], float], marker: Callable[[str], bytes],
+               script: Callable[[], None], tools_only: bool = False) -> None:
+    """p50 of `pair` for every target and dialect, RUNS each, taken in turn (target after target, dialect after
+    dialect, then again), so load from other processes falls on every column alike. The first round warms up."""
+    jobs = [(t, d) for t in targets for d in t.dialects if t.runs_tools or not tools_only]
+    samples: dict[tuple[str, str], list[float]] = {(t.name, d): [] for t, d in jobs}
     for run in range(RUNS + 1):
-        url, body = target.request(dialect)
-        model = own()
-        script()
-        through = until(url, body, marker, target.headers)
-        if run:
-            samples.append(through - model)
-    return p50(samples)
-
-
-def first_text(target: Target, llm: ScriptedLLM) -> None:
-    for dialect in target.dialects:
-        target.results[f"first:{dialect}"] = added(target, dialect, lambda: own_first(llm), FIRST[dialect],
-                                                   lambda: None)
-
-
-def tool_round(target: Target, llm: ScriptedLLM) -> None:
-    for dialect in target.dialects:
-        target.results[f"tool:{dialect}"] = added(
-            target, dialect, lambda: own_round(llm), b"Zanzibar",
-            lambda: llm.push(ToolCalls([("argocd_application", {})]), Text(ANSWER)))
+        for target, dialect in jobs:
+            value = pair(target, dialect, own, marker(dialect), script)
+            if run:
+                samples[(target.name, dialect)].append(value)
+    for target, dialect in jobs:
+        target.results[f"{key}:{dialect}"] = p50(samples[(target.name, dialect)])
 
 
 def concurrent(target: Target, llm: ScriptedLLM) -> None:
@@ -168,6 +171,7 @@ def concurrent(target: Target, llm: ScriptedLLM) -> None:
         async with httpx.AsyncClient(limits=limits, timeout=120) as client:
             return await asyncio.gather(*(one(client, *request) for request in requests))
 
+    before = load()
     outcomes = asyncio.run(run())
     times = [o for o in outcomes if isinstance(o, float)]
     errors = Counter(o for o in outcomes if isinstance(o, str))
@@ -176,6 +180,7 @@ def concurrent(target: Target, llm: ScriptedLLM) -> None:
         f" ({', '.join(f'{n}x {what}' for what, n in errors.most_common(2))})" if errors else "")
     memory = memory_mb(target.stack.process.pid)
     target.results["load:rss"] = f"{memory['VmRSS']:.0f} MB (peak {memory['VmHWM']:.0f})"
+    target.results["load:load"] = f"{before} -> {load()[5:]}"
 
 
 def plain_config(directory: Path) -> Path:
@@ -205,57 +210,59 @@ def cell(value: float | str | None) -> str:
     return value if isinstance(value, str) else f"{value * 1000:.0f} ms"
 
 
-def print_table(targets: list[Target], model_first: float, model_round: float) -> None:
+def print_table(targets: list[Target], model_first: float, model_round: float, loads: dict[str, str]) -> None:
     rows = [("first text, added over the model (p50)", "first"),
             ("one tool round, added over the model's two calls (p50)", "tool")]
-    width = 30
-    print(f"\nside by side (scripted model: first text {model_first * 1000:.0f} ms, "
-          f"tool round's two calls {model_round * 1000:.0f} ms; {RUNS} turns each):")
+    width = 27
+    print(f"\nside by side (scripted model: first text {model_first * 1000:.0f} ms, tool round's two calls "
+          f"{model_round * 1000:.0f} ms; {RUNS} turns per cell, alternated; ours without the evidence reads, which "
+          f"plain has no counterpart of: see the evidence figures below):")
     print(f"  {'measure':58}" + "".join(f"{t.name:>{width}}" for t in targets))
     for label, key in rows:
         for dialect in DIALECTS:
             line = f"  {label + ', ' + dialect:58}"
             print(line + "".join(f"{cell(t.results.get(f'{key}:{dialect}')):>{width}}" for t in targets))
+        print(f"  {'  (' + loads[key] + ')':58}")
     label = f"{CONCURRENT} concurrent streaming turns"
-    print(f"  {label + ', p95 added first text':58}"
-          + "".join(f"{cell(t.results.get('load:p95')):>{width}}" for t in targets))
-    print(f"  {label + ', errors':58}" + "".join(f"{t.results.get('load:errors', '–'):>{width}}" for t in targets))
-    print(f"  {label + ', server RSS after':58}" + "".join(f"{t.results.get('load:rss', '–'):>{width}}"
-                                                           for t in targets))
-
-
-def measure(target: Target, llm: ScriptedLLM) -> None:
-    first_text(target, llm)
-    if target.runs_tools:
-        tool_round(target, llm)
-    concurrent(target, llm)
+    for what, key in (("p95 added first text", "load:p95"), ("errors", "load:errors"),
+                      ("server RSS after", "load:rss"), ("load average before -> after", "load:load")):
+        print(f"  {label + ', ' + what:58}" + "".join(f"{cell(t.results.get(key)):>{width}}" for t in targets))
+    print("  (through the proxy: the proxy stand-in in front, adding the secret and identity headers; the hop costs "
+          "the same on both sides)")
 
 
 def side_by_side(env: dict[str, str], directory: Path, chunk_delay: float = 0.03) -> None:
-    """Start each server in turn (one at a time on 2 cores) on one scripted model and print the table."""
-    with ScriptedLLM(chunk_delay=chunk_delay).serving() as llm:
+    """Start every server at once (plain llama-stack with and without the proxy stand-in in front, ours with
+    run.yaml, ours with proxy-trust behind the proxy stand-in), measure them in turn, and print the table."""
+    with ScriptedLLM(chunk_delay=chunk_delay).serving() as llm, ExitStack() as running:
         env = {**env, "OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "sk-bench"}
+        ours = {**env, "ARGOCD_AGENT_EVIDENCE": "false"}
         model_first = p50([own_first(llm) for _ in range(RUNS)])
         model_round = p50([own_round(llm) for _ in range(RUNS)])
-        targets: list[Target] = []
-        runs: list[tuple[str, Path, dict[str, str], bool, tuple[str, ...]]] = [
-            ("plain llama-stack", plain_config(directory), env, False, ("Responses",)),
-            ("ours, run.yaml", write_config(ROOT / "run.yaml", directory), env, False, DIALECTS),
-            ("ours, proxy-trust", write_config(ROOT / "distributions/argocd/proxy-trust.yaml", directory),
-             {**env, "ARGOCD_ASSISTANT_PROXY_SECRET": SECRET}, True, DIALECTS),
+        plain, run_yaml, trusted = start_stacks(
+            (plain_config(directory), env), (write_config(ROOT / "run.yaml", directory), ours),
+            (write_config(ROOT / "distributions/argocd/proxy-trust.yaml", directory),
+             {**ours, "ARGOCD_ASSISTANT_PROXY_SECRET": SECRET}))
+        for stack in (plain, run_yaml, trusted):
+            running.callback(stack.close)
+        proxies = [running.enter_context(standin("proxy", stack.base_url, env={SECRET_ENV: SECRET}))
+                   for stack in (plain, trusted)]
+        targets = [
+            Target("plain llama-stack", plain, plain.base_url, dict(HEADERS), ("Responses",), runs_tools=False),
+            Target("plain, through the proxy", plain, proxies[0]["url"], dict(HEADERS), ("Responses",),
+                   runs_tools=False),
+            Target("ours, run.yaml", run_yaml, run_yaml.base_url, dict(HEADERS), DIALECTS),
+            Target("ours, proxy-trust (proxy)", trusted, proxies[1]["url"], dict(HEADERS), DIALECTS),
         ]
-        for name, config, run_env, proxied, dialects in runs:
-            with running_stack(config, run_env) as stack:
-                if proxied:
-                    with standin("proxy", stack.base_url, env={SECRET_ENV: SECRET}) as proxy:
-                        target = Target(name, stack, proxy["url"], dict(HEADERS), dialects, runs_tools=True)
-                        measure(target, llm)
-                else:
-                    target = Target(name, stack, stack.base_url, dict(HEADERS), dialects,
-                                    runs_tools=dialects != ("Responses",))
-                    measure(target, llm)
-            targets.append(target)
+        loads = {}
+        before = load()
+        alternated(targets, "first", lambda: own_first(llm), FIRST.__getitem__, lambda: None)
+        loads["first"] = f"{before} -> {load()[5:]}"
+        before = load()
+        alternated(targets, "tool", lambda: own_round(llm), lambda _: b"Zanzibar",
+                   lambda: llm.push(ToolCalls([("argocd_application", {})]), Text(ANSWER)), tools_only=True)
+        loads["tool"] = f"{before} -> {load()[5:]}"
+        for target in (targets[0], targets[1], targets[3], targets[2]):  # one at a time: each run loads both cores
             llm.reset()
-        print_table(targets, model_first, model_round)
-
-
+            concurrent(target, llm)
+        print_table(targets, model_first, model_round, loads)

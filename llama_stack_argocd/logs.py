@@ -10,6 +10,11 @@ llama-stack's start-up warnings "Failed to import module ... llama_stack.provide
 `argocd_mcp`, `legacy_agents` and `lightspeed` are llama-stack probing its own registry for our external API names
 before it loads them from `external_apis_dir`; they are written before any module of ours is imported, and mean
 nothing (the APIs load right after).
+
+One line is dropped: llama-stack's builtin Responses warns "Service tier is None, setting to default" on every model
+round whose provider does not report a service tier (vLLM, Ollama, llama.cpp, the embedded model): it says nothing
+an operator can act on, and rendering it through llama-stack's Rich console handler cost more CPU per round than the
+agent's own work (see benchmarks/, README "Development").
 """
 
 from __future__ import annotations
@@ -19,12 +24,23 @@ from typing import Any
 
 MAX_LINE_CHARS = 4000
 _MARK = "_argocd_quiet"
+# (logger name, message) of llama-stack records that are noise on every request.
+NOISE = frozenset({
+    ("llama_stack.providers.inline.responses.builtin.responses.streaming", "Service tier is None, setting to default"),
+})
+
+
+def _event(record: logging.LogRecord) -> object:
+    """The message of a record as llama-stack's structlog loggers hand it over (a dict with `event`) or plainly."""
+    return record.msg.get("event") if isinstance(record.msg, dict) else record.msg
 
 
 class BoundedLines(logging.Filter):
-    """Cuts a record's text to MAX_LINE_CHARS, saying how much was left out."""
+    """Cuts a record's text to MAX_LINE_CHARS, saying how much was left out; drops the NOISE records."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if (record.name, _event(record)) in NOISE:
+            return False
         if isinstance(record.msg, str) and not record.args and len(record.msg) <= MAX_LINE_CHARS:
             return True
         try:

@@ -88,6 +88,10 @@ def _no_evidence() -> EvidenceGatherer | None:
     return None
 
 
+async def _none() -> list[Any]:
+    return []
+
+
 class ArgoCDAgent:
     def __init__(
         self,
@@ -166,11 +170,12 @@ class ArgoCDAgent:
         manifest = next((a for a in request.attachments if a.kind == "manifest"), None)
         gathering = self._gather(request, manifest)  # reads run while the rest of the turn is prepared
         try:
-            listed, missing = await self._toolbox.definitions()
+            # The turn's reads at once: tool listing, the chain it continues, what it saw, calls held for approval.
+            (listed, missing), history, seen, pending = await asyncio.gather(
+                self._toolbox.definitions(), self._backend.history(previous) if previous else _none(),
+                self._memory.seen(request.conversation or previous), self._memory.pending_calls(previous))
             tools = offered_tools(listed, self._toolbox.needs_approval, request)
-            history = await self._backend.history(previous) if previous else []
-            seen = await self._memory.seen(request.conversation or previous)
-            held = [PendingCall(**call) for call in await self._memory.pending_calls(previous)]
+            held = [PendingCall(**call) for call in pending]
             plan = plan_turn(request, self._settings, self._composer, tools, missing, history, seen, bool(held))
         except BaseException:  # a refused turn (unknown previous response, ...) stops its reads too
             if gathering is not None:

@@ -185,3 +185,14 @@ def test_huge_bodies_are_refused_with_413(stack, path):
                           headers={**PROXIED, "Content-Type": "application/json"})
     assert response.status_code == 413, response.text[:200]
     assert httpx.get(f"{stack.base_url}/v1/health").status_code == 200
+
+
+def test_an_authenticated_request_does_not_list_the_models_of_the_model_server(stack, llm):
+    """llama-stack treats the authenticated user as per-request provider data and would ask the model server for its
+    models on every model listing: every Lightspeed turn and `GET /v1/models` cost a call upstream."""
+    before = llm.models_listed
+    for _ in range(3):
+        assert httpx.get(f"{stack.base_url}/v1/models", headers=PROXIED).status_code == 200
+        assert httpx.post(f"{stack.base_url}/v1/query", headers=PROXIED, timeout=60,
+                          json={"query": "hi", "conversation_id": str(uuid.uuid4())}).status_code == 200
+    assert llm.models_listed == before

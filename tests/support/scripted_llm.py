@@ -127,6 +127,7 @@ class ScriptedLLM:
     requests: list[dict[str, Any]] = field(default_factory=list)
     stream_finished_at: list[float] = field(default_factory=list)
     streams_abandoned: list[float] = field(default_factory=list)  # streams the client closed before their end
+    models_listed: int = 0  # GET /v1/models calls (a server listing the model's models)
     port: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _serving: Any = field(default=None, repr=False)
@@ -203,6 +204,7 @@ class ScriptedLLM:
     # -- HTTP ------------------------------------------------------------------------------------------------
 
     async def _models(self, _: Request) -> JSONResponse:
+        self.models_listed += 1
         return JSONResponse({"object": "list", "data": [
             {"id": self.model, "object": "model", "created": 0, "owned_by": "tests"}]})
 

@@ -28,3 +28,18 @@ def test_long_records_are_cut_and_say_so():
     assert len(record.getMessage()) < MAX_LINE_CHARS + 60 and "characters cut" in record.getMessage()
     short = logging.LogRecord("x", logging.INFO, __file__, 1, "ok %s", ("z",), None)
     assert BoundedLines().filter(short) and short.getMessage() == "ok z"
+
+
+def test_the_per_round_service_tier_warning_is_dropped_and_other_warnings_stay():
+    """llama-stack's builtin Responses logs it on every model round of a provider without service tiers."""
+    from llama_stack.providers.inline.responses.builtin.responses import streaming
+
+    assert 'logger.warning("Service tier is None, setting to default")' in inspect.getsource(streaming)
+    name = streaming.__name__
+    noise = logging.LogRecord(name, logging.WARNING, __file__, 1, {"event": "Service tier is None, setting to default",
+                                                                    "category": "openai_responses"}, (), None)
+    assert not BoundedLines().filter(noise)
+    other = logging.LogRecord(name, logging.WARNING, __file__, 1, {"event": "Model refresh failed"}, (), None)
+    assert BoundedLines().filter(other)
+    elsewhere = logging.LogRecord("x", logging.WARNING, __file__, 1, "Service tier is None, setting to default", (), None)
+    assert BoundedLines().filter(elsewhere)

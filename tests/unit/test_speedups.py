@@ -28,3 +28,43 @@ def test_installed_the_adapter_is_built_once_and_still_validates():
         first.validate_python({"type": "function"})
     unhashable = inference.TypeAdapter(list[int], config=None)
     assert unhashable.validate_python([1]) == [1]
+
+
+def test_the_models_table_lists_dynamic_models_from_the_request_provider_data():
+    from llama_stack.core import request_headers
+    from llama_stack.core.routing_tables.models import ModelsRoutingTable
+
+    source = inspect.getsource(ModelsRoutingTable.list_models) + inspect.getsource(ModelsRoutingTable.openai_list_models)
+    assert source.count("await self._get_dynamic_models_from_provider_data()") == 2
+    assert '"__authenticated_user"' in inspect.getsource(request_headers.RequestProviderDataContext.__init__)
+
+
+def test_installed_an_authenticated_user_alone_lists_no_dynamic_models():
+    import asyncio
+    from types import SimpleNamespace
+
+    from llama_stack.core.datatypes import User
+    from llama_stack.core.request_headers import NeedsRequestProviderData, RequestProviderDataContext
+    from llama_stack.core.routing_tables.models import ModelsRoutingTable
+
+    install_speedups()
+    install_speedups()  # idempotent: wrapped once
+    listed: list[str] = []
+
+    class Provider(NeedsRequestProviderData):  # a remote provider taking per-request credentials, as openai does
+        __provider_spec__ = SimpleNamespace(
+            provider_data_validator="llama_stack.providers.remote.inference.openai.config.OpenAIProviderDataValidator")
+
+        async def list_models(self):
+            listed.append("called")
+            return []
+
+    table = ModelsRoutingTable.__new__(ModelsRoutingTable)
+    table.impls_by_provider_id = {"openai": Provider()}
+    user = User(principal="alice", attributes={})
+    with RequestProviderDataContext(None, user):
+        assert asyncio.run(table._get_dynamic_models_from_provider_data()) == []
+    assert listed == []  # before: the authenticated user alone passed the validator and the provider was listed
+    with RequestProviderDataContext({"openai_api_key": "sk-own"}, user):  # the caller's own credentials: listed
+        asyncio.run(table._get_dynamic_models_from_provider_data())
+    assert listed == ["called"]
