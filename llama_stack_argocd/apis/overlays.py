@@ -28,9 +28,10 @@ from llama_stack.core.server import fastapi_router_registry
 from llama_stack_api import CreateResponseRequest, DeleteResponseRequest, RetrieveResponseRequest
 from llama_stack_api.common.errors import OpenAIErrorResponse
 from llama_stack_api.conversations import DeleteConversationRequest, GetConversationRequest
-from llama_stack_api.responses.fastapi_routes import _preserve_context_for_sse, sse_generator
+from llama_stack_api.responses.fastapi_routes import sse_generator
 from llama_stack_api.router_utils import PUBLIC_ROUTE_KEY, ExceptionTranslatingRoute
 
+from llama_stack_argocd import hosting
 from llama_stack_argocd.agent.generation import TurnFailure
 from llama_stack_argocd.apis.identity import body_within_limit, caller_for
 from llama_stack_argocd.caller import acting_as
@@ -93,7 +94,7 @@ def _without(router: APIRouter, path: str, *methods: str) -> tuple[APIRouter, di
 def streaming_or_object(result: Any) -> Any:
     """A stream becomes SSE (`data: <json>` only), sent with headers at once; an object is returned as is."""
     if isinstance(result, AsyncIterator):
-        return StreamingResponse(_preserve_context_for_sse(sse_generator(result)), media_type="text/event-stream")
+        return StreamingResponse(hosting.renamed("preserve_context_for_sse")(sse_generator(result)), media_type="text/event-stream")
     return result
 
 

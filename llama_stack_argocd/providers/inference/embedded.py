@@ -122,6 +122,10 @@ class EmbeddedInferenceAdapter(LlamaCppServerInferenceAdapter):
     def get_api_key(self) -> str | None:
         return self._model_server.api_key if self._model_server else "standby"
 
+    def _signature_api_key(self) -> str | None:
+        """OGX checks the server's `/props` with this key (not `get_api_key()`); llama-stack 0.7 never calls it."""
+        return self.get_api_key()
+
     async def openai_chat_completion(self, params: Any) -> Any:
         """llama-stack's call, with the small model's sampling defaults where the request left a value unset."""
         return await super().openai_chat_completion(with_sampling_defaults(params, self.config.sampling))

@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from llama_stack.core.storage.datatypes import SqlStoreReference
-from llama_stack.core.storage.sqlstore.sqlstore import sqlstore_impl
+from llama_stack.core.storage.kvstore import kvstore_impl
 from llama_stack.providers.inline.responses.builtin.impl import BuiltinResponsesImpl
 from llama_stack_api import URL, CreateResponseRequest, OpenAIResponseError, OpenAIResponseObject
 
+from llama_stack_argocd import hosting
 from llama_stack_argocd.agent.composer import ContextComposer
 from llama_stack_argocd.agent.core import AgentRequest, ArgoCDAgent
 from llama_stack_argocd.agent.state import ConversationMemory
@@ -52,7 +53,7 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
         self.agent = ArgoCDAgent(
             backend=super().create_openai_response,
             toolbox=Toolbox(self.tool_groups_api, self.tool_runtime_api, toolgroups),
-            memory=ConversationMemory(self.persistence_store),
+            memory=ConversationMemory(await kvstore_impl(self.config.persistence.agent_state)),
             composer=ContextComposer(
                 lambda: Redactor(filters),
                 context_windows=self.config.agent.context_windows,
@@ -79,7 +80,7 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
     def _usage_store(self) -> Any:
         """Quota usage lives beside the stored responses, on the same SQL backend (PostgreSQL when scaled out)."""
         backend = self.config.persistence.responses.backend
-        return sqlstore_impl(SqlStoreReference(table_name=QUOTA_TABLE, backend=backend))
+        return hosting.renamed("sqlstore_impl")(SqlStoreReference(table_name=QUOTA_TABLE, backend=backend))
 
     async def _register_mcp_bridge(self, url: str) -> None:
         """Register mcp-for-argocd as a tool group with an endpoint, so llama-stack lists its tools lazily and tries
