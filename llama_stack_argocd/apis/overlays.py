@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
+from fastapi.routing import APIWebSocketRoute
 from fastapi.responses import JSONResponse, StreamingResponse
 from llama_stack.core.server import fastapi_router_registry
 from llama_stack_api import CreateResponseRequest, DeleteResponseRequest, RetrieveResponseRequest
@@ -83,6 +84,8 @@ def _without(router: APIRouter, path: str, *methods: str) -> tuple[APIRouter, di
     """The router minus the given routes, and the endpoints of the routes removed, by method."""
     kept, removed = APIRouter(), {}
     for route in router.routes:
+        if isinstance(route, APIWebSocketRoute) and route.path == path:
+            continue  # OGX's WebSocket Responses: it would run the agent without the caller's scope; not served
         matched = [m for m in methods if getattr(route, "path", None) == path and m in getattr(route, "methods", ())]
         if matched:
             removed[matched[0]] = route.endpoint
