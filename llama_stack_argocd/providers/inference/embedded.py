@@ -108,7 +108,8 @@ class EmbeddedInferenceAdapter(LlamaCppServerInferenceAdapter):
         if self.on_standby:
             logger.info("embedded model not started: another model is configured",
                         by=self.config.other_inference.strip())
-        elif self._model_server is None:
+            return  # nothing to verify (OGX's adapter checks the model server here; llama-stack 0.7's does nothing)
+        if self._model_server is None:
             server = EmbeddedModelServer(self.config)
             await asyncio.to_thread(server.start)
             self._model_server = server
