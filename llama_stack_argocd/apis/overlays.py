@@ -26,7 +26,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.routing import APIWebSocketRoute
 from fastapi.responses import JSONResponse, StreamingResponse
 from llama_stack.core.server import fastapi_router_registry
-from llama_stack_api import CreateResponseRequest, DeleteResponseRequest, RetrieveResponseRequest
+from llama_stack_api import CreateResponseRequest, DeleteResponseRequest, ListToolsRequest, RetrieveResponseRequest
 from llama_stack_api.common.errors import OpenAIErrorResponse
 from llama_stack_api.conversations import DeleteConversationRequest, GetConversationRequest
 from llama_stack_api.responses.fastapi_routes import sse_generator
@@ -50,10 +50,18 @@ def serve_uuid_conversations(impl: Any) -> None:
     _uuid_conversations = impl
 
 
+def _wrappers() -> dict[str, Callable[[Callable[[Any], APIRouter]], Callable[[Any], APIRouter]]]:
+    """The routers wrapped on this host: `GET /v1/tools` is the `tool_groups` API's on llama-stack 0.7; OGX moved it
+    to the `admin` API's `/v1/admin/tools`, so there the admin router serves it at `/v1/tools` too."""
+    if "tool_groups" in fastapi_router_registry._ROUTER_FACTORIES:
+        return _WRAPPERS
+    return {**_WRAPPERS, "admin": _admin_router}
+
+
 def install_route_overlays() -> None:
-    """Wrap the `responses` and `models` router factories once per process."""
+    """Wrap the router factories (`_wrappers()`) once per process."""
     factories = fastapi_router_registry._ROUTER_FACTORIES
-    for api, wrap in _WRAPPERS.items():
+    for api, wrap in _wrappers().items():
         factory = factories.get(api)
         if factory is not None and not getattr(factory, _MARK, False):
             factories[api] = _marked(wrap(factory))
@@ -66,7 +74,7 @@ class OverlayMissing(RuntimeError):
 def verify_route_overlays() -> None:
     """Refuse to start unless every overlay is in place (called while providers start, before routers are built)."""
     factories = fastapi_router_registry._ROUTER_FACTORIES
-    missing = [api for api in _WRAPPERS if not getattr(factories.get(api), _MARK, False)]
+    missing = [api for api in _wrappers() if not getattr(factories.get(api), _MARK, False)]
     if missing:
         raise OverlayMissing(
             f"The route overlays of llama-stack-argocd did not apply to {', '.join(missing)}: this llama-stack "
@@ -195,6 +203,20 @@ def _conversations_router(original: Callable[[Any], APIRouter]) -> Callable[[Any
             router.add_api_route(
                 path, endpoint, methods=[method], tags=["Conversations"], route_class_override=ExceptionTranslatingRoute
             )
+        return router
+
+    return factory
+
+
+def _admin_router(original: Callable[[Any], APIRouter]) -> Callable[[Any], APIRouter]:
+    def factory(impl: Any) -> APIRouter:
+        router = original(impl)
+
+        async def list_tools(toolgroup_id: str | None = None) -> Any:
+            return await impl.list_tools(ListToolsRequest(toolgroup_id=toolgroup_id))
+
+        router.add_api_route("/v1/tools", list_tools, methods=["GET"], tags=["Tools"], response_model=None,
+                             route_class_override=ExceptionTranslatingRoute)
         return router
 
     return factory

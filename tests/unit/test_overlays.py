@@ -45,3 +45,11 @@ def test_start_up_is_refused_when_an_overlay_did_not_apply(monkeypatch):
     monkeypatch.delitem(fastapi_router_registry._ROUTER_FACTORIES, "models")
     with pytest.raises(OverlayMissing, match="responses, models"):
         verify_route_overlays()
+
+
+def test_the_tools_are_listed_at_v1_tools_on_either_host():
+    """llama-stack 0.7 serves GET /v1/tools from its tool_groups router; OGX moved it to the admin API."""
+    install_route_overlays()
+    factories = fastapi_router_registry._ROUTER_FACTORIES
+    owner = "tool_groups" if "tool_groups" in factories else "admin"
+    assert ("GET", "/v1/tools") in _routes(factories[owner](object()))
