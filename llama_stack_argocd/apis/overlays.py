@@ -45,6 +45,15 @@ PUBLIC = {PUBLIC_ROUTE_KEY: True}  # openapi_extra of routes that need no authen
 _uuid_conversations: Any = None
 
 
+# The tool groups routing table, registered by the Responses provider (see `_admin_router`).
+_tool_groups: Any = None
+
+
+def serve_tools(tool_groups: Any) -> None:
+    global _tool_groups
+    _tool_groups = tool_groups
+
+
 def serve_uuid_conversations(impl: Any) -> None:
     global _uuid_conversations
     _uuid_conversations = impl
@@ -213,7 +222,11 @@ def _admin_router(original: Callable[[Any], APIRouter]) -> Callable[[Any], APIRo
         router = original(impl)
 
         async def list_tools(toolgroup_id: str | None = None) -> Any:
-            return await impl.list_tools(ListToolsRequest(toolgroup_id=toolgroup_id))
+            # Not `impl.list_tools`: OGX 1.5's admin API is built with the internal APIs only, so its own
+            # /v1/admin/tools finds no tool groups (a KeyError); the routing table comes from our Responses provider.
+            if _tool_groups is None:
+                raise RuntimeError("no tool groups: the inline::argocd-responses provider is not configured")
+            return await _tool_groups.list_tools(ListToolsRequest(toolgroup_id=toolgroup_id))
 
         router.add_api_route("/v1/tools", list_tools, methods=["GET"], tags=["Tools"], response_model=None,
                              route_class_override=ExceptionTranslatingRoute)

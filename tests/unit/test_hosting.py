@@ -46,3 +46,17 @@ def test_the_provider_spec_verifies_the_host(monkeypatch):
     monkeypatch.setattr(hosting, "missing_private_names", lambda host=None: ["x.y (z)"])
     with pytest.raises(hosting.HostMismatch, match="x.y"):
         provider.get_provider_spec()
+
+
+def test_the_responses_provider_passes_the_builtins_dependencies_by_its_signature():
+    """llama-stack 0.7's builtin takes a safety API, OGX 1.5's takes skills instead: both get what they name."""
+    import inspect
+
+    from llama_stack_api import Api
+
+    from llama_stack_argocd.providers.responses import builtin_dependencies
+    from llama_stack_argocd.providers.responses.impl import ArgoCDResponsesImpl
+
+    arguments = builtin_dependencies(ArgoCDResponsesImpl, {api: f"impl of {api.value}" for api in Api})
+    assert arguments["inference_api"] == "impl of inference" and arguments["tool_groups_api"] == "impl of tool_groups"
+    inspect.signature(ArgoCDResponsesImpl).bind(config=None, policy=[], **arguments)  # nothing missing, nothing extra

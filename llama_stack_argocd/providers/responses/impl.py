@@ -19,7 +19,7 @@ from llama_stack_argocd.agent.composer import ContextComposer
 from llama_stack_argocd.agent.core import AgentRequest, ArgoCDAgent
 from llama_stack_argocd.agent.state import ConversationMemory
 from llama_stack_argocd.agent.toolbox import Toolbox
-from llama_stack_argocd.apis.overlays import verify_route_overlays
+from llama_stack_argocd.apis.overlays import serve_tools, verify_route_overlays
 from llama_stack_argocd.bridge.credentials import split_mcp_tools
 from llama_stack_argocd.context.evidence import EvidenceGatherer
 from llama_stack_argocd.context.redaction import Redactor
@@ -39,6 +39,7 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
 
     async def initialize(self) -> None:
         verify_route_overlays()
+        serve_tools(self.tool_groups_api)
         self.inference_api = ReportingInference(self.inference_api)  # a broken model stream says why (upstream.py)
         await super().initialize()
         filters = self.config.redaction_filters
