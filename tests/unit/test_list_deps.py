@@ -9,7 +9,7 @@ import shlex
 import subprocess
 import sys
 
-from tests.support.stack import LLAMA, ROOT
+from tests.support.stack import HOST_VENV, ROOT
 
 README = (ROOT / "README.md").read_text()
 
@@ -22,7 +22,8 @@ def _env() -> dict[str, str]:
 
 def test_llama_stacks_own_list_deps_still_cannot_read_our_config(tmp_path):
     # When this starts passing, llama-stack substitutes the environment there: drop the README's Limits entry.
-    done = subprocess.run([str(LLAMA), "stack", "list-deps", str(ROOT / "run.yaml")], cwd=tmp_path, env=_env(),
+    llama = HOST_VENV / "bin" / "llama"
+    done = subprocess.run([str(llama), "stack", "list-deps", str(ROOT / "run.yaml")], cwd=tmp_path, env=_env(),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and "does not exist" in done.stderr + done.stdout
 

@@ -1,25 +1,50 @@
-"""Log hygiene's hook point in llama-stack 0.7 and the line bound."""
+"""Log hygiene's hook point in the host (llama-stack 0.7 or OGX 1.5) and the line bound."""
 
 from __future__ import annotations
 
-import inspect
+import httpx
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 import logging
 
 from llama_stack.core.server import server
 
-from llama_stack_argocd.logs import MAX_LINE_CHARS, BoundedLines, install_log_hygiene
+from llama_stack_argocd.logs import MAX_LINE_CHARS, BoundedLines, QuietHandlers, install_log_hygiene
 
 
-def test_the_server_registers_its_exception_handler_by_module_name():
-    """install_log_hygiene replaces `server.global_exception_handler` before create_app registers it by that name;
-    this fails if llama-stack moves the handler or stops looking it up there."""
-    source = inspect.getsource(server.create_app)
-    assert "app.exception_handler(RequestValidationError)(global_exception_handler)" in source
-    assert "traceback.print_exception" in inspect.getsource(server.global_exception_handler) or getattr(
-        server.global_exception_handler, "_argocd_quiet", False)
+class _Body(BaseModel):
+    n: int
+
+
+def _app_as_the_host_builds_it() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret-in-the-exception")
+
+    @app.post("/typed")
+    async def typed(body: _Body) -> int:
+        return body.n
+
+    app.add_middleware(QuietHandlers)  # at the edge, inside the middleware the app builds
+    for error in (RequestValidationError, Exception):
+        app.exception_handler(error)(server.global_exception_handler)
+    return app
+
+
+async def test_the_hosts_handler_is_replaced_where_the_built_app_holds_it(capfd):
+    """The host's handler prints every traceback (with the input of a bad request): it never runs."""
     install_log_hygiene()
-    assert getattr(server.global_exception_handler, "_argocd_quiet", False)
-    assert "print_exception" not in inspect.getsource(server.global_exception_handler)
+    transport = httpx.ASGITransport(app=_app_as_the_host_builds_it(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        failed = await client.get("/boom")
+        invalid = await client.post("/typed", json={"n": "password-in-the-body"})
+    assert failed.status_code == 500 and "error" in failed.json()
+    assert invalid.status_code in (400, 422)
+    captured = capfd.readouterr()
+    assert "Traceback" not in captured.err and "password-in-the-body" not in captured.err + captured.out
 
 
 def test_long_records_are_cut_and_say_so():

@@ -22,7 +22,7 @@ def test_running_installs_no_test_extras():
     prerequisites, _ = recipe("run")
     assert prerequisites.split() == ["install"]
     _, install = recipe("$(VENV)/.installed")
-    assert "[test]" not in install and "pip install --quiet -e ." in install
+    assert "[test]" not in install and "pip install --quiet -e '.[$(HOST)]'" in install
     for target in ("test", "bench", "fuzz", "eval"):
         assert "install-test" in recipe(target)[0].split(), target
     assert "[test]" in recipe("$(VENV)/.installed-test")[1]

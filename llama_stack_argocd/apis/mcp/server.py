@@ -49,10 +49,7 @@ class ContextToolServer:
         self._toolbox = toolbox
         self._max_result_tokens = max_result_tokens
         self._timeout = tool_timeout_seconds
-        self.server: Server[Any, Any] = Server(SERVER_NAME, version=_package_version(), instructions=INSTRUCTIONS)
-        self.server.list_tools()(self.tools)
-        # The arguments are validated by the tools' own models, whose messages say how to correct a call.
-        self.server.call_tool(validate_input=False)(self.call)
+        self.server: Any = _mcp_server(self)
 
     async def tools(self) -> list[types.Tool]:
         definitions, _ = await self._toolbox.definitions()
@@ -81,6 +78,26 @@ class ContextToolServer:
         manager = StreamableHTTPSessionManager(self.server, json_response=True, stateless=True)
         async with manager.run():
             await manager.handle_request(scope, receive, send)
+
+
+def _mcp_server(tools: ContextToolServer) -> Any:
+    """The SDK's low-level server with our two handlers: mcp 1.x (llama-stack 0.7) registers them by decorator,
+    mcp 2.x (OGX) takes them as arguments. The arguments are validated by the tools' own models, whose messages say
+    how to correct a call (mcp 1.x would validate them first, hence `validate_input=False`)."""
+    if hasattr(Server, "list_tools"):  # mcp 1.x
+        server: Any = Server(SERVER_NAME, version=_package_version(), instructions=INSTRUCTIONS)
+        server.list_tools()(tools.tools)
+        server.call_tool(validate_input=False)(tools.call)
+        return server
+
+    async def on_list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=await tools.tools())
+
+    async def on_call_tool(ctx: Any, params: Any) -> types.CallToolResult:
+        return await tools.call(params.name, params.arguments)
+
+    return Server(SERVER_NAME, version=_package_version() or "", instructions=INSTRUCTIONS,  # type: ignore[call-arg]
+                  on_list_tools=on_list_tools, on_call_tool=on_call_tool)
 
 
 def _result(text: str, is_error: bool, truncated: bool) -> types.CallToolResult:

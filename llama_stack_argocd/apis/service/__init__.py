@@ -57,7 +57,7 @@ async def get_provider_impl(config: Any, deps: dict[Any, Any]) -> ServiceImpl:
         )
     edge.install_edge()
     if not edge.installed():
-        raise RuntimeError("The assistant's edge could not be installed on this llama-stack; refusing to start.")
+        raise RuntimeError("The assistant's edge could not be installed on this host server; refusing to start.")
     reviewer = None
     if config.kubernetes_tokens:
         settings = ContextSettings(kubeconfig=config.kubeconfig)
@@ -67,7 +67,6 @@ async def get_provider_impl(config: Any, deps: dict[Any, Any]) -> ServiceImpl:
         max_groups=config.max_groups,
         authenticator=authenticator,
         routes=RouteAllowlist.of(ASSISTANT_ROUTES, config.extra_routes or "") if config.restrict_routes else None,
-        in_process_auth=True,
     ))
     return ServiceImpl(authenticator)
 

@@ -108,7 +108,8 @@ class EmbeddedInferenceAdapter(LlamaCppServerInferenceAdapter):
         if self.on_standby:
             logger.info("embedded model not started: another model is configured",
                         by=self.config.other_inference.strip())
-        elif self._model_server is None:
+            return  # nothing to verify (OGX's adapter checks the model server here; llama-stack 0.7's does nothing)
+        if self._model_server is None:
             server = EmbeddedModelServer(self.config)
             await asyncio.to_thread(server.start)
             self._model_server = server
@@ -121,6 +122,10 @@ class EmbeddedInferenceAdapter(LlamaCppServerInferenceAdapter):
 
     def get_api_key(self) -> str | None:
         return self._model_server.api_key if self._model_server else "standby"
+
+    def _signature_api_key(self) -> str | None:
+        """OGX checks the server's `/props` with this key (not `get_api_key()`); llama-stack 0.7 never calls it."""
+        return self.get_api_key()
 
     async def openai_chat_completion(self, params: Any) -> Any:
         """llama-stack's call, with the small model's sampling defaults where the request left a value unset."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from llama_stack.core.storage.datatypes import KVStoreReference
 from llama_stack.providers.inline.responses.builtin.config import BuiltinResponsesImplConfig
 from pydantic import Field
 
@@ -13,7 +14,15 @@ from llama_stack_argocd.context.settings import OptionalText
 from llama_stack_argocd.providers.toolgroups import CONTEXT_TOOLGROUP
 
 
+class ArgoCDPersistence(BuiltinResponsesImplConfig.model_fields["persistence"].annotation):  # type: ignore[misc,name-defined]
+    """The builtin's persistence plus the agent's own key-value store (llama-stack 0.7's builtin has the same
+    field and opens it too; OGX's builtin dropped it)."""
+
+    agent_state: KVStoreReference
+
+
 class ArgoCDResponsesConfig(BuiltinResponsesImplConfig):
+    persistence: ArgoCDPersistence
     agent: AgentSettings = Field(default_factory=AgentSettings)
     toolgroups: list[str] = Field(
         default_factory=lambda: [CONTEXT_TOOLGROUP],

@@ -10,15 +10,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from llama_stack.core.storage.datatypes import SqlStoreReference
-from llama_stack.core.storage.sqlstore.sqlstore import sqlstore_impl
+from llama_stack.core.storage.kvstore import kvstore_impl
 from llama_stack.providers.inline.responses.builtin.impl import BuiltinResponsesImpl
 from llama_stack_api import URL, CreateResponseRequest, OpenAIResponseError, OpenAIResponseObject
 
+from llama_stack_argocd import hosting
 from llama_stack_argocd.agent.composer import ContextComposer
 from llama_stack_argocd.agent.core import AgentRequest, ArgoCDAgent
 from llama_stack_argocd.agent.state import ConversationMemory
 from llama_stack_argocd.agent.toolbox import Toolbox
-from llama_stack_argocd.apis.overlays import verify_route_overlays
+from llama_stack_argocd.apis.overlays import serve_tools, verify_route_overlays
 from llama_stack_argocd.bridge.credentials import split_mcp_tools
 from llama_stack_argocd.context.evidence import EvidenceGatherer
 from llama_stack_argocd.context.redaction import Redactor
@@ -38,6 +39,7 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
 
     async def initialize(self) -> None:
         verify_route_overlays()
+        serve_tools(self.tool_groups_api)
         self.inference_api = ReportingInference(self.inference_api)  # a broken model stream says why (upstream.py)
         await super().initialize()
         filters = self.config.redaction_filters
@@ -52,7 +54,7 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
         self.agent = ArgoCDAgent(
             backend=BuiltinRounds(self),
             toolbox=Toolbox(self.tool_groups_api, self.tool_runtime_api, toolgroups),
-            memory=ConversationMemory(self.persistence_store),
+            memory=ConversationMemory(await kvstore_impl(self.config.persistence.agent_state)),
             composer=ContextComposer(
                 lambda: Redactor(filters),
                 context_windows=self.config.agent.context_windows,
@@ -76,7 +78,7 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
     def _usage_store(self) -> Any:
         """Quota usage lives beside the stored responses, on the same SQL backend (PostgreSQL when scaled out)."""
         backend = self.config.persistence.responses.backend
-        return sqlstore_impl(SqlStoreReference(table_name=QUOTA_TABLE, backend=backend))
+        return hosting.renamed("sqlstore_impl")(SqlStoreReference(table_name=QUOTA_TABLE, backend=backend))
 
     async def _register_mcp_bridge(self, url: str) -> None:
         """Register mcp-for-argocd as a tool group with an endpoint, so llama-stack lists its tools lazily and tries

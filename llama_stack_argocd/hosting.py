@@ -1,0 +1,155 @@
+"""Which server hosts this package, llama-stack 0.7 or OGX 1.5, and every name that differs between the two.
+
+OGX is llama-stack renamed (`llama_stack` -> `ogx`, `llama_stack_api` -> `ogx_api`) with the same module layout for
+everything this package uses, so on OGX the two old package names are aliases of the new ones (`install()`, run
+when the package is imported): the rest of the package keeps one spelling and imports nothing host-specific.
+The few names that moved or were renamed are resolved here and nowhere else (`renamed()`).
+
+Private names (the hook points of apis/overlays.py, apis/edge.py, speedups.py, ...) are listed per host in
+`PRIVATE_NAMES`; `missing_private_names()` says which of them the installed host lacks: unit tests pin them per host
+and start-up refuses (naming them) when one is gone. The host is whichever is installed; `pip install -e '.[ogx]'`
+or `'.[llama-stack]'` picks it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+from types import ModuleType
+from typing import Any, Final, Literal
+
+Host = Literal["llama-stack", "ogx"]
+
+LLAMA_STACK: Final = "llama-stack"
+OGX: Final = "ogx"
+
+# The old package name -> the host's package name (identity on llama-stack).
+_PACKAGES: Final[dict[Host, dict[str, str]]] = {
+    "llama-stack": {"llama_stack": "llama_stack", "llama_stack_api": "llama_stack_api"},
+    "ogx": {"llama_stack": "ogx", "llama_stack_api": "ogx_api"},
+}
+
+# Names that moved between the hosts: (module, attribute) by host, under one key.
+_RENAMED: Final[dict[str, dict[Host, tuple[str, str]]]] = {
+    "preserve_context_for_sse": {
+        "llama-stack": ("llama_stack_api.responses.fastapi_routes", "_preserve_context_for_sse"),
+        "ogx": ("ogx_api.common.sse_context", "preserve_context_for_sse"),
+    },
+    "sqlstore_impl": {
+        "llama-stack": ("llama_stack.core.storage.sqlstore.sqlstore", "sqlstore_impl"),
+        "ogx": ("ogx.core.storage.sqlstore.sqlstore", "_sqlstore_impl"),
+    },
+    "HostError": {
+        "llama-stack": ("llama_stack_api.common.errors", "LlamaStackError"),
+        "ogx": ("ogx_api.common.errors", "OGXError"),
+    },
+}
+
+# Every private or internal name the package hooks into, in the old spelling (aliased on OGX), with its user.
+PRIVATE_NAMES: Final[dict[Host, tuple[tuple[str, str, str], ...]]] = {
+    host: (
+        ("llama_stack.core.server.fastapi_router_registry", "_ROUTER_FACTORIES", "apis/overlays.py"),
+        ("llama_stack.core.storage.kvstore.kvstore", "_KVSTORE_INSTANCES", "apis/storage_health.py"),
+        ("llama_stack.core.routers.inference", "TypeAdapter", "speedups.py"),
+        ("llama_stack.core.server.metrics", "RequestMetricsMiddleware", "apis/edge.py"),
+        ("llama_stack.core.server.auth_providers", "CustomAuthProvider", "apis/edge.py"),
+        ("llama_stack.core.server.server", "global_exception_handler", "logs.py"),
+        ("llama_stack.core.providers", "ProviderImpl", "apis/provider_health.py"),
+        ("llama_stack.core.admin", "AdminImpl", "apis/provider_health.py"),
+        _RENAMED["preserve_context_for_sse"][host] + ("apis/overlays.py",),
+        _RENAMED["sqlstore_impl"][host] + ("providers/responses/impl.py",),
+    )
+    for host in ("llama-stack", "ogx")
+}
+
+
+def _detect() -> Host:
+    if importlib.util.find_spec("llama_stack_api") is not None and importlib.util.find_spec("ogx_api") is None:
+        return "llama-stack"
+    if importlib.util.find_spec("ogx_api") is not None:
+        return "ogx"
+    raise ImportError(
+        "llama-stack-argocd needs a host server: install llama-stack 0.7 (`pip install 'llama_stack_argocd[llama-stack]'`)"
+        " or OGX 1.5 (`pip install 'llama_stack_argocd[ogx]'`)."
+    )
+
+
+HOST: Final[Host] = _detect()
+
+
+def cli() -> list[str]:
+    """The command that starts a server with a config on this host (before the config path)."""
+    return ["llama", "stack", "run"] if HOST == "llama-stack" else ["ogx", "run", "--insecure"]
+
+
+class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports `llama_stack[...]` / `llama_stack_api[...]` as the host's module of the same path (one object)."""
+
+    def __init__(self, packages: dict[str, str]) -> None:
+        self.packages = {old: new for old, new in packages.items() if old != new}
+
+    def _target(self, fullname: str) -> str | None:
+        head, _, rest = fullname.partition(".")
+        new = self.packages.get(head)
+        if new is None:
+            return None
+        return f"{new}.{rest}" if rest else new
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if self._target(fullname) is None:
+            return None
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        target = self._target(spec.name)
+        assert target is not None
+        module = importlib.import_module(target)
+        spec.loader_state = module.__spec__  # importlib overwrites it with the alias's spec; put back below
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        # The host's module is already executed; it keeps its own spec (its name, its submodule search).
+        if module.__spec__ is not None and module.__spec__.loader_state is not None:
+            module.__spec__ = module.__spec__.loader_state
+
+
+def install() -> None:
+    """On OGX, make the old package names aliases of the new ones; idempotent, nothing to do on llama-stack."""
+    if HOST == "ogx" and not any(isinstance(finder, _Alias) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _Alias(_PACKAGES["ogx"]))
+
+
+def renamed(key: str) -> Any:
+    """The host's object for a name that moved between the hosts (a key of `_RENAMED`)."""
+    module, attribute = _RENAMED[key][HOST]
+    return getattr(importlib.import_module(module), attribute)
+
+
+def missing_private_names(host: Host | None = None) -> list[str]:
+    """`module.attribute (user)` for every private name of the installed host that is not there."""
+    missing = []
+    for module, attribute, user in PRIVATE_NAMES[host or HOST]:
+        try:
+            present = hasattr(importlib.import_module(module), attribute)
+        except ImportError:
+            present = False
+        if not present:
+            missing.append(f"{module}.{attribute} ({user})")
+    return missing
+
+
+class HostMismatch(RuntimeError):
+    """The installed host lacks a name this package hooks into: serving on would silently lose a guarantee."""
+
+
+def verify() -> None:
+    """Refuse to start when a private name is gone (called while the providers load)."""
+    missing = missing_private_names()
+    if missing:
+        raise HostMismatch(
+            f"llama-stack-argocd cannot run on this {HOST} version: {', '.join(missing)} is gone. "
+            "Use llama-stack 0.7.x or OGX 1.5.x."
+        )
