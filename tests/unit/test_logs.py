@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
+import logging
+
 import httpx
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
-import logging
 
 from llama_stack.core.server import server
 
