@@ -18,7 +18,7 @@ from llama_stack_argocd.apis.identity import body_within_limit, caller_for
 from llama_stack_argocd.apis.lightspeed.impl import ols_error
 from llama_stack_argocd.apis.lightspeed.models import FeedbackRequest, QueryRequest, QueryResponse, TopicUpdate
 from llama_stack_argocd.apis.overlays import PUBLIC, serve_uuid_conversations
-from llama_stack_argocd.apis.storage_health import broken_kv_stores
+from llama_stack_argocd.apis.storage_health import broken_kv_stores, verify_kv_store_hook
 from llama_stack_argocd.context.schema import inline_refs
 
 API_NAME = "lightspeed"
@@ -46,6 +46,7 @@ async def get_provider_impl(config: Any, deps: dict[Any, Any]) -> Any:
     from llama_stack_argocd.agent.host import hosted_agent
     from llama_stack_argocd.apis.lightspeed.impl import LightspeedImpl
 
+    verify_kv_store_hook()  # /liveness relies on it
     impl = LightspeedImpl(config, hosted_agent(deps[Api.responses], "Lightspeed"), deps[Api.models])
     await impl.initialize()
     serve_uuid_conversations(impl)
