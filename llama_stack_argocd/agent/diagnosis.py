@@ -29,6 +29,7 @@ from llama_stack_api import (
 
 from llama_stack_argocd.agent.activity import plain
 from llama_stack_argocd.agent.events import AgentEvent, Passthrough, TextDelta
+from llama_stack_argocd.agent.history import content_text
 from llama_stack_argocd.context.budget import model_setting
 from llama_stack_argocd.context.findings import Finding
 
@@ -70,10 +71,8 @@ def message(text: str) -> OpenAIResponseMessage:
 
 
 def text_of(item: OpenAIResponseMessage) -> str:
-    """The block's text, from the message `message` made."""
-    if isinstance(item.content, str):
-        return item.content
-    return "".join(getattr(part, "text", "") for part in item.content)
+    """The block's text, from the message `message` made (one part)."""
+    return content_text(item.content)
 
 
 def streamed(item: OpenAIResponseMessage, text: str, response_id: str) -> list[AgentEvent]:

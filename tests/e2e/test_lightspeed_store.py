@@ -5,22 +5,18 @@ session deleted while a turn streams stays deleted too."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.support.http import EXTENSION_HEADERS, MODEL
-from tests.support.scripted_llm import ScriptedLLM, Text
+from tests.support.scripted_llm import ScriptedLLM, Text, module_fixture
 from tests.support.stack import StackHandle, StackStarter
 
 SLOW_ANSWER = " ".join(f"word{i}" for i in range(30))
 
 
-@pytest.fixture(scope="module")
-def slow_llm() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM(chunk_delay=0.05).serving() as server:
-        yield server
+slow_llm = module_fixture(chunk_delay=0.05)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from llama_stack_argocd.context.redaction import MASK
 from tests.support import secrets_corpus as corpus_data
 from tests.support.cluster import ClusterHandle, start_cluster
 from tests.support.http import MODEL
-from tests.support.scripted_llm import ScriptedLLM, Text, ToolCalls, message_text
+from tests.support.scripted_llm import ScriptedLLM, Text, ToolCalls, message_text, module_fixture
 from tests.support.stack import StackHandle, StackStarter
 
 CORPUS = corpus_data.load()
@@ -43,10 +43,7 @@ def lab() -> Iterator[ClusterHandle]:
         yield handle
 
 
-@pytest.fixture(scope="module")
-def model() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM(chunk_delay=0).serving() as server:
-        yield server
+model = module_fixture(chunk_delay=0)  # not `llm`: its requests add up over the module (conftest clears `llm`'s)
 
 
 @pytest.fixture(scope="module")
