@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.support.cluster import ClusterHandle
+from tests.support.http import agents_session
 from tests.support.scripted_llm import ScriptedLLM, Stall, Text, module_fixture
 from tests.support.stack import StackHandle, StackStarter
 
@@ -41,10 +42,7 @@ def _responses(path: str) -> Callable[[httpx.Client, str], tuple[str, dict]]:
 
 
 def _agents(client: httpx.Client, base: str) -> tuple[str, dict]:
-    agent = client.post(f"{base}/v1/agents", headers=HEADERS,
-                        json={"agent_config": {"model": MODEL, "instructions": ""}}).json()["agent_id"]
-    session = client.post(f"{base}/v1/agents/{agent}/session", headers=HEADERS,
-                          json={"session_name": "s"}).json()["session_id"]
+    agent, session = agents_session(client, base, HEADERS)
     return (f"{base}/v1/agents/{agent}/session/{session}/turn",
             {"messages": [{"role": "user", "content": "Why?"}], "stream": True})
 

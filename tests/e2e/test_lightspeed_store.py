@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.support.http import EXTENSION_HEADERS, MODEL
+from tests.support.http import EXTENSION_HEADERS, agents_session
 from tests.support.scripted_llm import ScriptedLLM, Text, module_fixture
 from tests.support.stack import StackHandle, StackStarter
 
@@ -82,10 +82,7 @@ def test_a_conversation_deleted_while_an_answer_streams_stays_deleted(stack, slo
 
 def test_an_agents_session_deleted_while_a_turn_streams_stays_deleted(stack, slow_llm):
     base = stack.base_url
-    agent = httpx.post(f"{base}/v1/agents", headers=EXTENSION_HEADERS, timeout=30,
-                       json={"agent_config": {"model": MODEL, "instructions": ""}}).json()["agent_id"]
-    session = httpx.post(f"{base}/v1/agents/{agent}/session", headers=EXTENSION_HEADERS, timeout=30,
-                         json={"session_name": "s"}).json()["session_id"]
+    agent, session = agents_session(httpx, base, EXTENSION_HEADERS)
     slow_llm.push(Text(SLOW_ANSWER))
     turn = {"messages": [{"role": "user", "content": "Why is it degraded?"}], "stream": True}
     with httpx.stream("POST", f"{base}/v1/agents/{agent}/session/{session}/turn", headers=EXTENSION_HEADERS,
