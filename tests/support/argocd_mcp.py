@@ -41,13 +41,13 @@ class ArgoCDMCPHandle:
         return self.log_path.read_text(errors="replace")
 
 
-@contextmanager
 def bridge_env(argocd_api: Any, mcp_url: str) -> dict[str, str]:
     """The environment that points a distribution's MCP bridge at `mcp_url`, reading the Argo CD API stand-in."""
     return {"ARGOCD_MCP_URL": mcp_url, "ARGOCD_SERVER_URL": argocd_api.url,
             "ARGOCD_API_TOKEN_FILE": argocd_api.token_file()}
 
 
+@contextmanager
 def start_argocd_mcp(transport: str = "http", env: dict[str, str] | None = None, auth_token: str | None = None,
                      args: Sequence[str] = ()) -> Iterator[ArgoCDMCPHandle]:
     """`argocd-mcp http` (streamable HTTP at /mcp) or `argocd-mcp sse` (/sse) on 127.0.0.1 and a free port.
