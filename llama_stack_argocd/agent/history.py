@@ -119,11 +119,14 @@ def _text(item: dict[str, Any]) -> str:
 
 
 def content_text(content: Any) -> str:
-    """The text of a message's content: a string, or parts (dicts or llama-stack's models) with `text`."""
+    """The text of a message's content: a string, or parts (dicts or llama-stack's models) with `text`; the one
+    reader of message text for every dialect."""
     if isinstance(content, str):
         return content
+    if isinstance(content, dict):  # one part on its own (the legacy Agents API allows it)
+        content = [content]
     texts = (part.get("text") if isinstance(part, dict) else getattr(part, "text", None) for part in content or [])
-    return "\n".join(text for text in texts if text)
+    return "\n".join(str(text) for text in texts if text)
 
 
 def _shortened(unit: list[dict[str, Any]], room: int, budget: Budget) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.scripted_llm import ScriptedLLM
+from tests.support import scripted_llm
 from tests.support.stack import StackHandle, StackStarter
 
 
@@ -24,10 +24,7 @@ def stack_with(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         starter.close()
 
 
-@pytest.fixture(scope="module")
-def llm() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM().serving() as server:
-        yield server
+llm = scripted_llm.module_fixture()
 
 
 @pytest.fixture(autouse=True)

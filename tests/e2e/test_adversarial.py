@@ -18,7 +18,7 @@ import pytest
 
 from tests.support import cluster as fx
 from tests.support.argocd_proxy import ArgoCDProxy
-from tests.support.http import MODEL
+from tests.support.http import MODEL, agents_session
 from tests.support.scripted_llm import Text, ToolCalls
 from tests.support.stack import StackHandle, StackStarter
 
@@ -150,10 +150,7 @@ def test_out_of_scope_calls_forced_by_the_model(stack, proxy, cluster, llm, path
 
 
 def test_out_of_scope_calls_through_legacy_agents(stack, proxy, cluster, llm):
-    agent = httpx.post(proxy.url + "/v1/agents", headers=APP_HEADERS, timeout=30,
-                       json={"agent_config": {"model": MODEL, "instructions": "x"}}).json()["agent_id"]
-    session = httpx.post(f"{proxy.url}/v1/agents/{agent}/session", headers=APP_HEADERS, timeout=30,
-                         json={"session_name": "s"}).json()["session_id"]
+    agent, session = agents_session(httpx, proxy.url, APP_HEADERS, "x")
     llm.push(ToolCalls([(tool, arguments) for tool, arguments in ATTACKS if tool != "argocd_no_such_tool"]),
              Text("done"))
     before = cluster.request_count()

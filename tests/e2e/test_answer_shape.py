@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.support import cluster as fx
-from tests.support.http import EXTENSION_HEADERS, MODEL, completed, sse_events, stream_response
+from tests.support.http import EXTENSION_HEADERS, MODEL, agents_session, completed, sse_events, stream_response
 from tests.support.stack import StackHandle
 from tests.support.scripted_llm import Text, ToolCalls
 
@@ -83,11 +83,9 @@ class Chat:
     def _agents(self, question: str, attachments: bool) -> str:
         base = self.stack.base_url
         if "session" not in self.state:
-            agent = httpx.post(f"{base}/v1/agents", headers=EXTENSION_HEADERS, json={"agent_config": {
-                "instructions": "You help with Argo CD.", "model": MODEL, "name": "Assistant for Argo CD"}}).json()
-            session = httpx.post(f"{base}/v1/agents/{agent['agent_id']}/session", headers=EXTENSION_HEADERS,
-                                 json={"session_name": "assistant"}).json()
-            self.state.update(agent=agent["agent_id"], session=session["session_id"])
+            agent, session = agents_session(httpx, base, EXTENSION_HEADERS, "You help with Argo CD.", "assistant",
+                                            name="Assistant for Argo CD")
+            self.state.update(agent=agent, session=session)
         url = f"{base}/v1/agents/{self.state['agent']}/session/{self.state['session']}/turn"
         body = {"stream": self.dialect == "agents", "messages": [{"role": "user", "content": question}],
                 "documents": [{"content": c, "mime_type": "text/json"} for c in (MANIFEST, EVENTS)] if attachments

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
 
 from tests.support.cluster import ClusterHandle
-from tests.support.scripted_llm import ScriptedLLM, Stall, Text
+from tests.support.http import agents_session
+from tests.support.scripted_llm import ScriptedLLM, Stall, Text, module_fixture
 from tests.support.stack import StackHandle, StackStarter
 
 MODEL = "openai/scripted"
@@ -24,10 +25,7 @@ LONG = Text(" ".join(f"w{i}" for i in range(2000)))  # 2,000 distinct words, 0.0
 CLOSE_WITHIN = 15.0  # seconds the model's connection may stay open after the client left (the answer runs 100 s)
 
 
-@pytest.fixture(scope="module")
-def llm() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM(chunk_delay=0.05).serving() as server:
-        yield server
+llm = module_fixture(chunk_delay=0.05)
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +42,7 @@ def _responses(path: str) -> Callable[[httpx.Client, str], tuple[str, dict]]:
 
 
 def _agents(client: httpx.Client, base: str) -> tuple[str, dict]:
-    agent = client.post(f"{base}/v1/agents", headers=HEADERS,
-                        json={"agent_config": {"model": MODEL, "instructions": ""}}).json()["agent_id"]
-    session = client.post(f"{base}/v1/agents/{agent}/session", headers=HEADERS,
-                          json={"session_name": "s"}).json()["session_id"]
+    agent, session = agents_session(client, base, HEADERS)
     return (f"{base}/v1/agents/{agent}/session/{session}/turn",
             {"messages": [{"role": "user", "content": "Why?"}], "stream": True})
 

@@ -8,7 +8,7 @@ import uuid
 import httpx
 
 from tests.support import cluster as fx
-from tests.support.http import EXTENSION_HEADERS, MODEL, completed, sse_events, stream_response
+from tests.support.http import EXTENSION_HEADERS, MODEL, agents_session, completed, sse_events, stream_response
 from tests.support.scripted_llm import Text, ToolCalls
 
 MANIFEST = json.dumps({
@@ -114,12 +114,8 @@ def agents_turn(stack, agent_id, session_id, question, headers=EXTENSION_HEADERS
 
 
 def new_session(stack, headers=EXTENSION_HEADERS):
-    agent = httpx.post(f"{stack.base_url}/v1/agents", headers=headers, json={
-        "agent_config": {"instructions": "You help with Argo CD.", "model": MODEL, "name": "Assistant for Argo CD"}})
-    agent_id = agent.json()["agent_id"]
-    session = httpx.post(f"{stack.base_url}/v1/agents/{agent_id}/session", headers=headers,
-                         json={"session_name": "assistant"})
-    return agent_id, session.json()["session_id"]
+    return agents_session(httpx, stack.base_url, headers, "You help with Argo CD.", "assistant",
+                          name="Assistant for Argo CD")
 
 
 def test_agents_turns_stream_text_and_remember_the_session(stack, llm):

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.support.argocd_proxy import ArgoCDProxy
+from tests.support.http import agents_session
 from tests.support.scripted_llm import Cut, Error, Garbage, Hang, ScriptedLLM, Stall, Text
 from tests.support.stack import StackHandle, StackStarter
 
@@ -32,10 +33,7 @@ def responses(client: httpx.Client, base: str, stream: bool = False) -> httpx.Re
 
 
 def agents_turn(client: httpx.Client, base: str, stream: bool = False) -> httpx.Response:
-    agent = client.post(f"{base}/v1/agents", headers=HEADERS,
-                        json={"agent_config": {"model": MODEL, "instructions": ""}}).json()["agent_id"]
-    session = client.post(f"{base}/v1/agents/{agent}/session", headers=HEADERS,
-                          json={"session_name": "s"}).json()["session_id"]
+    agent, session = agents_session(client, base, HEADERS)
     return client.post(f"{base}/v1/agents/{agent}/session/{session}/turn", headers=HEADERS, timeout=60,
                        json={"messages": [{"role": "user", "content": "Why?"}], "stream": stream})
 

@@ -5,22 +5,18 @@ session deleted while a turn streams stays deleted too."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.support.http import EXTENSION_HEADERS, MODEL
-from tests.support.scripted_llm import ScriptedLLM, Text
+from tests.support.http import EXTENSION_HEADERS, agents_session
+from tests.support.scripted_llm import ScriptedLLM, Text, module_fixture
 from tests.support.stack import StackHandle, StackStarter
 
 SLOW_ANSWER = " ".join(f"word{i}" for i in range(30))
 
 
-@pytest.fixture(scope="module")
-def slow_llm() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM(chunk_delay=0.05).serving() as server:
-        yield server
+slow_llm = module_fixture(chunk_delay=0.05)
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +82,7 @@ def test_a_conversation_deleted_while_an_answer_streams_stays_deleted(stack, slo
 
 def test_an_agents_session_deleted_while_a_turn_streams_stays_deleted(stack, slow_llm):
     base = stack.base_url
-    agent = httpx.post(f"{base}/v1/agents", headers=EXTENSION_HEADERS, timeout=30,
-                       json={"agent_config": {"model": MODEL, "instructions": ""}}).json()["agent_id"]
-    session = httpx.post(f"{base}/v1/agents/{agent}/session", headers=EXTENSION_HEADERS, timeout=30,
-                         json={"session_name": "s"}).json()["session_id"]
+    agent, session = agents_session(httpx, base, EXTENSION_HEADERS)
     slow_llm.push(Text(SLOW_ANSWER))
     turn = {"messages": [{"role": "user", "content": "Why is it degraded?"}], "stream": True}
     with httpx.stream("POST", f"{base}/v1/agents/{agent}/session/{session}/turn", headers=EXTENSION_HEADERS,

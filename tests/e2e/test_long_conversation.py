@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from llama_stack_argocd.context.tokens import count_tokens
-from tests.support.http import EXTENSION_HEADERS, MODEL
+from tests.support.http import EXTENSION_HEADERS, MODEL, agents_session
 from tests.support.scripted_llm import Text
 from tests.support.stack import StackHandle, StackStarter
 
@@ -85,11 +85,8 @@ def test_lightspeed_reports_truncated_when_the_history_is_cut(stack, llm):
 
 
 def test_agents_session_is_trimmed_the_same_way(stack, llm):
-    agent = httpx.post(f"{stack.base_url}/v1/agents", headers=EXTENSION_HEADERS, json={
-        "agent_config": {"instructions": "You help with Argo CD.", "model": MODEL, "name": "Assistant for Argo CD"}})
-    agent_id = agent.json()["agent_id"]
-    session_id = httpx.post(f"{stack.base_url}/v1/agents/{agent_id}/session", headers=EXTENSION_HEADERS,
-                            json={"session_name": "long"}).json()["session_id"]
+    agent_id, session_id = agents_session(httpx, stack.base_url, EXTENSION_HEADERS, "You help with Argo CD.", "long",
+                                          name="Assistant for Argo CD")
     for n in range(8):
         llm.push(answer(n))
         turn = httpx.post(f"{stack.base_url}/v1/agents/{agent_id}/session/{session_id}/turn", headers=EXTENSION_HEADERS,

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.support.argocd_api import TOKEN
-from tests.support.argocd_mcp import start_argocd_mcp
+from tests.support.argocd_mcp import bridge_env, start_argocd_mcp
 from tests.support.http import EXTENSION_HEADERS, MODEL, completed, stream_response, tool_outputs
 from tests.support.scripted_llm import Text, ToolCalls
 from tests.support.stack import StackHandle
@@ -32,11 +32,6 @@ READ_TOOLS = {"get_application", "get_application_events", "get_resources"}
 def guarded_mcp():
     with start_argocd_mcp(auth_token=MCP_TOKEN, args=["--stateless"]) as handle:
         yield handle
-
-
-def bridge_env(argocd_api, mcp_url: str) -> dict[str, str]:
-    return {"ARGOCD_MCP_URL": mcp_url, "ARGOCD_SERVER_URL": argocd_api.url,
-            "ARGOCD_API_TOKEN_FILE": argocd_api.token_file()}
 
 
 @pytest.fixture(scope="module")

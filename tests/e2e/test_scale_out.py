@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.http import MODEL, completed, sse_events, stream_response
+from tests.support.http import MODEL, agents_session, completed, sse_events, stream_response
 from tests.support.postgres import PostgresHandle, start_postgres
 from tests.support.scripted_llm import ScriptedLLM, Text, ToolCalls
 from tests.support.stack import StackHandle, StackStarter
@@ -84,14 +84,7 @@ def respond(stack: StackHandle, question: str, headers: dict[str, str] = ALICE, 
 
 
 def new_session(stack: StackHandle, headers: dict[str, str] = ALICE) -> tuple[str, str]:
-    agent = httpx.post(f"{stack.base_url}/v1/agents", headers=headers, timeout=30,
-                       json={"agent_config": {"model": MODEL, "instructions": "You help with Argo CD."}})
-    assert agent.status_code == 200, agent.text
-    agent_id = agent.json()["agent_id"]
-    session = httpx.post(f"{stack.base_url}/v1/agents/{agent_id}/session", headers=headers, timeout=30,
-                         json={"session_name": "assistant"})
-    assert session.status_code == 200, session.text
-    return agent_id, session.json()["session_id"]
+    return agents_session(httpx, stack.base_url, headers, "You help with Argo CD.", "assistant")
 
 
 def turn_url(stack: StackHandle, agent_id: str, session_id: str) -> str:

@@ -18,8 +18,8 @@ import pytest
 from llama_stack_argocd.context.redaction import MASK
 from tests.support import secrets_corpus as corpus_data
 from tests.support.cluster import ClusterHandle, start_cluster
-from tests.support.http import MODEL
-from tests.support.scripted_llm import ScriptedLLM, Text, ToolCalls, message_text
+from tests.support.http import MODEL, agents_session
+from tests.support.scripted_llm import ScriptedLLM, Text, ToolCalls, message_text, module_fixture
 from tests.support.stack import StackHandle, StackStarter
 
 CORPUS = corpus_data.load()
@@ -43,10 +43,7 @@ def lab() -> Iterator[ClusterHandle]:
         yield handle
 
 
-@pytest.fixture(scope="module")
-def model() -> Iterator[ScriptedLLM]:
-    with ScriptedLLM(chunk_delay=0).serving() as server:
-        yield server
+model = module_fixture(chunk_delay=0)  # not `llm`: its requests add up over the module (conftest clears `llm`'s)
 
 
 @pytest.fixture(scope="module")
@@ -94,10 +91,7 @@ def bodies(stack: StackHandle, model: ScriptedLLM) -> dict[str, str]:
     out["lightspeed conversations"] = httpx.get(f"{base}/v1/conversations", headers=HEADERS).text
 
     script(model)
-    agent_id = httpx.post(f"{base}/v1/agents", headers=HEADERS, json={
-        "agent_config": {"model": MODEL, "instructions": f"You help with Argo CD. {QUESTION}"}}).json()["agent_id"]
-    session_id = httpx.post(f"{base}/v1/agents/{agent_id}/session", headers=HEADERS,
-                            json={"session_name": "lab"}).json()["session_id"]
+    agent_id, session_id = agents_session(httpx, base, HEADERS, f"You help with Argo CD. {QUESTION}", "lab")
     turn = httpx.post(f"{base}/v1/agents/{agent_id}/session/{session_id}/turn", headers=HEADERS, timeout=120, json={
         "stream": True, "messages": [{"role": "user", "content": QUESTION}],
         "documents": [{"content": ATTACHMENT, "mime_type": "text/plain"}]})

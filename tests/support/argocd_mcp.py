@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -38,6 +39,12 @@ class ArgoCDMCPHandle:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def bridge_env(argocd_api: Any, mcp_url: str) -> dict[str, str]:
+    """The environment that points a distribution's MCP bridge at `mcp_url`, reading the Argo CD API stand-in."""
+    return {"ARGOCD_MCP_URL": mcp_url, "ARGOCD_SERVER_URL": argocd_api.url,
+            "ARGOCD_API_TOKEN_FILE": argocd_api.token_file()}
 
 
 @contextmanager

@@ -33,8 +33,8 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -422,3 +422,16 @@ def argocd_proxy(upstream: str, **options: Any) -> Iterator[ArgoCDProxy]:
     """`with argocd_proxy(backend_url, service_headers={...}) as proxy:` (same options as `ArgoCDProxy`)."""
     with ArgoCDProxy(upstream, **options) as proxy:
         yield proxy
+
+
+@asynccontextmanager
+async def serving_app(app: web.Application) -> AsyncIterator[str]:
+    """An upstream for the proxy in the test's own event loop: `app` on 127.0.0.1 at a free port, its base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    finally:
+        await runner.cleanup()

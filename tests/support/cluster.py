@@ -61,18 +61,32 @@ T0 = "2026-11-25T06:00:00Z"
 LAST_BACKOFF = "2026-11-25T06:41:00Z"
 
 
-def _meta(name: str, namespace: str | None, uid: str, created: str = T0, **extra: Any) -> dict[str, Any]:
+def object_meta(name: str, namespace: str | None, uid: str, created: str = T0, **extra: Any) -> dict[str, Any]:
     meta = {"name": name, "uid": uid, "resourceVersion": "1", "creationTimestamp": created, **extra}
     if namespace:
         meta["namespace"] = namespace
     return meta
 
 
+def application(name: str, uid: str, *, project: str, source: dict[str, Any], namespace: str, sync: dict[str, Any],
+                health: dict[str, Any], resources: list[dict[str, Any]], spec: dict[str, Any] | None = None,
+                created: str = T0, **status: Any) -> dict[str, Any]:
+    """An Argo CD Application in the argocd namespace deploying to `namespace` on the in-cluster server; `spec` and
+    `status` add fields (syncPolicy; conditions, operationState, ...). Every stand-in's Applications are built here."""
+    return {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "metadata": object_meta(name, ARGOCD_NS, uid, created=created),
+        "spec": {"project": project, "source": source,
+                 "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace}, **(spec or {})},
+        "status": {"sync": sync, "health": health, "resources": resources, **status},
+    }
+
+
 def _image_id(image: str) -> str:
     return f"{image.partition(':')[0]}@sha256:{(image.encode().hex() * 8)[:64]}"
 
 
-def _owner(kind: str, name: str, uid: str, api_version: str) -> list[dict[str, Any]]:
+def owner_refs(kind: str, name: str, uid: str, api_version: str) -> list[dict[str, Any]]:
     return [{"apiVersion": api_version, "kind": kind, "name": name, "uid": uid, "controller": True,
              "blockOwnerDeletion": True}]
 
@@ -108,8 +122,8 @@ def _web_pod(name: str, uid: str, crashing: bool) -> dict[str, Any]:
     ready = "False" if crashing else "True"
     return {
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": _meta(name, APP_NS, uid, labels={"app": "guestbook-ui", "pod-template-hash": "5d8f7c9b6"},
-                          ownerReferences=_owner("ReplicaSet", REPLICASET, "uid-rs", "apps/v1")),
+        "metadata": object_meta(name, APP_NS, uid, labels={"app": "guestbook-ui", "pod-template-hash": "5d8f7c9b6"},
+                          ownerReferences=owner_refs("ReplicaSet", REPLICASET, "uid-rs", "apps/v1")),
         "spec": {"containers": [_web_container()], "nodeName": "node-1", "serviceAccountName": "default",
                  "restartPolicy": "Always"},
         "status": {
@@ -127,7 +141,7 @@ def _event(name: str, kind: str, obj: str, uid: str, reason: str, message: str, 
            component: str = "kubelet", api_version: str = "v1") -> dict[str, Any]:
     return {
         "apiVersion": "v1", "kind": "Event",
-        "metadata": _meta(name, namespace, f"uid-ev-{name}", created=first),
+        "metadata": object_meta(name, namespace, f"uid-ev-{name}", created=first),
         "involvedObject": {"apiVersion": api_version, "kind": kind, "name": obj, "namespace": namespace, "uid": uid},
         "reason": reason, "message": message, "type": etype, "count": count,
         "firstTimestamp": first, "lastTimestamp": last,
@@ -137,23 +151,17 @@ def _event(name: str, kind: str, obj: str, uid: str, reason: str, message: str, 
 
 
 def _application() -> dict[str, Any]:
-    return {
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-        "metadata": _meta(APP, ARGOCD_NS, "uid-app"),
-        "spec": {
-            "project": "default",
-            "source": {"repoURL": "https://git.example.com/guestbook.git", "path": "deploy", "targetRevision": "main"},
-            "destination": {"server": "https://kubernetes.default.svc", "namespace": APP_NS},
-            "syncPolicy": {"automated": {"prune": True, "selfHeal": True}},
-        },
-        "status": {
-            "sync": {"status": "OutOfSync", "revision": REVISION,
-                     "comparedTo": {"source": {"repoURL": "https://git.example.com/guestbook.git", "path": "deploy"},
-                                    "destination": {"server": "https://kubernetes.default.svc", "namespace": APP_NS}}},
-            "health": {"status": "Degraded", "message": "Deployment guestbook-ui has 1 unavailable replica"},
-            "conditions": [{"type": "SyncError", "message": "one or more objects failed to apply",
-                            "lastTransitionTime": "2026-11-25T06:30:05Z"}],
-            "operationState": {
+    return application(
+        APP, "uid-app", project="default", namespace=APP_NS,
+        source={"repoURL": "https://git.example.com/guestbook.git", "path": "deploy", "targetRevision": "main"},
+        spec={"syncPolicy": {"automated": {"prune": True, "selfHeal": True}}},
+        sync={"status": "OutOfSync", "revision": REVISION,
+              "comparedTo": {"source": {"repoURL": "https://git.example.com/guestbook.git", "path": "deploy"},
+                             "destination": {"server": "https://kubernetes.default.svc", "namespace": APP_NS}}},
+        health={"status": "Degraded", "message": "Deployment guestbook-ui has 1 unavailable replica"},
+        conditions=[{"type": "SyncError", "message": "one or more objects failed to apply",
+                     "lastTransitionTime": "2026-11-25T06:30:05Z"}],
+        operationState={
                 "operation": {"sync": {"revision": REVISION}, "initiatedBy": {"automated": True}},
                 "phase": "Failed", "message": "one or more objects failed to apply",
                 "startedAt": "2026-11-25T06:30:00Z", "finishedAt": "2026-11-25T06:30:05Z",
@@ -169,7 +177,7 @@ def _application() -> dict[str, Any]:
                      "message": "job.batch/guestbook-migrate created"},
                 ]},
             },
-            "resources": [
+        resources=[
                 {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": APP_NS, "name": DEPLOYMENT,
                  "status": "Synced", "health": {"status": "Degraded",
                                                 "message": "Deployment does not have minimum availability."}},
@@ -182,23 +190,18 @@ def _application() -> dict[str, Any]:
                 {"group": "networking.k8s.io", "version": "v1", "kind": "NetworkPolicy", "namespace": APP_NS,
                  "name": NETWORK_POLICY, "status": "Synced"},
             ],
-            "summary": {"images": [IMAGE, "ghcr.io/example/guestbook-cleanup:1.0"]},
-        },
-    }
+        summary={"images": [IMAGE, "ghcr.io/example/guestbook-cleanup:1.0"]},
+    )
 
 
 def _other_application() -> dict[str, Any]:
-    return {
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-        "metadata": _meta(OTHER_APP, ARGOCD_NS, "uid-app-billing"),
-        "spec": {"project": "payments", "source": {"repoURL": "https://git.example.com/billing.git", "path": "."},
-                 "destination": {"server": "https://kubernetes.default.svc", "namespace": OTHER_NS}},
-        "status": {"sync": {"status": "Synced", "revision": "9b1d2e0"}, "health": {"status": "Healthy"},
-                   "resources": [{"version": "v1", "kind": "Pod", "namespace": OTHER_NS, "name": OTHER_POD,
-                                  "status": "Synced", "health": {"status": "Healthy"}},
-                                 {"version": "v1", "kind": "Secret", "namespace": OTHER_NS, "name": OTHER_SECRET,
-                                  "status": "Synced"}]},
-    }
+    return application(
+        OTHER_APP, "uid-app-billing", project="payments", namespace=OTHER_NS,
+        source={"repoURL": "https://git.example.com/billing.git", "path": "."},
+        sync={"status": "Synced", "revision": "9b1d2e0"}, health={"status": "Healthy"},
+        resources=[{"version": "v1", "kind": "Pod", "namespace": OTHER_NS, "name": OTHER_POD, "status": "Synced",
+                    "health": {"status": "Healthy"}},
+                   {"version": "v1", "kind": "Secret", "namespace": OTHER_NS, "name": OTHER_SECRET, "status": "Synced"}])
 
 
 def _cronjob_objects() -> list[dict[str, Any]]:
@@ -209,14 +212,14 @@ def _cronjob_objects() -> list[dict[str, Any]]:
         "containers": [{"name": JOB_CONTAINERS[0], "image": "ghcr.io/example/guestbook-cleanup:1.0"},
                        {"name": JOB_CONTAINERS[1], "image": "istio/proxyv2:1.22.0"}]}}}}
     cronjob = {
-        "apiVersion": "batch/v1", "kind": "CronJob", "metadata": _meta(CRONJOB, APP_NS, "uid-cronjob"),
+        "apiVersion": "batch/v1", "kind": "CronJob", "metadata": object_meta(CRONJOB, APP_NS, "uid-cronjob"),
         "spec": {"schedule": "0 6 * * *", "concurrencyPolicy": "Forbid", "jobTemplate": job_template},
         "status": {"lastScheduleTime": T0, "lastSuccessfulTime": "2026-11-25T06:02:00Z"},
     }
     job = {
         "apiVersion": "batch/v1", "kind": "Job",
-        "metadata": _meta(JOB, APP_NS, "uid-job", labels={"job-name": JOB},
-                          ownerReferences=_owner("CronJob", CRONJOB, "uid-cronjob", "batch/v1")),
+        "metadata": object_meta(JOB, APP_NS, "uid-job", labels={"job-name": JOB},
+                          ownerReferences=owner_refs("CronJob", CRONJOB, "uid-cronjob", "batch/v1")),
         "spec": job_template["spec"],
         "status": {"succeeded": 1, "startTime": T0, "completionTime": "2026-11-25T06:02:00Z",
                    "conditions": [{"type": "Complete", "status": "True"}]},
@@ -225,8 +228,8 @@ def _cronjob_objects() -> list[dict[str, Any]]:
                                  "finishedAt": "2026-11-25T06:02:00Z"}}
     pod = {
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": _meta(JOB_POD, APP_NS, "uid-job-pod", labels={"job-name": JOB},
-                          ownerReferences=_owner("Job", JOB, "uid-job", "batch/v1")),
+        "metadata": object_meta(JOB_POD, APP_NS, "uid-job-pod", labels={"job-name": JOB},
+                          ownerReferences=owner_refs("Job", JOB, "uid-job", "batch/v1")),
         "spec": {**job_template["spec"]["template"]["spec"], "nodeName": "node-2"},
         "status": {
             "phase": "Succeeded",
@@ -245,7 +248,7 @@ def objects() -> list[tuple[tuple[str, str, str], str, str, dict[str, Any]]]:
     """((group, version, plural), namespace, name, object) for every seeded object."""
     deployment = {
         "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": _meta(DEPLOYMENT, APP_NS, "uid-deploy", generation=4, labels={"app": "guestbook-ui"},
+        "metadata": object_meta(DEPLOYMENT, APP_NS, "uid-deploy", generation=4, labels={"app": "guestbook-ui"},
                           annotations={"deployment.kubernetes.io/revision": "3",
                                        "kubectl.kubernetes.io/last-applied-configuration": (
                                            '{"apiVersion":"apps/v1","kind":"Deployment","spec":{"template":{"spec":'
@@ -268,22 +271,22 @@ def objects() -> list[tuple[tuple[str, str, str], str, str, dict[str, Any]]]:
     }
     replicaset = {
         "apiVersion": "apps/v1", "kind": "ReplicaSet",
-        "metadata": _meta(REPLICASET, APP_NS, "uid-rs",
+        "metadata": object_meta(REPLICASET, APP_NS, "uid-rs",
                           labels={"app": "guestbook-ui", "pod-template-hash": "5d8f7c9b6"},
                           annotations={"deployment.kubernetes.io/revision": "3"},
-                          ownerReferences=_owner("Deployment", DEPLOYMENT, "uid-deploy", "apps/v1")),
+                          ownerReferences=owner_refs("Deployment", DEPLOYMENT, "uid-deploy", "apps/v1")),
         "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "guestbook-ui", "pod-template-hash": "5d8f7c9b6"}},
                  "template": {"metadata": {"labels": {"app": "guestbook-ui"}},
                               "spec": {"containers": [_web_container()]}}},
         "status": {"replicas": 2, "readyReplicas": 1, "availableReplicas": 1},
     }
     service = {
-        "apiVersion": "v1", "kind": "Service", "metadata": _meta(SERVICE, APP_NS, "uid-svc"),
+        "apiVersion": "v1", "kind": "Service", "metadata": object_meta(SERVICE, APP_NS, "uid-svc"),
         "spec": {"type": "ClusterIP", "clusterIP": "10.96.12.34", "selector": {"app": "guestbook-ui"},
                  "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]},
     }
     endpoints = {
-        "apiVersion": "v1", "kind": "Endpoints", "metadata": _meta(SERVICE, APP_NS, "uid-ep"),
+        "apiVersion": "v1", "kind": "Endpoints", "metadata": object_meta(SERVICE, APP_NS, "uid-ep"),
         "subsets": [{"addresses": [{"ip": "10.0.0.12", "targetRef": {"kind": "Pod", "name": HEALTHY_POD,
                                                                       "namespace": APP_NS}}],
                      "notReadyAddresses": [{"ip": "10.0.0.13", "targetRef": {"kind": "Pod", "name": CRASHING_POD,
@@ -291,19 +294,19 @@ def objects() -> list[tuple[tuple[str, str, str], str, str, dict[str, Any]]]:
                      "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}],
     }
     secret = {
-        "apiVersion": "v1", "kind": "Secret", "metadata": _meta(SECRET, APP_NS, "uid-secret"),
+        "apiVersion": "v1", "kind": "Secret", "metadata": object_meta(SECRET, APP_NS, "uid-secret"),
         "type": "Opaque", "data": {"token": base64.b64encode(SECRET_VALUE.encode()).decode()},
     }
-    configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(CONFIGMAP, APP_NS, "uid-cm"),
+    configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": object_meta(CONFIGMAP, APP_NS, "uid-cm"),
                  "data": {"LOG_LEVEL": "info", "FEATURE_FLAGS": "guestbook-v2=true"}}
-    other_pod = {"apiVersion": "v1", "kind": "Pod", "metadata": _meta(OTHER_POD, OTHER_NS, "uid-billing-pod",
+    other_pod = {"apiVersion": "v1", "kind": "Pod", "metadata": object_meta(OTHER_POD, OTHER_NS, "uid-billing-pod",
                                                                       labels={"app": "billing-api"}),
                  "spec": {"containers": [{"name": "api", "image": "billing:1"}]},
                  "status": {"phase": "Running", "containerStatuses": [
                      {"name": "api", "image": "billing:1", "imageID": _image_id("billing:1"), "ready": True,
                       "restartCount": 0,
                       "state": {"running": {"startedAt": T0}}}]}}
-    other_secret = {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(OTHER_SECRET, OTHER_NS, "uid-bs"),
+    other_secret = {"apiVersion": "v1", "kind": "Secret", "metadata": object_meta(OTHER_SECRET, OTHER_NS, "uid-bs"),
                     "type": "Opaque", "data": {"password": base64.b64encode(OTHER_SECRET_VALUE.encode()).decode()}}
     backoff = f"Back-off restarting failed container {CONTAINER} in pod {CRASHING_POD}_{APP_NS}(uid-pod-2)"
     events = [
@@ -373,7 +376,7 @@ def _network_policy(app: str = "guestbook-ui") -> dict[str, Any]:
     """Egress of the web Pods limited to DNS and Redis: what a Pod's related objects show beside its logs."""
     name = NETWORK_POLICY if app == "guestbook-ui" else "batch-only"
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": _meta(name, APP_NS, f"uid-netpol-{app}"),
+            "metadata": object_meta(name, APP_NS, f"uid-netpol-{app}"),
             "spec": {"podSelector": {"matchLabels": {"app": app}}, "policyTypes": ["Egress"],
                      "egress": [{"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 6379}]}]}}
 

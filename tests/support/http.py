@@ -18,6 +18,20 @@ EXTENSION_HEADERS = {
 }
 
 
+def agents_session(client: Any, base: str, headers: dict[str, str], instructions: str = "", session_name: str = "s",
+                   timeout: float = 30, **agent_config: Any) -> tuple[str, str]:
+    """A legacy agent and one session on it, opened as the extension opens them: `(agent_id, session_id)`.
+    `client` is an `httpx.Client` or the `httpx` module; both calls must succeed."""
+    agent = client.post(f"{base}/v1/agents", headers=headers, timeout=timeout,
+                        json={"agent_config": {"model": MODEL, "instructions": instructions, **agent_config}})
+    assert agent.status_code == 200, agent.text
+    agent_id = agent.json()["agent_id"]
+    session = client.post(f"{base}/v1/agents/{agent_id}/session", headers=headers, timeout=timeout,
+                          json={"session_name": session_name})
+    assert session.status_code == 200, session.text
+    return agent_id, session.json()["session_id"]
+
+
 def sse_events(response: httpx.Response) -> list[dict[str, Any]]:
     """Parse `data: <json>` lines; fail on anything a strict client (the extension's) would choke on."""
     events = []

@@ -13,7 +13,7 @@ from typing import Any
 
 import kmock
 
-from tests.support.cluster import ARGOCD_NS, OTHER_NS, T0, _meta, _owner
+from tests.support.cluster import ARGOCD_NS, OTHER_NS, T0, application, object_meta, owner_refs
 
 SHOP_APP, SHOP_NS = "shop", "shop"
 ROLLOUT, OTHER_ROLLOUT = "shop-web", "shop-search"
@@ -35,24 +35,18 @@ def _application() -> dict[str, Any]:
             entry["health"] = {"status": health}
         return entry
 
-    return {
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-        "metadata": _meta(SHOP_APP, ARGOCD_NS, "uid-app-shop"),
-        "spec": {"project": "default", "source": {"repoURL": "https://git.example.com/shop.git", "path": "."},
-                 "destination": {"server": "https://kubernetes.default.svc", "namespace": SHOP_NS}},
-        "status": {"sync": {"status": "Synced", "revision": "c0ffee1"}, "health": {"status": "Degraded"},
-                   "resources": [res("Rollout", ROLLOUT, "argoproj.io", "Degraded"),
-                                 res("Rollout", OTHER_ROLLOUT, "argoproj.io", "Healthy"),
-                                 res("Pod", DB_POD, health="Progressing"),
-                                 res("PersistentVolumeClaim", DB_CLAIM, health="Healthy"),
-                                 res("PersistentVolumeClaim", STOLEN_CLAIM, health="Healthy"),
-                                 res("LimitRange", LIMIT_RANGE)]},
-    }
+    return application(
+        SHOP_APP, "uid-app-shop", project="default", namespace=SHOP_NS,
+        source={"repoURL": "https://git.example.com/shop.git", "path": "."},
+        sync={"status": "Synced", "revision": "c0ffee1"}, health={"status": "Degraded"},
+        resources=[res("Rollout", ROLLOUT, "argoproj.io", "Degraded"),
+                   res("Rollout", OTHER_ROLLOUT, "argoproj.io", "Healthy"), res("Pod", DB_POD, health="Progressing"), res("PersistentVolumeClaim", DB_CLAIM, health="Healthy"),
+                   res("PersistentVolumeClaim", STOLEN_CLAIM, health="Healthy"), res("LimitRange", LIMIT_RANGE)])
 
 
 def _rollout(name: str, uid: str) -> dict[str, Any]:
     return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
-            "metadata": _meta(name, SHOP_NS, uid, labels={"app": name}),
+            "metadata": object_meta(name, SHOP_NS, uid, labels={"app": name}),
             "spec": {"replicas": 3, "selector": {"matchLabels": {"app": name}},
                      "template": {"metadata": {"labels": {"app": name}},
                                   "spec": {"containers": [{"name": "web", "image": f"ghcr.io/example/{name}:2.1.0"}]}},
@@ -66,8 +60,8 @@ def _run(name: str, owner: str, owner_uid: str, phase: str, values: tuple[str, .
     failed = sum(1 for v in values if float(v) < 0.95)
     return {
         "apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun",
-        "metadata": _meta(name, SHOP_NS, f"uid-{name}", created=created,
-                          ownerReferences=_owner("Rollout", owner, owner_uid, "argoproj.io/v1alpha1")),
+        "metadata": object_meta(name, SHOP_NS, f"uid-{name}", created=created,
+                          ownerReferences=owner_refs("Rollout", owner, owner_uid, "argoproj.io/v1alpha1")),
         "spec": {"metrics": [{"name": "success-rate", "interval": "1m", "count": 3, "failureLimit": 1,
                               "successCondition": SUCCESS_CONDITION,
                               "provider": {"prometheus": {"address": "http://prometheus.monitoring:9090",
@@ -89,7 +83,7 @@ def _run(name: str, owner: str, owner_uid: str, phase: str, values: tuple[str, .
 
 def _pv(name: str, claim_ns: str, claim: str, zone: str, handle: str) -> dict[str, Any]:
     return {
-        "apiVersion": "v1", "kind": "PersistentVolume", "metadata": _meta(name, None, f"uid-{name}"),
+        "apiVersion": "v1", "kind": "PersistentVolume", "metadata": object_meta(name, None, f"uid-{name}"),
         "spec": {"capacity": {"storage": "20Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "standard-rwo",
                  "persistentVolumeReclaimPolicy": "Delete", "volumeMode": "Filesystem",
                  "claimRef": {"kind": "PersistentVolumeClaim", "namespace": claim_ns, "name": claim,
@@ -102,7 +96,7 @@ def _pv(name: str, claim_ns: str, claim: str, zone: str, handle: str) -> dict[st
 
 
 def _claim(name: str, volume: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": _meta(name, SHOP_NS, f"uid-{name}"),
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": object_meta(name, SHOP_NS, f"uid-{name}"),
             "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard-rwo", "volumeName": volume,
                      "resources": {"requests": {"storage": "20Gi"}}},
             "status": {"phase": "Bound"}}
@@ -111,7 +105,7 @@ def _claim(name: str, volume: str) -> dict[str, Any]:
 def _db_pod() -> dict[str, Any]:
     return {
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": _meta(DB_POD, SHOP_NS, "uid-shop-db-0", labels={"app": "shop-db"}),
+        "metadata": object_meta(DB_POD, SHOP_NS, "uid-shop-db-0", labels={"app": "shop-db"}),
         "spec": {"containers": [{"name": "postgres", "image": "postgres:16.4"}],
                  "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": DB_CLAIM}},
                              {"name": "tmp", "emptyDir": {}}]},
@@ -122,7 +116,7 @@ def _db_pod() -> dict[str, Any]:
 
 
 def _limit_range() -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "LimitRange", "metadata": _meta(LIMIT_RANGE, SHOP_NS, "uid-limits"),
+    return {"apiVersion": "v1", "kind": "LimitRange", "metadata": object_meta(LIMIT_RANGE, SHOP_NS, "uid-limits"),
             "spec": {"limits": [{"type": "Container", "max": {"memory": "1Gi", "cpu": "2"},
                                  "defaultRequest": {"memory": "256Mi", "cpu": "100m"}}]}}
 

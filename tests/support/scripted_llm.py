@@ -357,3 +357,16 @@ class ScriptedLLM:
         serving, self._serving = self._serving, None
         if serving is not None:
             serving.__exit__(*exc)
+
+
+def module_fixture(**options: Any) -> Any:
+    """A module-scoped pytest fixture serving `ScriptedLLM(**options)`, named by the attribute it is assigned to
+    (`llm = module_fixture(chunk_delay=0.05)`): one way for every test module to have its scripted model."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def scripted_model() -> Iterator[ScriptedLLM]:
+        with ScriptedLLM(**options).serving() as server:
+            yield server
+
+    return scripted_model

@@ -20,8 +20,11 @@ from typing import Any
 
 import yaml
 
+from tests.support.cluster import application, object_meta
+
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "secrets" / "corpus.yaml"
 LAB_NS, LAB_APP, ARGOCD_NS = "secrets-lab", "secrets-lab", "argocd"
+CREATED = "2026-11-25T07:00:00Z"
 DEPLOYMENT, POD, CONFIGMAP, CONTAINER = "lab-api", "lab-api-0", "lab-config", "api"
 _ALNUM = string.ascii_letters + string.digits
 
@@ -173,28 +176,23 @@ def attachment(corpus: Corpus) -> str:
 
 
 def _meta(name: str, namespace: str, uid: str, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "namespace": namespace, "uid": uid, "resourceVersion": "1",
-            "creationTimestamp": "2026-11-25T07:00:00Z", **extra}
+    return object_meta(name, namespace, uid, created=CREATED, **extra)
 
 
 def lab_objects(corpus: Corpus) -> list[tuple[tuple[str, str, str], str, str, dict[str, Any]]]:
     """((group, version, plural), namespace, name, object) of the lab Application and what it deploys."""
     spec = _containers(corpus)
     parameters = [{"name": n, "value": v} for n, _, v in (p.item.partition("=") for p in corpus.at("helm"))]
-    application = {
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": _meta(LAB_APP, ARGOCD_NS, "uid-lab"),
-        "spec": {"project": "default", "destination": {"server": "https://kubernetes.default.svc", "namespace": LAB_NS},
-                 "source": {"repoURL": "https://git.example.com/lab.git", "path": "chart", "targetRevision": "main",
-                            "helm": {"parameters": parameters,
-                                     "values": "\n".join(p.item for p in corpus.at("helm_values")) + "\n"}}},
-        "status": {"sync": {"status": "Synced", "revision": "abc1234"}, "health": {"status": "Degraded"},
-                   "resources": [
-                       {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": LAB_NS, "name": DEPLOYMENT,
-                        "status": "Synced"},
-                       {"version": "v1", "kind": "Pod", "namespace": LAB_NS, "name": POD, "status": "Synced"},
-                       {"version": "v1", "kind": "ConfigMap", "namespace": LAB_NS, "name": CONFIGMAP,
-                        "status": "Synced"}]},
-    }
+    lab = application(
+        LAB_APP, "uid-lab", project="default", namespace=LAB_NS, created=CREATED,
+        source={"repoURL": "https://git.example.com/lab.git", "path": "chart", "targetRevision": "main",
+                "helm": {"parameters": parameters,
+                         "values": "\n".join(p.item for p in corpus.at("helm_values")) + "\n"}},
+        sync={"status": "Synced", "revision": "abc1234"}, health={"status": "Degraded"},
+        resources=[{"group": "apps", "version": "v1", "kind": "Deployment", "namespace": LAB_NS, "name": DEPLOYMENT,
+                    "status": "Synced"},
+                   {"version": "v1", "kind": "Pod", "namespace": LAB_NS, "name": POD, "status": "Synced"},
+                   {"version": "v1", "kind": "ConfigMap", "namespace": LAB_NS, "name": CONFIGMAP, "status": "Synced"}])
     deployment = {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta(DEPLOYMENT, LAB_NS, "uid-lab-deploy"),
         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": DEPLOYMENT}},
@@ -220,7 +218,7 @@ def lab_objects(corpus: Corpus) -> list[tuple[tuple[str, str, str], str, str, di
         "source": {"component": "kubelet", "host": "node-1"}, "reportingComponent": "kubelet",
         "reportingInstance": "node-1",
     } for i, message in enumerate(messages)]
-    out = [(("argoproj.io", "v1alpha1", "applications"), ARGOCD_NS, LAB_APP, application),
+    out = [(("argoproj.io", "v1alpha1", "applications"), ARGOCD_NS, LAB_APP, lab),
            (("apps", "v1", "deployments"), LAB_NS, DEPLOYMENT, deployment),
            (("", "v1", "pods"), LAB_NS, POD, pod),
            (("", "v1", "configmaps"), LAB_NS, CONFIGMAP, configmap)]

@@ -38,7 +38,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tests.support.argocd_proxy import ArgoCDProxy
+from tests.support.argocd_proxy import ArgoCDProxy, serving_app
 from tests.support.extension_client import (
     DRIVER,
     INSTRUCTIONS,
@@ -185,12 +185,8 @@ async def backend() -> AsyncIterator[tuple[FakeStack, str]]:
     app.router.add_post("/v1/openai/v1/responses", fake.respond)
     app.router.add_post("/v1/responses", fake.respond)
     app.router.add_post("/v1/streaming_query", fake.streaming_query)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield fake, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-    await runner.cleanup()
+    async with serving_app(app) as url:
+        yield fake, url
 
 
 @pytest.fixture

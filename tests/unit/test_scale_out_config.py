@@ -89,12 +89,3 @@ def test_a_missing_password_is_a_clear_start_up_error(monkeypatch):
     with pytest.raises(EnvVarError, match="POSTGRES_PASSWORD"):
         replace_env_vars(load(SCALE_OUT))
 
-
-def test_liveness_still_finds_llama_stacks_kv_store_registry():
-    """apis/storage_health.py reads llama-stack 0.7's KV store registry; fail here if that hook point moves."""
-    from llama_stack.core.storage.kvstore import kvstore
-
-    from llama_stack_argocd.apis.storage_health import broken_kv_stores
-
-    assert isinstance(kvstore._KVSTORE_INSTANCES, dict)
-    assert broken_kv_stores() == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Body, Depends, Request, Response
-from llama_stack_api import Api, InlineProviderSpec, ProviderSpec
+from llama_stack_api import Api, ProviderSpec
 from llama_stack_api.router_utils import ExceptionTranslatingRoute
 
 from llama_stack_argocd.apis.agents.models import (
@@ -21,6 +21,7 @@ from llama_stack_argocd.apis.agents.models import (
 )
 from llama_stack_argocd.apis.identity import body_within_limit, caller_for
 from llama_stack_argocd.apis.overlays import streaming_or_object
+from llama_stack_argocd.apis.spec import inline_provider
 
 API_NAME = "legacy_agents"
 
@@ -30,16 +31,10 @@ class LegacyAgents(Protocol):
 
 
 def available_providers() -> list[ProviderSpec]:
-    return [
-        InlineProviderSpec(
-            api=Api(API_NAME),
-            provider_type="inline::argocd-agents",
-            module="llama_stack_argocd.apis.agents",
-            config_class="llama_stack_argocd.apis.agents.config.LegacyAgentsConfig",
-            api_dependencies=[Api.responses],
-            description="The legacy Agents API on the Argo CD agent core.",
-        )
-    ]
+    return inline_provider(
+        API_NAME, "inline::argocd-agents", __name__, "LegacyAgentsConfig",
+        "The legacy Agents API on the Argo CD agent core.", needs=[Api.responses],
+    )
 
 
 async def get_provider_impl(config: Any, deps: dict[Any, Any]) -> Any:

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llama_stack_argocd.agent.history import content_text
+
 
 class AgentConfig(BaseModel):
     """Clients send many more fields (sampling, shields, toolgroups...); they are kept but not acted on."""
@@ -47,10 +49,7 @@ class Message(BaseModel):
     content: str | list[dict[str, Any]] | dict[str, Any]
 
     def text(self) -> str:
-        if isinstance(self.content, str):
-            return self.content
-        parts = self.content if isinstance(self.content, list) else [self.content]
-        return "\n".join(str(p.get("text", "")) for p in parts if isinstance(p, dict))
+        return content_text(self.content)
 
 
 class Document(BaseModel):

@@ -10,7 +10,7 @@ from typing import Any, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from llama_stack_api import Api, InlineProviderSpec, ProviderSpec
+from llama_stack_api import Api, ProviderSpec
 from llama_stack_api.router_utils import ExceptionTranslatingRoute
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -18,7 +18,8 @@ from llama_stack_argocd.apis.identity import body_within_limit, caller_for
 from llama_stack_argocd.apis.lightspeed.impl import ols_error
 from llama_stack_argocd.apis.lightspeed.models import FeedbackRequest, QueryRequest, QueryResponse, TopicUpdate
 from llama_stack_argocd.apis.overlays import PUBLIC, serve_uuid_conversations
-from llama_stack_argocd.apis.storage_health import broken_kv_stores
+from llama_stack_argocd.apis.spec import inline_provider
+from llama_stack_argocd.apis.storage_health import broken_kv_stores, verify_kv_store_hook
 from llama_stack_argocd.context.schema import inline_refs
 
 API_NAME = "lightspeed"
@@ -30,22 +31,17 @@ class Lightspeed(Protocol):
 
 
 def available_providers() -> list[ProviderSpec]:
-    return [
-        InlineProviderSpec(
-            api=Api(API_NAME),
-            provider_type="inline::argocd-lightspeed",
-            module="llama_stack_argocd.apis.lightspeed",
-            config_class="llama_stack_argocd.apis.lightspeed.config.LightspeedConfig",
-            api_dependencies=[Api.responses, Api.models],
-            description="OpenShift Lightspeed-compatible routes on the Argo CD agent core.",
-        )
-    ]
+    return inline_provider(
+        API_NAME, "inline::argocd-lightspeed", __name__, "LightspeedConfig",
+        "OpenShift Lightspeed-compatible routes on the Argo CD agent core.", needs=[Api.responses, Api.models],
+    )
 
 
 async def get_provider_impl(config: Any, deps: dict[Any, Any]) -> Any:
     from llama_stack_argocd.agent.host import hosted_agent
     from llama_stack_argocd.apis.lightspeed.impl import LightspeedImpl
 
+    verify_kv_store_hook()  # /liveness relies on it
     impl = LightspeedImpl(config, hosted_agent(deps[Api.responses], "Lightspeed"), deps[Api.models])
     await impl.initialize()
     serve_uuid_conversations(impl)

@@ -11,14 +11,15 @@ from typing import Any, Protocol
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
-from llama_stack_api import Api, InlineProviderSpec, ProviderSpec
+from llama_stack_api import Api, ProviderSpec
 from starlette.types import Message, Receive, Scope, Send
 
 from llama_stack_argocd.apis.identity import body_within_limit, caller_for
 from llama_stack_argocd.apis.mcp.server import ContextToolServer
-from llama_stack_argocd.providers.toolgroups import CONTEXT_TOOLGROUP
 from llama_stack_argocd.apis.mcp.wellformed import error_body, problem
+from llama_stack_argocd.apis.spec import inline_provider
 from llama_stack_argocd.caller import Caller, acting_as
+from llama_stack_argocd.providers.toolgroups import CONTEXT_TOOLGROUP
 
 API_NAME = "argocd_mcp"
 MCP_PATH = "/v1/argocd/mcp"
@@ -29,16 +30,11 @@ class ArgoCDMcp(Protocol):
 
 
 def available_providers() -> list[ProviderSpec]:
-    return [
-        InlineProviderSpec(
-            api=Api(API_NAME),
-            provider_type="inline::argocd-mcp",
-            module="llama_stack_argocd.apis.mcp",
-            config_class="llama_stack_argocd.apis.mcp.config.McpConfig",
-            api_dependencies=[Api.tool_runtime, Api.tool_groups],
-            description="The argocd::context tools over MCP (streamable HTTP), scoped to the caller's Application.",
-        )
-    ]
+    return inline_provider(
+        API_NAME, "inline::argocd-mcp", __name__, "McpConfig",
+        "The argocd::context tools over MCP (streamable HTTP), scoped to the caller's Application.",
+        needs=[Api.tool_runtime, Api.tool_groups],
+    )
 
 
 class McpImpl:

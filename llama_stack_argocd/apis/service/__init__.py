@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from fastapi import APIRouter
-from llama_stack_api import Api, InlineProviderSpec, ProviderSpec
+from llama_stack_api import ProviderSpec
 
 from llama_stack_argocd.apis import edge
+from llama_stack_argocd.apis.spec import inline_provider
 from llama_stack_argocd.context.settings import ContextSettings
 from llama_stack_argocd.security.authn import Authenticator
 from llama_stack_argocd.security.kube_review import KubernetesTokenReviewer
@@ -29,15 +30,10 @@ class ArgoCDService(Protocol):
 
 
 def available_providers() -> list[ProviderSpec]:
-    return [
-        InlineProviderSpec(
-            api=Api(API_NAME),
-            provider_type="inline::argocd-service",
-            module="llama_stack_argocd.apis.service",
-            config_class="llama_stack_argocd.apis.service.config.ServiceConfig",
-            description="Proxy trust and identity for requests forwarded by argocd-server.",
-        )
-    ]
+    return inline_provider(
+        API_NAME, "inline::argocd-service", __name__, "ServiceConfig",
+        "Proxy trust and identity for requests forwarded by argocd-server.",
+    )
 
 
 class ServiceImpl:

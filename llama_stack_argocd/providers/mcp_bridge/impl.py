@@ -24,10 +24,7 @@ from llama_stack_api import (
     URL,
     ListToolDefsResponse,
     ToolDef,
-    ToolGroup,
-    ToolGroupsProtocolPrivate,
     ToolInvocationResult,
-    ToolRuntime,
 )
 
 from llama_stack_argocd.bridge import policy
@@ -36,22 +33,16 @@ from llama_stack_argocd.context.errors import AccessDenied, ContextError, OutOfS
 from llama_stack_argocd.context.redaction import Redactor
 from llama_stack_argocd.observability.metrics import exception_kind, upstream_error
 from llama_stack_argocd.providers.mcp_bridge.config import ArgoCDMCPConfig
-from llama_stack_argocd.providers.tool_results import failure
+from llama_stack_argocd.providers.tool_results import FixedToolGroupRuntime, failure
 from llama_stack_argocd.providers.toolgroups import BRIDGE_TOOLGROUP
 
 PROVIDER_ID = "mcp-for-argocd"
 
 
-class ArgoCDMCPToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
+class ArgoCDMCPToolRuntimeImpl(FixedToolGroupRuntime):
     def __init__(self, config: ArgoCDMCPConfig) -> None:
         self.config = config
         self._listing_paused_until = 0.0  # after a failed listing, turns do not wait on the server again at once
-
-    async def register_toolgroup(self, toolgroup: ToolGroup) -> None:
-        return None
-
-    async def unregister_toolgroup(self, toolgroup_id: str) -> None:
-        return None
 
     async def list_runtime_tools(
         self, tool_group_id: str | None = None, mcp_endpoint: URL | None = None, authorization: str | None = None

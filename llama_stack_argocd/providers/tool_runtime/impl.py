@@ -14,10 +14,7 @@ from llama_stack_api import (
     URL,
     ListToolDefsResponse,
     ToolDef,
-    ToolGroup,
-    ToolGroupsProtocolPrivate,
     ToolInvocationResult,
-    ToolRuntime,
 )
 
 from llama_stack_argocd.caller import current_caller
@@ -26,7 +23,7 @@ from llama_stack_argocd.context.errors import ContextError, NoApplication
 from llama_stack_argocd.context.kube import KubernetesSource
 from llama_stack_argocd.context.service import ContextService
 from llama_stack_argocd.context.tools import TOOLS, input_schema, run_tool
-from llama_stack_argocd.providers.tool_results import failure
+from llama_stack_argocd.providers.tool_results import FixedToolGroupRuntime, failure
 from llama_stack_argocd.providers.tool_runtime.config import ArgoCDToolRuntimeConfig
 from llama_stack_argocd.providers.toolgroups import CONTEXT_TOOLGROUP
 
@@ -42,7 +39,7 @@ def running_context_service() -> ContextService | None:
     return _RUNNING[-1].service if _RUNNING else None
 
 
-class ArgoCDToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
+class ArgoCDToolRuntimeImpl(FixedToolGroupRuntime):
     def __init__(self, config: ArgoCDToolRuntimeConfig) -> None:
         self.config = config
         _RUNNING[:] = [self]
@@ -55,12 +52,6 @@ class ArgoCDToolRuntimeImpl(ToolGroupsProtocolPrivate, ToolRuntime):
         REST API with a read-only Argo CD account (Applications on clusters the back-end cannot reach)."""
         source = ArgoCDSource(self.config) if self.config.source == "argocd" else KubernetesSource(self.config)
         return ContextService(source, self.config)
-
-    async def register_toolgroup(self, toolgroup: ToolGroup) -> None:
-        return None
-
-    async def unregister_toolgroup(self, toolgroup_id: str) -> None:
-        return None
 
     async def list_runtime_tools(
         self, tool_group_id: str | None = None, mcp_endpoint: URL | None = None, authorization: str | None = None

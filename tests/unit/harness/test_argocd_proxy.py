@@ -12,7 +12,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from tests.support.argocd_proxy import ArgoApp, ArgoCDProxy, ArgoUser
+from tests.support.argocd_proxy import ArgoApp, ArgoCDProxy, ArgoUser, serving_app
 
 APP_HEADERS = {"Argocd-Application-Name": "argocd:guestbook", "Argocd-Project-Name": "default"}
 
@@ -72,14 +72,10 @@ async def upstream() -> AsyncIterator[Upstream]:
     app.router.add_get("/late-body", server.late_body)
     app.router.add_get("/fixed", server.fixed)
     app.router.add_route("*", "/{tail:.*}", server.echo)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    server.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-    yield server
-    server.gate.set()
-    await runner.cleanup()
+    async with serving_app(app) as url:
+        server.url = url
+        yield server
+        server.gate.set()
 
 
 @pytest.fixture
