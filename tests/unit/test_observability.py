@@ -21,20 +21,32 @@ def count(metric, **labels) -> float:
     return metrics.REGISTRY.get_sample_value(metric, labels) or 0.0
 
 
-def test_request_observation_is_the_outermost_layer_of_the_edge():
-    """Request ids and route metrics wrap the identity gate and llama-stack's own middleware (the edge's hook point
-    is pinned in tests/unit/test_edge.py)."""
-    from llama_stack.core.server import server
+async def test_request_observation_is_the_outermost_layer_of_the_edge():
+    """Request ids and route metrics wrap the identity gate and the host's own middleware (the edge's hook point is
+    pinned in tests/unit/test_edge.py): the first request builds the chain, outermost first."""
 
+    from llama_stack.core.server.metrics import RequestMetricsMiddleware
+
+    from llama_stack_argocd.apis import edge
     from llama_stack_argocd.observability.install import install_observability
 
     install_observability()
     install_observability()  # once per process, however often the provider spec is loaded
-    wrapped = server.RequestMetricsMiddleware(lambda *_: None, route_to_api={})
-    assert isinstance(wrapped, RequestObservation)
-    assert not isinstance(wrapped.app, RequestObservation)
-    assert type(wrapped.app).__name__ == "_GateLayer"
-    assert type(wrapped.app.app).__name__ == "RequestMetricsMiddleware"
+
+    async def inner(scope, receive, send):
+        await PlainTextResponse("ok")(scope, receive, send)
+
+    if "route_to_api" in inspect.signature(RequestMetricsMiddleware.__init__).parameters:
+        middleware = RequestMetricsMiddleware(inner, route_to_api={})
+    else:
+        middleware = RequestMetricsMiddleware(inner)
+    transport = httpx.ASGITransport(app=middleware)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert (await client.get("/v1/health")).status_code == 200
+    chain = middleware.__dict__[edge._MARK]
+    assert isinstance(chain, RequestObservation)
+    assert not isinstance(chain.app, RequestObservation)
+    assert type(chain.app).__name__ == "_GateLayer"
 
 
 class _Guard:
