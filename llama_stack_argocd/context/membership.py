@@ -143,12 +143,18 @@ async def owned_by_member(source: ClusterSource, scope: ApplicationScope, obj: d
             if key in seen:
                 continue
             seen.add(key)
-            if scope.lists(kind, namespace, name, _group_of(owner.get("apiVersion") or "")):
-                return True
+            listed = scope.lists(kind, namespace, name, _group_of(owner.get("apiVersion") or ""))
             try:  # owners are followed on metadata only
-                next_level.append(await source.get_metadata(kind, namespace, name))
-            except ContextError:  # an owner we cannot read (gone, unknown kind) proves nothing
+                meta = await source.get_metadata(kind, namespace, name)
+            except ContextError:  # an owner we cannot read (gone, unknown kind) proves nothing beyond its listing
+                if listed:
+                    return True
                 continue
+            if listed:
+                if not tracked_by_another(scope.app, meta):
+                    return True
+                continue  # listed, but another Application's: what it owns is not the caller's
+            next_level.append(meta)
         if not next_level:
             return False
         level = next_level

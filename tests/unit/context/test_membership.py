@@ -42,6 +42,7 @@ def lab() -> Iterator[fx.ClusterHandle]:
             {"version": "v1", "kind": "ConfigMap", "namespace": fx.OTHER_NS, "name": "billing-flags"},
             {"version": "v1", "kind": "Secret", "namespace": fx.OTHER_NS, "name": "billing-keys"},
             {"version": "v1", "kind": "ConfigMap", "namespace": fx.APP_NS, "name": "own-flags"},
+            {"group": "apps", "version": "v1", "kind": "Deployment", "namespace": fx.OTHER_NS, "name": "billing-api"},
         ]
         objects[key] = application
         objects[kmock.resource("", "v1", "configmaps"), fx.OTHER_NS, "billing-flags"] = {
@@ -57,6 +58,14 @@ def lab() -> Iterator[fx.ClusterHandle]:
             "apiVersion": "v1", "kind": "ConfigMap", "data": {"flag": "on"},
             "metadata": {"name": "own-flags", "namespace": fx.APP_NS, "uid": "uid-of",
                          "annotations": tracked(f"{fx.ARGOCD_NS}_{fx.APP}", "ConfigMap", fx.APP_NS, "own-flags")}}
+        objects[kmock.resource("apps", "v1", "deployments"), fx.OTHER_NS, "billing-api"] = {
+            "apiVersion": "apps/v1", "kind": "Deployment", "spec": {},
+            "metadata": {"name": "billing-api", "namespace": fx.OTHER_NS, "uid": "uid-ba",
+                         "annotations": tracked(fx.OTHER_APP, "Deployment", fx.OTHER_NS, "billing-api", "apps")}}
+        objects[kmock.resource("", "v1", "pods"), fx.OTHER_NS, "billing-api-1"] = {
+            "apiVersion": "v1", "kind": "Pod", "spec": {"containers": [{"name": "api", "image": "billing:1"}]},
+            "metadata": {"name": "billing-api-1", "namespace": fx.OTHER_NS, "uid": "uid-bp", "ownerReferences": [
+                {"apiVersion": "apps/v1", "kind": "Deployment", "name": "billing-api", "uid": "uid-ba"}]}}
         yield handle
 
 
@@ -78,6 +87,12 @@ async def test_a_listed_object_another_application_tracks_is_refused(
         for request in list(lab.emulator)[before:]:
             if f"/{name}" in str(request.url):
                 assert "PartialObjectMetadata" in request.headers.get("Accept", ""), request.url
+
+
+async def test_what_a_listed_object_of_another_application_owns_is_refused(service):
+    with pytest.raises(OutOfScope):
+        await run_tool(service, APP, "argocd_resource_manifest", {"kind": "Pod", "name": "billing-api-1",
+                                                                  "namespace": fx.OTHER_NS})
 
 
 async def test_a_listed_object_tracked_as_the_callers_own_is_read(service):
