@@ -168,6 +168,6 @@ async def in_scope(source: ClusterSource, scope: ApplicationScope, obj: dict[str
     if namespace not in scope.namespaces:
         return False
     group = _group_of(obj.get("apiVersion") or "")
-    return scope.lists(obj.get("kind") or "", namespace, meta.get("name") or "", group) or await owned_by_member(
-        source, scope, obj
-    )
+    if scope.lists(obj.get("kind") or "", namespace, meta.get("name") or "", group):
+        return not tracked_by_another(scope.app, obj)
+    return await owned_by_member(source, scope, obj)

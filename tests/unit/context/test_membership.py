@@ -14,7 +14,7 @@ import pytest
 
 from llama_stack_argocd.context.errors import OutOfScope
 from llama_stack_argocd.context.kube import KubernetesSource
-from llama_stack_argocd.context.membership import tracked_by_another
+from llama_stack_argocd.context.membership import in_scope, load_scope, tracked_by_another
 from llama_stack_argocd.context.scope import AppRef
 from llama_stack_argocd.context.service import ContextService
 from llama_stack_argocd.context.settings import ContextSettings
@@ -111,3 +111,13 @@ async def test_a_listed_object_tracked_as_the_callers_own_is_read(service):
 def test_the_tracking_annotation_names_the_owning_application(annotation, foreign):
     meta = {"annotations": {TRACKING: annotation}} if annotation else {}
     assert tracked_by_another(APP, {"metadata": meta}) is foreign
+
+
+async def test_a_listing_shows_no_listed_object_another_application_tracks(lab):
+    settings = ContextSettings(kubeconfig=lab.kubeconfig_path)
+    source = KubernetesSource(settings)
+    scope = await load_scope(source, APP)
+    listed = {o["metadata"]["name"]: o for o in await source.list("ConfigMap", fx.OTHER_NS)}
+    assert await in_scope(source, scope, listed["billing-flags"]) is False
+    own = {o["metadata"]["name"]: o for o in await source.list("ConfigMap", fx.APP_NS)}
+    assert await in_scope(source, scope, own["own-flags"]) is True
