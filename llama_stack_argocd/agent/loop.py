@@ -122,7 +122,8 @@ class TurnLoop:
         runnable = [c for c in held if not c.approval_id or request.approvals.get(c.approval_id)]
         executed, _ = await self._execute(runnable, request, round_number=0)
         by_id = {result.call_id: result for result in executed}
-        return [by_id.get(c.call_id) or ToolResult(c.call_id, c.name, c.arguments, NOT_APPROVED, True, 0) for c in held]
+        return [by_id.get(c.call_id) or ToolResult(c.call_id, c.name, self._displayed(c.arguments), NOT_APPROVED, True, 0)
+                for c in held]
 
     async def _round(self, turn: TurnState, input_items: list[Any], previous: str | None, offer_tools: bool) -> Any:
         request = round_request(turn.request, turn.plan, input_items, previous, offer_tools, turn.report.output_tokens)
@@ -205,7 +206,7 @@ class TurnLoop:
                 return
             outputs = []
             for call in held:
-                yield ToolCall(call.call_id, call.name, call.arguments, round_number)
+                yield ToolCall(call.call_id, call.name, self._displayed(call.arguments, report), round_number)
             with turn.watch.tools():
                 executed, cut = await self._execute(held, turn.request, round_number)
             report.truncated |= cut
@@ -236,7 +237,7 @@ class TurnLoop:
         await self._memory.hold_calls(response.id, [call.__dict__ for call in held])
         await self._memory.remember(response.id, turn.fingerprints)
         approvals = tuple(
-            ApprovalRequested(call.approval_id, call.call_id, call.name, call.arguments)
+            ApprovalRequested(call.approval_id, call.call_id, call.name, self._displayed(call.arguments, turn.report))
             for call in held if call.approval_id
         )
         for approval in approvals:
@@ -274,6 +275,15 @@ class TurnLoop:
         await self._backend.store(response)
         return response
 
+    def _displayed(self, arguments: dict[str, Any], report: TurnReport | None = None) -> dict[str, Any]:
+        """A call's arguments as every dialect shows them (activity line, mcp_call item, approval, tool call lists):
+        redacted, since the model writes them and may write what it read or was told. They run as written."""
+        redactor = self._composer.redactor()
+        shown: dict[str, Any] = redactor.redact_obj(arguments)
+        if report is not None:
+            report.redactions += redactor.count
+        return shown
+
     def _shown(self, event: Any, hidden_items: set[str]) -> list[AgentEvent]:
         """What a dialect sees of one Responses event: answer text, or work the builtin did itself."""
         kind = getattr(event, "type", "")
@@ -305,7 +315,7 @@ class TurnLoop:
             output, cut = self._composer.fit_tool_output(output, request.model, len(calls))
             if cut:
                 truncated.append(call.call_id)
-            return ToolResult(call.call_id, call.name, call.arguments, output, is_error, round_number)
+            return ToolResult(call.call_id, call.name, self._displayed(call.arguments), output, is_error, round_number)
 
         results = list(await asyncio.gather(*(one(call) for call in calls)))
         return results, bool(truncated)

@@ -127,8 +127,18 @@ class CachedSource:
                                       lambda: self._source.get_application(namespace, name))
 
     async def get(self, kind: str, namespace: str | None, name: str, group: str | None = None) -> Obj:
-        return await self._cache.read(self._key("get", kind, namespace, name, group),
-                                      lambda: self._source.get(kind, namespace, name, group))
+        async def whole() -> Obj:  # an object read whole answers a later metadata read of it (scope checks)
+            obj = await self._source.get(kind, namespace, name, group)
+            if group is None:
+                self._prime_metadata(kind, namespace, name, obj)
+            return obj
+
+        return await self._cache.read(self._key("get", kind, namespace, name, group), whole)
+
+    def _prime_metadata(self, kind: str, namespace: str | None, name: str, obj: Obj) -> None:
+        self._cache.prime(self._key("metadata", kind, namespace, name),
+                          {"kind": obj.get("kind") or kind, "apiVersion": obj.get("apiVersion"),
+                           "metadata": obj.get("metadata") or {}})
 
     async def get_metadata(self, kind: str, namespace: str | None, name: str) -> Obj:
         return await self._cache.read(self._key("metadata", kind, namespace, name),
@@ -142,9 +152,7 @@ class CachedSource:
                 name, where = meta.get("name"), meta.get("namespace")
                 if name:
                     self._cache.prime(self._key("get", kind, where, name, None), item)
-                    self._cache.prime(self._key("metadata", kind, where, name),
-                                      {"kind": item.get("kind") or kind, "apiVersion": item.get("apiVersion"),
-                                       "metadata": meta})
+                    self._prime_metadata(kind, where, name, item)
             return items
 
         return await self._cache.read(self._key("list", kind, namespace), listing)

@@ -97,17 +97,37 @@ async def fetch_in_scope(source: ClusterSource, scope: ApplicationScope, ref: Re
     if not rtype.namespaced and not scope.lists(kind, None, ref.name):
         raise scope.refuse(what)  # cluster-scoped objects are never owned into scope
     listed = scope.lists(kind, namespace, ref.name, rtype.group)
-    if not listed and kind in METADATA_FIRST:
+    if kind in METADATA_FIRST:
         # Decide on metadata alone; the content is read only once the object is known to be the caller's.
-        if not await owned_by_member(source, scope, await source.get_metadata(kind, namespace, ref.name)):
+        meta = await source.get_metadata(kind, namespace, ref.name)
+        if tracked_by_another(scope.app, meta) or not (listed or await owned_by_member(source, scope, meta)):
             raise scope.refuse(what)
         return await source.get(kind, namespace, ref.name)
     obj = await source.get(kind, namespace, ref.name)
+    if listed and tracked_by_another(scope.app, obj):
+        raise scope.refuse(what)
     if listed or await owned_by_member(source, scope, obj):
         return obj
     if kind == "Endpoints" and scope.lists("Service", namespace, ref.name, ""):
         return obj  # a Service's Endpoints carry no ownerReference; they share its name (Argo CD's tree agrees)
     raise scope.refuse(what)
+
+
+TRACKING_ANNOTATION = "argocd.argoproj.io/tracking-id"
+
+
+def tracked_by_another(app: AppRef, obj: dict[str, Any]) -> bool:
+    """Whether Argo CD's tracking annotation says another Application manages `obj`.
+
+    `status.resources` lists whatever the Application's manifests name, also an object another Application owns
+    (a shared resource, a namespace its project does not allow); the live object's annotation
+    (`<app>:<group>/<kind>:<namespace>/<name>`, `<app namespace>_<app>` outside the control namespace) decides.
+    No annotation, or one in another format, proves nothing either way."""
+    annotation = ((obj.get("metadata") or {}).get("annotations") or {}).get(TRACKING_ANNOTATION)
+    if not isinstance(annotation, str) or ":" not in annotation:
+        return False
+    owner = annotation.partition(":")[0]
+    return owner not in (app.name, f"{app.namespace}_{app.name}")
 
 
 async def owned_by_member(source: ClusterSource, scope: ApplicationScope, obj: dict[str, Any]) -> bool:
@@ -123,12 +143,18 @@ async def owned_by_member(source: ClusterSource, scope: ApplicationScope, obj: d
             if key in seen:
                 continue
             seen.add(key)
-            if scope.lists(kind, namespace, name, _group_of(owner.get("apiVersion") or "")):
-                return True
+            listed = scope.lists(kind, namespace, name, _group_of(owner.get("apiVersion") or ""))
             try:  # owners are followed on metadata only
-                next_level.append(await source.get_metadata(kind, namespace, name))
-            except ContextError:  # an owner we cannot read (gone, unknown kind) proves nothing
+                meta = await source.get_metadata(kind, namespace, name)
+            except ContextError:  # an owner we cannot read (gone, unknown kind) proves nothing beyond its listing
+                if listed:
+                    return True
                 continue
+            if listed:
+                if not tracked_by_another(scope.app, meta):
+                    return True
+                continue  # listed, but another Application's: what it owns is not the caller's
+            next_level.append(meta)
         if not next_level:
             return False
         level = next_level
@@ -142,6 +168,6 @@ async def in_scope(source: ClusterSource, scope: ApplicationScope, obj: dict[str
     if namespace not in scope.namespaces:
         return False
     group = _group_of(obj.get("apiVersion") or "")
-    return scope.lists(obj.get("kind") or "", namespace, meta.get("name") or "", group) or await owned_by_member(
-        source, scope, obj
-    )
+    if scope.lists(obj.get("kind") or "", namespace, meta.get("name") or "", group):
+        return not tracked_by_another(scope.app, obj)
+    return await owned_by_member(source, scope, obj)

@@ -173,7 +173,9 @@ async def test_a_secret_outside_the_application_is_refused_on_metadata_alone():
     source.reads.clear()
     found = await fetch_in_scope(source, scope, ResourceRef(kind="Secret", name="sealed"))  # owned by a member
     assert found["data"] == {"k": "dg=="}
-    assert source.reads == [("metadata", "Secret", "web", "sealed"), ("Secret", "web", "sealed")]
+    # and the listed owner's metadata: its tracking annotation must say it is the caller's
+    assert source.reads == [("metadata", "Secret", "web", "sealed"), ("metadata", "Deployment", "web", "front"),
+                            ("Secret", "web", "sealed")]
 
 
 async def test_owners_are_followed_on_metadata_only():

@@ -275,3 +275,30 @@ async def test_the_diagnosis_block_leads_the_answer_once_and_the_stored_response
     stored = setup.backend.stored[-1]
     assert stored.id == "resp_2" and stored.output[0].id == prefaces[0].item_id
     assert stored.output[0].content[0].text == prefaces[0].text
+
+
+PLANTED = "Zq8vN3kLw0pR7sTb"  # a credential-shaped value the model put into its tool arguments
+
+
+async def test_tool_arguments_are_shown_redacted_but_run_as_the_model_wrote_them():
+    """A model that read a secret (or was told one by a log line) may write it into its arguments: the events every
+    dialect renders (activity lines, mcp_call items, Agents and Lightspeed tool calls, approvals) hold it masked."""
+    arguments = {"name": "guestbook", "token": PLANTED, "query": f"password={PLANTED}"}
+    setup = rig(Round(calls=[(READ_TOOL, arguments), (WRITE_TOOL, arguments)]), Round(text="Done."))
+    held = await setup.turn(approvals_supported=True)
+    approval = next(e for e in held if isinstance(e, ApprovalRequested))
+    assert PLANTED not in repr(approval.arguments) and approval.arguments["name"] == "guestbook"
+    assert held[-1].report.redactions == 2  # the approval shows the write's two values masked
+    resumed = await setup.turn(question=None, previous_response_id="resp_1", approvals={approval.approval_id: True},
+                               approvals_supported=True)
+    shown_arguments = [e.arguments for e in resumed if isinstance(e, ToolCall | ToolResult)]
+    assert len(shown_arguments) == 4
+    assert all(PLANTED not in repr(a) and a["name"] == "guestbook" for a in shown_arguments)
+    assert sorted(setup.runtime.ran, key=repr) == [(READ_TOOL, arguments), (WRITE_TOOL, arguments)]
+
+
+async def test_arguments_the_model_did_not_write_as_json_are_shown_redacted_too():
+    setup = rig(Round(calls=[(READ_TOOL, f"token={PLANTED}")]), Round(text="Done."))  # a JSON string, no object
+    events = await setup.turn()
+    call = next(e for e in events if isinstance(e, ToolCall))
+    assert PLANTED not in repr(call.arguments)
