@@ -349,6 +349,7 @@ class Proactive:
     evidence_tokens: int
     both_tokens: int
     missing: list[str] = field(default_factory=list)  # of the evidence alone
+    missing_both: list[str] = field(default_factory=list)  # of the evidence with the attachments
 
 
 def proactive_eval(scenarios: Sequence[Scenario], models: Sequence[str | None] = PROACTIVE_MODELS) -> list[Proactive]:
@@ -396,7 +397,8 @@ def proactive_eval(scenarios: Sequence[Scenario], models: Sequence[str | None] =
                 hits = [found(t, s.evidence) for t in (plain, texts[0][0], texts[1][0])]
                 out.append(Proactive(s.name, model, *(sum(h) / len(h) for h in hits), texts[0][1],
                                      count_tokens(texts[1][0], model),
-                                     [e[0] for e, ok in zip(s.evidence, hits[1], strict=True) if not ok]))
+                                     [e[0] for e, ok in zip(s.evidence, hits[1], strict=True) if not ok],
+                                     [e[0] for e, ok in zip(s.evidence, hits[2], strict=True) if not ok]))
         return out
 
     with stand_in.start_cluster(seeder(apps)) as handle:

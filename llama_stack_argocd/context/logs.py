@@ -611,3 +611,40 @@ def _render(chosen: list[_Group], a: _Analysis, title: str) -> tuple[str, int]:
     shown = sum(g.lines for g in chosen)
     head = _header(title, a.pods, len(a.lines), len(a.groups), shown)
     return "\n".join([head, *out]), shown
+
+
+# -- a long log, read for its errors ------------------------------------------------------------------------------
+
+SCAN_FOLLOW = 30  # lines of a trace kept after the line that starts it
+_SCAN_CONT = re.compile(rf"{_JAVA_CONT.pattern}|{_GO_CONT.pattern}|^\s|^{re.escape(_PY_START_TEXT)}|"
+                        rf"{_PY_END.pattern}")
+
+
+def scan_back(text: str, keep_last: int, max_kept: int) -> str:
+    """The last `keep_last` lines of a log, after the earlier lines that look like errors or warnings (and the
+    trace lines right after them), the newest `max_kept` of those, with the cut marked.
+
+    The line that explains a failure is often far back (a worker's DNS error an hour before the log's tail); the
+    whole log is too much to analyse on the hot path, so one cheap pass picks the lines worth it.
+    """
+    lines = text.splitlines()
+    if len(lines) <= keep_last:
+        return text
+    earlier, tail = lines[:-keep_last], lines[-keep_last:]
+    kept: list[str] = []
+    follow = 0
+    for line in earlier:
+        low = line.lower()
+        if _ERROR_WORDS.search(low) or _FATAL_WORDS.search(low) or _WARN_WORDS.search(low):
+            kept.append(line)
+            follow = SCAN_FOLLOW
+        elif follow and _SCAN_CONT.match(line) and not _TS_HEAD.match(line):
+            kept.append(line)
+            follow -= 1
+        else:
+            follow = 0
+    kept = kept[-max_kept:] if max_kept else []
+    dropped = len(earlier) - len(kept)
+    marker = [f"[... {dropped:,} earlier lines omitted: of the first {len(earlier):,}, only those that look like "
+              "errors or warnings are kept ...]"] if dropped else []
+    return "\n".join([*kept, *marker, *tail]) + ("\n" if text.endswith("\n") else "")
