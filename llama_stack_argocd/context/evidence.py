@@ -61,7 +61,7 @@ class EvidenceSettings(BaseModel):
     max_logs: int = Field(default=3, ge=0, le=20, description="Container logs read: of crashed containers (the "
                           "previous instance, else the current), else the current one of the most troubled Pod.")
     log_lines: int = Field(default=100, ge=1, le=1000, description="Last lines of each of those logs.")
-    scan_lines: int = Field(default=5000, ge=0, le=HARD_MAX_LOG_LINES, description="Lines of each of those logs "
+    scan_lines: int = Field(default=HARD_MAX_LOG_LINES, ge=0, le=HARD_MAX_LOG_LINES, description="Lines of each of those logs "
                             "read to find the errors and warnings before its last `log_lines` (0: none).")
     scan_kept: int = Field(default=60, ge=0, le=1000, description="Of those earlier lines, the newest kept.")
     timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Bound on each resource's reads.")

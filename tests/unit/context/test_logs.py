@@ -284,3 +284,14 @@ def test_scan_back_keeps_the_last_lines_and_the_earlier_errors_with_their_trace(
     assert scan_back("a\nb\n", keep_last=5, max_kept=5) == "a\nb\n"  # short logs are left alone
     many = "\n".join(f"ERROR attempt {i} failed" for i in range(500)) + "\nINFO done"
     assert len(scan_back(many, keep_last=1, max_kept=10).splitlines()) == 10 + 1 + 1  # bounded: newest 10
+
+
+def test_scan_back_prefers_an_old_error_to_newer_warnings():
+    from llama_stack_argocd.context.logs import scan_back
+
+    lines = ["2026-03-01T09:00:00Z ERROR ledger: checksum mismatch in segment 7"]
+    lines += [f"2026-03-01T09:{i // 60 % 60:02d}:{i % 60:02d}Z WARN slow query took {900 + i}ms" for i in range(400)]
+    lines += [f"2026-03-01T10:00:{i:02d}Z INFO ok" for i in range(20)]
+    out = scan_back("\n".join(lines), keep_last=20, max_kept=5).splitlines()
+    assert out[0] == lines[0] and len(out) == 5 + 1 + 20  # the error, then the newest four warnings
+    assert out[1:5] == lines[397:401]
