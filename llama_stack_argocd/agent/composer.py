@@ -155,6 +155,8 @@ class ContextComposer:
         merge = composed.attached if collected.application is not None and composed.digest_at is not None else None
         kept = [t for i, t in enumerate(composed.sections) if merge is None or i != composed.digest_at]
         limit = room - budget.count("\n\n".join(kept))
+        if (cap := gatherer.settings.token_cap(budget.model)) is not None:
+            limit = min(limit, cap)
         if limit < MIN_EVIDENCE_TOKENS:
             return None
         evidence = gatherer.render(collected, limit, budget.model, merge)

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
+from llama_stack_argocd.context.budget import model_setting
 from llama_stack_argocd.context.cache import CachedSource, ReadCache
 from llama_stack_argocd.context.digest import build_context, unhealthy_resources
 from llama_stack_argocd.context.errors import AccessDenied, ContextError, Unavailable
@@ -52,6 +53,12 @@ _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _CRASH_WAITING = frozenset({"CrashLoopBackOff", "Error", "RunContainerError"})
 
 
+# Models that read their prompt slowly: the embedded SmolLM2 on a few shared cores takes tens of seconds per
+# thousand tokens, and its answer gets the findings from the diagnosis block anyway (all of them: the analyzers run
+# on everything read, whatever the fitting keeps).
+KNOWN_EVIDENCE_TOKENS: tuple[tuple[str, int | None], ...] = ((r"smollm|argocd-embedded", 1024),)
+
+
 class EvidenceSettings(BaseModel):
     """What the agent reads before the first model round (`agent.evidence` in run.yaml)."""
 
@@ -65,6 +72,13 @@ class EvidenceSettings(BaseModel):
                             "read to find the errors and warnings before its last `log_lines` (0: none).")
     scan_kept: int = Field(default=60, ge=0, le=1000, description="Of those earlier lines, the newest kept.")
     timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Bound on each resource's reads.")
+    max_tokens: dict[str, int] = Field(default_factory=dict, description="Most tokens of the evidence by model id "
+                                       "(or regex); unset: the attachments' room (`KNOWN_EVIDENCE_TOKENS` for the "
+                                       "embedded model).")
+
+    def token_cap(self, model: str | None) -> int | None:
+        """The bound on the evidence's tokens for `model`, if any."""
+        return model_setting(model, self.max_tokens, KNOWN_EVIDENCE_TOKENS, None)
 
 
 @dataclass(frozen=True)

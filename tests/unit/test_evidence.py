@@ -303,3 +303,25 @@ async def test_a_shorter_tail_of_a_log_read_longer_is_answered_from_the_cache(cl
     assert short.splitlines() == long.splitlines()[-20:]
     wider = await gatherer.service.bound(APP).log(fx.APP_NS, fx.HEALTHY_POD, fx.CONTAINER, 800, False)
     assert cluster.request_count() == before + 1 and wider  # a longer tail than was read is read
+
+
+async def test_the_embedded_model_reads_a_shorter_evidence_unless_configured(cluster):
+    from llama_stack_argocd.agent.composer import ContextComposer
+    from llama_stack_argocd.context.evidence import KNOWN_EVIDENCE_TOKENS
+    from llama_stack_argocd.context.redaction import Redactor
+
+    gatherer = gatherer_for(cluster)
+    collected = await gatherer.collect(APP)
+    composer = ContextComposer(Redactor)
+    sizes = {}
+    for model, settings in (("embedded/smollm2", EvidenceSettings()), ("other/model", EvidenceSettings()),
+                            ("embedded/smollm2", EvidenceSettings(max_tokens={"smollm": 2000}))):
+        gatherer.settings = settings
+        budget = composer.budget(model)
+        composed = composer.compose("Why?", [], set(), None, model)
+        evidence = composer.add_evidence(composed, gatherer, collected, budget,
+                                         composer.allocation(budget, "", 0).attachments, set())
+        assert evidence is not None and fx.CRASH_LINE in evidence.text
+        sizes[(model, bool(settings.max_tokens))] = evidence.tokens
+    assert sizes[("embedded/smollm2", False)] <= dict(KNOWN_EVIDENCE_TOKENS)[r"smollm|argocd-embedded"] \
+        < sizes[("embedded/smollm2", True)] <= 2000 < sizes[("other/model", False)]
