@@ -19,6 +19,7 @@ from llama_stack_argocd.context.findings.base import flatten
 from llama_stack_argocd.context.findings import Finding
 from llama_stack_argocd.context.redaction import Redactor
 
+EVIDENCE_HISTORY_FRACTION = 2 / 3  # of the history's share, for evidence without attachments: the answer needs the rest
 MIN_EVIDENCE_TOKENS = 300  # below this the findings alone do not fit; the attachments and the tools then suffice
 
 
@@ -147,14 +148,18 @@ class ContextComposer:
         self, composed: Composed, gatherer: EvidenceGatherer, collected: Collected, budget: Budget, room: int,
         seen: set[str],
     ) -> Evidence | None:
-        """Put the evidence the agent read into `composed`, within the attachments' `room`. This turn's attachments
-        are merged into it (`Attached`): one digest over what was read and what was attached, each object, event
-        and log line once, findings over both first; so the attachments cannot crowd the decisive evidence out.
+        """Put the evidence the agent read into `composed`. This turn's attachments are merged into it (`Attached`):
+        one digest over what was read and what was attached, each object, event and log line once, findings over
+        both first, within the attachments' `room`; so the attachments cannot crowd the decisive evidence out.
+        Without attachments, the evidence also stays within 2/3 of the history's share (the message is replayed
+        next turn; within that share the chain is not trimmed and the evidence not sent again).
         None, and `composed` unchanged, when too little room is left, nothing could be read (the attachments stay
         as they are) or the conversation already has this evidence (`seen`: fingerprints, like attachments')."""
         merge = composed.attached if collected.application is not None and composed.digest_at is not None else None
         kept = [t for i, t in enumerate(composed.sections) if merge is None or i != composed.digest_at]
         limit = room - budget.count("\n\n".join(kept))
+        if merge is None:  # the message is replayed next turn: within the history's share the chain is kept whole
+            limit = min(limit, int(budget.share(HISTORY) * EVIDENCE_HISTORY_FRACTION) - budget.count(composed.text))
         if (cap := gatherer.settings.token_cap(budget.model)) is not None:
             limit = min(limit, cap)
         if limit < MIN_EVIDENCE_TOKENS:
