@@ -24,6 +24,7 @@ from llama_stack_argocd.agent.history import history_tokens, trim
 from llama_stack_argocd.context.argocd_api import ArgoCDSource
 from llama_stack_argocd.context.budget import HISTORY, Budget
 from llama_stack_argocd.context.kube import KubernetesSource
+from llama_stack_argocd.context.logs import compress_logs
 from llama_stack_argocd.context.scope import AppRef, ResourceRef
 from llama_stack_argocd.context.service import ContextService
 from llama_stack_argocd.context.settings import ContextSettings
@@ -179,6 +180,19 @@ def history_trimming() -> None:
     print(f"\nhistory trimming, 100 turns ({total:,} tokens) to {budget.share(HISTORY):,}: {percentiles(samples)}")
 
 
+def log_compression() -> None:
+    """A 12,000-line noisy log (the extension's JSON shape) compressed to 2,000 tokens, as a log read does."""
+    from tests.unit.context.test_logs import as_extension_json, noisy_log
+
+    raw = as_extension_json(noisy_log(12_000, seed=99))
+    samples = []
+    for _ in range(10):
+        start = time.perf_counter()
+        compress_logs(raw, 2000)
+        samples.append(time.perf_counter() - start)
+    print(f"\nlog compression, 12,000 lines to 2,000 tokens: {percentiles(samples)}")
+
+
 def main() -> None:
     print("llama-stack-argocd benchmarks (2 cores; stand-ins and the scripted model on loopback)\n")
     with standin("cluster") as cluster, tempfile.TemporaryDirectory() as tmp:
@@ -217,6 +231,7 @@ def main() -> None:
             evidence_latency.report(cluster["kubeconfig"], Path(tmp))
             scale_out(env, Path(tmp))
     history_trimming()
+    log_compression()
     observability.report()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 
 import pytest
 
@@ -218,11 +217,11 @@ def test_a_very_long_line_is_clipped():
     assert "characters omitted ...]" in out.text or "[...]" in out.text
 
 
-def test_twelve_thousand_lines_compress_in_well_under_two_seconds():
-    raw = as_extension_json(noisy_log(12_000, seed=99))
-    started = time.perf_counter()
-    compress_logs(raw, 2000)
-    assert time.perf_counter() - started < 2.0
+def test_twelve_thousand_lines_compress_within_the_budget():
+    """Its speed is measured by `make bench` (log compression), never here."""
+    out = compress_logs(as_extension_json(noisy_log(12_000, seed=99)), 2000)
+    assert out.total_lines == 12_000 and out.truncated
+    assert 0 < out.tokens <= 2000
 
 
 @pytest.mark.parametrize("trace", [
