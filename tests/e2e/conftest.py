@@ -64,7 +64,9 @@ def session_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
 
 @pytest.fixture(scope="module")
 def stack(request: pytest.FixtureRequest, llm: ScriptedLLM, cluster: ClusterHandle) -> StackHandle:
-    """The shared run.yaml stack, or one of the module's own when the module overrides `llm` or `cluster`."""
+    """The shared run.yaml stack, or one of the module's own when the module overrides `llm` or `cluster`. Later
+    modules use the shared one too: a test may restart it, but one that stops or kills its stack, or reads its whole
+    log, starts its own with `stack_with()`."""
     if llm is request.getfixturevalue("session_llm") and cluster is request.getfixturevalue("session_cluster"):
         return request.getfixturevalue("session_stack")
     starter: StackStarter = request.getfixturevalue("stack_with")
