@@ -8,13 +8,26 @@ import pytest
 
 from tests.support.argocd_api import ArgoCDApiHandle, start_argocd_api
 from tests.support.cluster import ClusterHandle, start_cluster
+from tests.support.npm import install_needed_in_background
 from tests.support.scripted_llm import ScriptedLLM
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The Node packages the collected tests use install in the background (tests/support/npm.py)."""
+    if not session.config.option.collectonly:
+        install_needed_in_background()
+
+
 @pytest.fixture(scope="session")
-def cluster() -> Iterator[ClusterHandle]:
+def session_cluster() -> Iterator[ClusterHandle]:
+    """The one Kubernetes stand-in of the session (a module may override `cluster`; this name stays the shared one)."""
     with start_cluster() as handle:
         yield handle
+
+
+@pytest.fixture(scope="session")
+def cluster(session_cluster: ClusterHandle) -> ClusterHandle:
+    return session_cluster
 
 
 @pytest.fixture

@@ -24,10 +24,10 @@ from typing import Any
 
 import httpx
 
-from tests.support.npm import npm_ci
+from tests.support.npm import needed, npm_ci
 from tests.support.scripted_llm import free_port
 
-PEER_DIR = Path(__file__).resolve().parents[1] / "clients" / "argocd-mcp"
+PEER_DIR = needed(Path(__file__).resolve().parents[1] / "clients" / "argocd-mcp")
 ENTRY = PEER_DIR / "node_modules" / "argocd-mcp" / "dist" / "index.js"
 
 

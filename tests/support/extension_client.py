@@ -28,9 +28,9 @@ from typing import Any, Literal
 
 import httpx
 
-from tests.support.npm import npm_ci
+from tests.support.npm import needed, npm_ci
 
-DRIVER_DIR = Path(__file__).resolve().parents[1] / "clients" / "extension"
+DRIVER_DIR = needed(Path(__file__).resolve().parents[1] / "clients" / "extension")
 DRIVER = DRIVER_DIR / "drive.mjs"
 EXTENSION_PREFIX = "/extensions/assistant"
 MIME_JSON = "application/json"

@@ -3,6 +3,10 @@
 Runs at most once per process per directory, and only when package-lock.json changed since the last install (a
 stamp in node_modules records its digest); a file lock keeps two pytest processes from installing over each other.
 If npm fails, the test fails with npm's own output: nothing is skipped.
+
+A support module that needs a directory says so at import (`needed(directory)`); once the tests are collected,
+`install_needed_in_background()` starts those installs (mostly waiting on the registry) while the first tests run,
+and a test's own `npm_ci` call waits for them.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 _STAMP = ".llama-stack-argocd-npm-ci"
 _lock = threading.Lock()
 _done: set[Path] = set()
+_needed: list[Path] = []
 
 
 class NpmError(RuntimeError):
@@ -57,3 +62,28 @@ def npm_ci(directory: Path, force: bool = False) -> float:
                 fcntl.flock(guard, fcntl.LOCK_UN)
         _done.add(directory)
         return took
+
+
+def needed(directory: Path) -> Path:
+    """Record that the collected tests may need `directory` installed; returns it."""
+    if directory not in _needed:
+        _needed.append(directory)
+    return directory
+
+
+def install_needed_in_background() -> threading.Thread | None:
+    """`npm ci` for every needed directory in a daemon thread. A failure is left to the test that needs the
+    directory: its own `npm_ci` call runs npm again and fails with npm's output."""
+    if not _needed or shutil.which("npm") is None:
+        return None
+
+    def install() -> None:
+        for directory in list(_needed):
+            try:
+                npm_ci(directory)
+            except (NpmError, OSError, subprocess.SubprocessError):
+                pass
+
+    thread = threading.Thread(target=install, name="npm-ci", daemon=True)
+    thread.start()
+    return thread
