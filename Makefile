@@ -16,8 +16,8 @@ HOST    ?= $(if $(filter $(OGX_VENV),$(VENV)),ogx,llama-stack)
 # acceptance, the dialects, trust, the MCP endpoint and bridge; and the unit tests pinning the host's private names.
 OGX_E2E  ?= tests/e2e/test_extension.py tests/e2e/test_dialects.py tests/e2e/test_trust.py tests/e2e/test_trust_edge.py \
             tests/e2e/test_mcp_endpoint.py tests/e2e/test_mcp_bridge.py
-OGX_PINS ?= tests/unit/test_hosting.py tests/unit/test_edge.py tests/unit/test_logs.py tests/unit/test_overlays.py \
-            tests/unit/test_speedups.py tests/unit/test_provider_health.py
+OGX_PINS ?= tests/unit/test_hosting.py tests/unit/apis/test_edge.py tests/unit/test_logs.py tests/unit/apis/test_overlays.py \
+            tests/unit/test_speedups.py tests/unit/apis/test_provider_health.py
 
 .PHONY: help install install-test install-demo install-ogx run demo test test-ogx bench eval eval-live fuzz clean promtool
 
@@ -79,7 +79,7 @@ test-ogx: install-test ## the extension acceptance, dialect, trust and MCP tests
 promtool: ## install promtool if it can (for the monitoring kit's rule check)
 	@command -v promtool >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1; } || \
-	  echo "promtool is not installed: tests/unit/test_monitoring_kit.py skips its rule check"
+	  echo "promtool is not installed: tests/unit/project/test_monitoring_kit.py skips its rule check"
 
 bench: install-test ## the benchmarks (benchmarks/bench.py)
 	$(PY) -m benchmarks.bench

@@ -25,7 +25,7 @@ from llama_stack_argocd.context.argocd_api import ArgoCDSource
 from llama_stack_argocd.context.budget import HISTORY, Budget
 from llama_stack_argocd.context.kube import KubernetesSource
 from llama_stack_argocd.context.logs import compress_logs
-from llama_stack_argocd.context.scope import AppRef, ResourceRef
+from llama_stack_argocd.context.refs import AppRef, ResourceRef
 from llama_stack_argocd.context.service import ContextService
 from llama_stack_argocd.context.settings import ContextSettings
 from benchmarks.side_by_side import plain_config, side_by_side
@@ -85,8 +85,8 @@ marks.append(time.perf_counter())
 import llama_stack_argocd.provider
 llama_stack_argocd.provider.get_provider_spec()
 import llama_stack_argocd.providers.responses, llama_stack_argocd.providers.tool_runtime
-import llama_stack_argocd.providers.inference, llama_stack_argocd.apis.agents, llama_stack_argocd.apis.lightspeed
-import llama_stack_argocd.apis.service, llama_stack_argocd.apis.mcp
+import llama_stack_argocd.providers.inference, llama_stack_argocd.apis.legacy_agents, llama_stack_argocd.apis.lightspeed
+import llama_stack_argocd.apis.service, llama_stack_argocd.apis.mcp_server
 marks.append(time.perf_counter())
 print(json.dumps([b - a for a, b in zip(marks, marks[1:])]))
 """

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from llama_stack_argocd.context.scope import AppRef
+from llama_stack_argocd.context.refs import AppRef
 
 
 class Caller(BaseModel):

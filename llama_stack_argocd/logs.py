@@ -7,7 +7,7 @@ short line naming the method, path, status and error type, never the input. Ever
 `MAX_LINE_CHARS` by a filter on the root handlers.
 
 llama-stack's start-up warnings "Failed to import module ... llama_stack.providers.registry.<api>" for `argocd`,
-`argocd_mcp`, `legacy_agents` and `lightspeed` are llama-stack probing its own registry for our external API names
+`mcp_server`, `legacy_agents` and `lightspeed` are llama-stack probing its own registry for our external API names
 before it loads them from `external_apis_dir`; they are written before any module of ours is imported, and mean
 nothing (the APIs load right after).
 

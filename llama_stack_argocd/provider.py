@@ -43,9 +43,9 @@ def get_provider_spec() -> list[ProviderSpec]:
         ),
         InlineProviderSpec(
             api=Api.tool_runtime,
-            provider_type="inline::mcp-for-argocd",
-            module="llama_stack_argocd.providers.mcp_bridge",
-            config_class="llama_stack_argocd.providers.mcp_bridge.config.ArgoCDMCPConfig",
+            provider_type="inline::argocd-mcp-client",
+            module="llama_stack_argocd.providers.mcp_client",
+            config_class="llama_stack_argocd.providers.mcp_client.config.McpClientConfig",
             description="mcp-for-argocd's tools through a bridge: the caller's Application only, read-only by default.",
         ),
         InlineProviderSpec(

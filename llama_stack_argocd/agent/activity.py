@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from llama_stack_argocd.agent.events import ToolCall, ToolResult
+from llama_stack_argocd.agent.turn_events import ToolCall, ToolResult
 
 MAX_VALUE_CHARS = 80
 MAX_MESSAGE_CHARS = 300

@@ -21,7 +21,7 @@ from llama_stack_argocd.agent import diagnosis
 from llama_stack_argocd.agent.attachments import Attachment
 from llama_stack_argocd.agent.backend import ResponsesBackend
 from llama_stack_argocd.agent.composer import ContextComposer
-from llama_stack_argocd.agent.events import AgentEvent, Failed, Finished, Preface, TextDelta
+from llama_stack_argocd.agent.turn_events import AgentEvent, Failed, Finished, Preface, TextDelta
 from llama_stack_argocd.agent.generation import Deadline, GenerationSettings
 from llama_stack_argocd.agent.loop import PendingCall, TurnLoop, TurnState
 from llama_stack_argocd.agent.planner import (

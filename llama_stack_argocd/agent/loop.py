@@ -25,7 +25,7 @@ from llama_stack_api import (
 
 from llama_stack_argocd.agent.backend import ResponsesBackend
 from llama_stack_argocd.agent.composer import ContextComposer
-from llama_stack_argocd.agent.events import (
+from llama_stack_argocd.agent.turn_events import (
     AgentEvent,
     ApprovalRequested,
     Failed,

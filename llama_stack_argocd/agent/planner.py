@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from llama_stack_api import CreateResponseRequest
 
 from llama_stack_argocd.agent.composer import Allocation, Composed, ContextComposer
-from llama_stack_argocd.agent.events import ToolResult, TurnReport
+from llama_stack_argocd.agent.turn_events import ToolResult, TurnReport
 from llama_stack_argocd.agent.generation import output_allowance
 from llama_stack_argocd.agent.history import as_items, history_tokens, trim
 from llama_stack_argocd.agent.instructions import focus_line, system_instructions, unavailable_tools_note

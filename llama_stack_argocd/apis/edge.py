@@ -13,7 +13,7 @@ call to the server itself for every request. Its `validate_token` is wrapped (ag
 the host already built is covered) so that a provider configured with the endpoint `IN_PROCESS_ENDPOINT` returns
 the principal the gate already decided; unwrapped, it would POST to that non-HTTP address and refuse every request.
 OGX's own `upstream_header` auth would trust identity headers with no shared-secret check, so it is not used.
-`tests/unit/test_edge.py` fails if the hook points move; start-up is refused when the edge did not apply.
+`tests/unit/apis/test_edge.py` fails if the hook points move; start-up is refused when the edge did not apply.
 """
 
 from __future__ import annotations

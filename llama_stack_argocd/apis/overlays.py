@@ -11,7 +11,7 @@
 
 Why here: llama-stack 0.7 builds each API's router from a factory in `fastapi_router_registry._ROUTER_FACTORIES`
 and includes routers in set order, so a second router on the same path would win or lose by chance. Wrapping the
-two factories is deterministic. Pinned to llama-stack 0.7.x; `tests/unit/test_overlays.py` fails if the hook
+two factories is deterministic. Pinned to llama-stack 0.7.x; `tests/unit/apis/test_overlays.py` fails if the hook
 point moves.
 """
 

@@ -4,7 +4,7 @@ llama-stack 0.7 asks the implementations it knew when it built the listing (its 
 routers), so every provider shows "Not Implemented", even one that serves and has a `health()`: the embedded model
 looked broken while it answered. Our providers register themselves here when they are built (`reports_health`),
 and the listing asks each of them, within the bound llama-stack uses; a provider behind a routing table the
-listing does see is asked too. Pinned to llama-stack 0.7.x; `tests/unit/test_provider_health.py` fails if the
+listing does see is asked too. Pinned to llama-stack 0.7.x; `tests/unit/apis/test_provider_health.py` fails if the
 hook point moves.
 """
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from llama_stack_argocd.context.errors import NoApplication, OutOfScope
-from llama_stack_argocd.context.scope import AppRef
+from llama_stack_argocd.context.refs import AppRef
 
 
 class Access(StrEnum):

@@ -444,7 +444,7 @@ def rounds_eval(scenarios: Sequence[Scenario], model: str | None = None) -> list
     from llama_stack_argocd.context.evidence import EvidenceGatherer
     from llama_stack_argocd.context.kube import KubernetesSource
     from llama_stack_argocd.context.redaction import Redactor
-    from llama_stack_argocd.context.scope import ResourceRef
+    from llama_stack_argocd.context.refs import ResourceRef
     from llama_stack_argocd.context.service import ContextService
     from llama_stack_argocd.context.settings import ContextSettings
     from llama_stack_argocd.context.workloads import WORKLOAD_KINDS

@@ -30,8 +30,8 @@ from typing import Any, TypeVar, cast
 import httpx
 
 from llama_stack_argocd.context.errors import AccessDenied, ContextError, InvalidArgument, NotFound, Unavailable
-from llama_stack_argocd.context.events import about
-from llama_stack_argocd.context.scope import AppRef
+from llama_stack_argocd.context.kube_events import about
+from llama_stack_argocd.context.refs import AppRef
 from llama_stack_argocd.context.settings import HARD_MAX_LOG_LINES, ContextSettings
 from llama_stack_argocd.context.source import resource_type
 from llama_stack_argocd.observability.metrics import status_kind, upstream_error

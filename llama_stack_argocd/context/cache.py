@@ -23,8 +23,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
-from llama_stack_argocd.context.events import about
-from llama_stack_argocd.context.scope import AppRef
+from llama_stack_argocd.context.kube_events import about
+from llama_stack_argocd.context.refs import AppRef
 from llama_stack_argocd.context.source import ClusterSource
 
 T = TypeVar("T")

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from .budget import ATTACHMENTS, Budget, cut_text, fair_allocate, omission_marker
-from .events import group_events
+from .kube_events import group_events
 from .findings import Finding, analyze
 from .findings.base import (
     condition,

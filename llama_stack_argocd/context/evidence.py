@@ -37,8 +37,8 @@ from llama_stack_argocd.context.findings import Finding
 from llama_stack_argocd.context.findings.base import selector_matches
 from llama_stack_argocd.context.logs import parse_logs, scan_back
 from llama_stack_argocd.context.settings import HARD_MAX_LOG_LINES
-from llama_stack_argocd.context.membership import ApplicationScope, fetch_in_scope, in_scope, load_scope
-from llama_stack_argocd.context.scope import AppRef, ResourceRef
+from llama_stack_argocd.context.application_scope import ApplicationScope, fetch_in_scope, in_scope, load_scope
+from llama_stack_argocd.context.refs import AppRef, ResourceRef
 from llama_stack_argocd.context.service import FAILED_HOOK_PHASES, FAILED_SYNC_STATUSES, ContextService
 from llama_stack_argocd.context.source import ClusterSource
 from llama_stack_argocd.context.tokens import count_tokens

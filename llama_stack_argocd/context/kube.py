@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, urlencode
 
 from llama_stack_argocd.context.errors import AccessDenied, InvalidArgument, NotFound, Unavailable
-from llama_stack_argocd.context.events import about
-from llama_stack_argocd.context.scope import AppRef
+from llama_stack_argocd.context.kube_events import about
+from llama_stack_argocd.context.refs import AppRef
 from llama_stack_argocd.context.settings import HARD_MAX_LOG_LINES, ContextSettings
 from llama_stack_argocd.context.source import ResourceType, resource_type
 from llama_stack_argocd.observability.metrics import status_kind, upstream_error

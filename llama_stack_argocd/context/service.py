@@ -14,12 +14,12 @@ from typing import Any, cast
 
 from llama_stack_argocd.context.cache import ReadCache
 from llama_stack_argocd.context.errors import ContextError, InvalidArgument
-from llama_stack_argocd.context.events import about, group_events, last_seen, parse_time
+from llama_stack_argocd.context.kube_events import about, group_events, last_seen, parse_time
 from llama_stack_argocd.context.logs import compress_logs
 from llama_stack_argocd.context.manifests import clean_manifest
-from llama_stack_argocd.context.membership import ApplicationScope, fetch_in_scope, in_scope, load_scope
+from llama_stack_argocd.context.application_scope import ApplicationScope, fetch_in_scope, in_scope, load_scope
 from llama_stack_argocd.context.redaction import Redactor
-from llama_stack_argocd.context.scope import AppRef, ResourceRef
+from llama_stack_argocd.context.refs import AppRef, ResourceRef
 from llama_stack_argocd.context.settings import ContextSettings
 from llama_stack_argocd.context.source import ClusterSource
 from llama_stack_argocd.context.workloads import (

@@ -16,7 +16,7 @@ import builtins
 from typing import Any, NamedTuple, Protocol
 
 from llama_stack_argocd.context.errors import InvalidArgument
-from llama_stack_argocd.context.scope import AppRef
+from llama_stack_argocd.context.refs import AppRef
 
 
 class ResourceType(NamedTuple):

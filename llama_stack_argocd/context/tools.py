@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from llama_stack_argocd.context.errors import InvalidArgument
 from llama_stack_argocd.context.schema import inline_refs
-from llama_stack_argocd.context.scope import AppRef, ResourceRef
+from llama_stack_argocd.context.refs import AppRef, ResourceRef
 from llama_stack_argocd.context.service import ContextService
 from llama_stack_argocd.context.settings import HARD_MAX_LOG_LINES
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from pydantic import ValidationError
 
-from llama_stack_argocd.context.scope import AppRef
+from llama_stack_argocd.context.refs import AppRef
 
 # Every header argocd-server's proxy extension sets (and the bearer secret it adds): one value each.
 IDENTITY_HEADERS = (

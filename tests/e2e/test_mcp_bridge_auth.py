@@ -145,7 +145,7 @@ KIT = "deploy/overlays/mcp-for-argocd"
 def kit_server(tmp_path) -> tuple[list[str], dict[str, str], str, str]:
     """argocd-mcp as the kit renders it: its arguments after the subcommand (but --port: the tests pick a free
     one), its plain environment values, and the host and port of the bridge's ARGOCD_MCP_URL."""
-    from tests.unit.test_deploy_kit import COMPONENT_HOSTS, NAME, one, render_component
+    from tests.unit.project.test_deploy_kit import COMPONENT_HOSTS, NAME, one, render_component
 
     objects = render_component(KIT, COMPONENT_HOSTS[KIT][0][0], str(tmp_path))
     (server,) = one(objects, "Deployment", "argocd-mcp")["spec"]["template"]["spec"]["containers"]

@@ -215,7 +215,7 @@ def test_malformed_requests_get_the_transports_errors_and_the_server_keeps_servi
 @pytest.fixture(scope="module")
 def trusted(stack_with: StackStarter) -> StackHandle:
     return stack_with("distributions/argocd/proxy-trust.yaml", env={"ARGOCD_ASSISTANT_PROXY_SECRET": SECRET},
-                      **{"providers.argocd_mcp.0.config.max_result_tokens": 300})
+                      **{"providers.mcp_server.0.config.max_result_tokens": 300})
 
 
 @pytest.mark.parametrize("authorization", [None, "Bearer wrong-secret-of-enough-length", SECRET])

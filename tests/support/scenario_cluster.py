@@ -33,7 +33,7 @@ import kmock
 import yaml
 
 from llama_stack_argocd.cli.eval import DEFAULT_SCENARIOS, Scenario, load_scenarios
-from llama_stack_argocd.context.scope import AppRef, ResourceRef
+from llama_stack_argocd.context.refs import AppRef, ResourceRef
 from llama_stack_argocd.context.source import KINDS
 from tests.support import cluster as fx
 

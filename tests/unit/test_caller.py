@@ -1,7 +1,7 @@
 import pytest
 
 from llama_stack_argocd.caller import acting_as, caller_from_headers, current_caller
-from llama_stack_argocd.context.scope import AppRef
+from llama_stack_argocd.context.refs import AppRef
 
 
 def test_headers_become_a_caller_case_insensitively():

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llama_stack_argocd.agent.activity import line_for
-from llama_stack_argocd.agent.events import (
+from llama_stack_argocd.agent.turn_events import (
     AgentEvent,
     Failed,
     Finished,

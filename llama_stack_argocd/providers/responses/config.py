@@ -31,7 +31,7 @@ class ArgoCDResponsesConfig(BuiltinResponsesImplConfig):
     argocd_mcp_url: OptionalText = Field(
         default=None,
         description="mcp-for-argocd's endpoint (streamable HTTP `/mcp`, or SSE `/sse`): registered as the tool group "
-        "`mcp::argocd` (served by the `inline::mcp-for-argocd` tool runtime) and offered beside the toolgroups above.",
+        "`mcp::argocd` (served by the `inline::argocd-mcp-client` tool runtime) and offered beside the toolgroups above.",
     )
     allowed_urls: str | list[str] | None = Field(
         default=None,

@@ -45,7 +45,7 @@ from llama_stack_argocd.agent import diagnosis
 from llama_stack_argocd.agent.activity import line_for
 from llama_stack_argocd.agent.attachments import split_inline
 from llama_stack_argocd.agent.core import AgentRequest
-from llama_stack_argocd.agent.events import (
+from llama_stack_argocd.agent.turn_events import (
     AgentEvent,
     ApprovalRequested,
     Failed,
@@ -60,7 +60,7 @@ from llama_stack_argocd.agent.generation import TurnFailure
 from llama_stack_argocd.agent.history import content_text
 from llama_stack_argocd.bridge.credentials import split_mcp_tools
 from llama_stack_argocd.caller import Caller, current_caller
-from llama_stack_argocd.context.scope import AppRef
+from llama_stack_argocd.context.refs import AppRef
 
 SERVER_LABEL = "argocd"
 _PASSED_OPTIONS = ("temperature", "top_p", "max_output_tokens", "metadata", "text", "parallel_tool_calls")

@@ -23,7 +23,7 @@ from llama_stack_argocd.apis.overlays import serve_tools, verify_route_overlays
 from llama_stack_argocd.bridge.credentials import split_mcp_tools
 from llama_stack_argocd.context.evidence import EvidenceGatherer
 from llama_stack_argocd.context.redaction import Redactor
-from llama_stack_argocd.providers.mcp_bridge.impl import PROVIDER_ID as MCP_PROVIDER_ID
+from llama_stack_argocd.providers.mcp_client.impl import PROVIDER_ID as MCP_PROVIDER_ID
 from llama_stack_argocd.providers.responses.config import ArgoCDResponsesConfig
 from llama_stack_argocd.providers.responses.dialect import agent_request_from, collect_response, stream_events
 from llama_stack_argocd.providers.responses.upstream import ReportingInference

@@ -32,7 +32,7 @@ from llama_stack_api import (
 
 from llama_stack_argocd.agent.composer import ContextComposer
 from llama_stack_argocd.agent.core import AgentRequest, AgentSettings, ArgoCDAgent
-from llama_stack_argocd.agent.events import AgentEvent
+from llama_stack_argocd.agent.turn_events import AgentEvent
 from llama_stack_argocd.agent.state import ConversationMemory
 from llama_stack_argocd.agent.toolbox import Toolbox
 from llama_stack_argocd.context.redaction import Redactor

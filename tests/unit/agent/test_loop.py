@@ -10,7 +10,7 @@ import json
 import pytest
 
 from llama_stack_argocd.agent.attachments import Attachment, AttachmentKind
-from llama_stack_argocd.agent.events import (
+from llama_stack_argocd.agent.turn_events import (
     ApprovalRequested,
     Failed,
     Finished,

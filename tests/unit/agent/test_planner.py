@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from llama_stack_argocd.agent.composer import ContextComposer
 from llama_stack_argocd.agent.core import AgentSettings
-from llama_stack_argocd.agent.events import ToolResult
+from llama_stack_argocd.agent.turn_events import ToolResult
 from llama_stack_argocd.agent.planner import first_input, offered_tools, plan_turn, round_request
 from llama_stack_argocd.context.redaction import Redactor
 from tests.unit.agent.scripted_backend import ask, long_history

@@ -13,7 +13,7 @@ from llama_stack_api import (
 )
 
 from llama_stack_argocd.agent import diagnosis
-from llama_stack_argocd.agent.events import (
+from llama_stack_argocd.agent.turn_events import (
     AgentEvent,
     ApprovalRequested,
     Failed,

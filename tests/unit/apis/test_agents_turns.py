@@ -4,8 +4,8 @@ reason of an answer cut by the output-token limit, and a failure as the one erro
 
 from __future__ import annotations
 
-from llama_stack_argocd.apis.agents.models import Message
-from llama_stack_argocd.apis.agents.turns import TurnBuilder, render_turn
+from llama_stack_argocd.apis.legacy_agents.models import Message
+from llama_stack_argocd.apis.legacy_agents.turns import TurnBuilder, render_turn
 from tests.unit.agent.turn_events import PREFACE_TEXT, failed_turn, stream, tool_turn
 
 

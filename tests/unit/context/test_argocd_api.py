@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from llama_stack_argocd.context.argocd_api import ArgoCDSource
 from llama_stack_argocd.context.errors import AccessDenied, InvalidArgument, NotFound, OutOfScope, Unavailable
 from llama_stack_argocd.context.kube import KubernetesSource
-from llama_stack_argocd.context.scope import AppRef, ResourceRef
+from llama_stack_argocd.context.refs import AppRef, ResourceRef
 from llama_stack_argocd.context.service import ContextService
 from llama_stack_argocd.context.settings import ContextSettings
 from llama_stack_argocd.context.tools import TOOLS_BY_NAME, run_tool

@@ -10,7 +10,7 @@ import pytest
 from llama_stack_argocd.context.errors import InvalidArgument, NotFound
 from llama_stack_argocd.context.kube import KubernetesSource
 from llama_stack_argocd.context.redaction import MASK, RedactionFilter, Redactor
-from llama_stack_argocd.context.scope import AppRef, ResourceRef
+from llama_stack_argocd.context.refs import AppRef, ResourceRef
 from llama_stack_argocd.context.service import ContextService
 from llama_stack_argocd.context.settings import ContextSettings
 from tests.support import cluster as fx

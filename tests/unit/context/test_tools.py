@@ -8,7 +8,7 @@ import pytest
 
 from llama_stack_argocd.context.errors import InvalidArgument, OutOfScope
 from llama_stack_argocd.context.kube import KubernetesSource
-from llama_stack_argocd.context.scope import AppRef
+from llama_stack_argocd.context.refs import AppRef
 from llama_stack_argocd.context.service import ContextService
 from llama_stack_argocd.context.settings import ContextSettings
 from llama_stack_argocd.context.tools import TOOLS, TOOLS_BY_NAME, input_schema, run_tool
