@@ -13,7 +13,7 @@ OGX_VENV ?= .venv-ogx
 # The host server a venv gets (an extra of pyproject.toml): ogx (1.5) for OGX_VENV, llama-stack (0.7) otherwise.
 HOST    ?= $(if $(filter $(OGX_VENV),$(VENV)),ogx,llama-stack)
 # What `make test` runs again with OGX 1.5 as the server (the tests stay in .venv, as HTTP clients): the extension's
-# acceptance, the dialects, trust, the MCP endpoint and bridge; and the unit tests pinning the host's private names.
+# acceptance and the dialects; and the unit tests pinning the host's private names.
 OGX_E2E  ?= tests/e2e/test_extension.py tests/e2e/test_dialects.py
 # (kept short for CI's 20 minutes; the trust and MCP tests pass on OGX too: `make test-ogx OGX_E2E="tests/e2e/..."`)
 OGX_PINS ?= tests/unit/test_hosting.py tests/unit/apis/test_edge.py tests/unit/test_logs.py tests/unit/apis/test_overlays.py \
