@@ -64,12 +64,11 @@ demo: install-demo ## the assistant plus a Kubernetes stand-in with broken Appli
 
 # Bytecode is cached even where the environment turns that off (PYTHONDONTWRITEBYTECODE): every `llama stack run`
 # of the suite would compile its imports again, and pytest would rewrite every test module again.
-test: install-test promtool ## every test (unit, end to end, real clients), then test-ogx
+test: install-test promtool ## every test (unit, end to end, real clients); `make test-ogx` repeats a part on OGX
 	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q
-	$(MAKE) --no-print-directory test-ogx
 
 # Skipped, saying so, only when OGX cannot be installed here (no network to PyPI, ...); failing tests fail `make`.
-test-ogx: install-test ## the extension acceptance, dialect, trust and MCP tests with OGX 1.5 as the server
+test-ogx: install-test ## the extension acceptance and dialect tests (OGX_E2E) with OGX 1.5 as the server
 	@if $(MAKE) --no-print-directory install-ogx; then \
 	  $(OGX_VENV)/bin/python -m pytest -q -p no:cacheprovider $(OGX_PINS) && \
 	  STACK_HOST_VENV=$(CURDIR)/$(OGX_VENV) PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q $(OGX_E2E); \
