@@ -24,10 +24,12 @@ from typing import Any
 
 MAX_LINE_CHARS = 4000
 _MARK = "_argocd_quiet"
-# (logger name, message) of llama-stack records that are noise on every request.
+# (logger name below the host's package, message) of the host's records that are noise on every request; the same
+# module is `llama_stack.` on llama-stack 0.7 and `ogx.` on OGX.
 NOISE = frozenset({
-    ("llama_stack.providers.inline.responses.builtin.responses.streaming", "Service tier is None, setting to default"),
+    ("providers.inline.responses.builtin.responses.streaming", "Service tier is None, setting to default"),
 })
+_HOSTS = ("llama_stack", "ogx")
 
 
 def _event(record: logging.LogRecord) -> object:
@@ -39,7 +41,8 @@ class BoundedLines(logging.Filter):
     """Cuts a record's text to MAX_LINE_CHARS, saying how much was left out; drops the NOISE records."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if (record.name, _event(record)) in NOISE:
+        host, _, below = record.name.partition(".")
+        if host in _HOSTS and (below, _event(record)) in NOISE:
             return False
         if isinstance(record.msg, str) and not record.args and len(record.msg) <= MAX_LINE_CHARS:
             return True
