@@ -17,7 +17,7 @@ HOST    ?= $(if $(filter $(OGX_VENV),$(VENV)),ogx,llama-stack)
 OGX_E2E  ?= tests/e2e/test_extension.py tests/e2e/test_dialects.py
 # (kept short for CI's 20 minutes; the trust and MCP tests pass on OGX too: `make test-ogx OGX_E2E="tests/e2e/..."`)
 OGX_PINS ?= tests/unit/test_hosting.py tests/unit/apis/test_edge.py tests/unit/test_logs.py tests/unit/apis/test_overlays.py \
-            tests/unit/test_speedups.py tests/unit/apis/test_provider_health.py
+            tests/unit/test_speedups.py tests/unit/apis/test_provider_health.py tests/unit/apis/test_storage_health.py
 
 .PHONY: help install install-test install-demo install-ogx run demo test test-ogx bench eval eval-live fuzz clean promtool
 

@@ -21,6 +21,7 @@ from llama_stack.core.storage.kvstore import kvstore as _kvstore
 
 _REGISTRY = "_KVSTORE_INSTANCES"
 _CONNECTION = "_conn"
+_SELF_HEALING_POOL = "_pool"  # OGX 1.5's PostgresKVStoreImpl: an asyncpg pool with retries
 
 
 class StorageHookMissing(RuntimeError):
@@ -42,6 +43,8 @@ def verify_kv_store_hook() -> None:
     from llama_stack.core.storage.kvstore.postgres.postgres import PostgresKVStoreImpl
 
     unconnected = PostgresKVStoreImpl(PostgresKVStoreConfig(user="liveness-check"))  # __init__ does not connect
+    if hasattr(unconnected, _SELF_HEALING_POOL) and not hasattr(unconnected, _CONNECTION):
+        return  # OGX: a pool that reconnects and retries by itself, so no connection is ever closed for good
     if not hasattr(unconnected, _CONNECTION):
         raise StorageHookMissing(
             f"llama-stack's PostgresKVStoreImpl no longer has {_CONNECTION}: /liveness cannot see a lost "

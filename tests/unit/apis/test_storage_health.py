@@ -55,3 +55,14 @@ def test_start_up_is_refused_when_the_postgres_store_keeps_its_connection_elsewh
     monkeypatch.setattr(PostgresKVStoreImpl, "__init__", init_without_conn)
     with pytest.raises(StorageHookMissing, match=storage_health._CONNECTION):
         verify_kv_store_hook()
+
+
+def test_a_postgres_store_with_a_self_healing_pool_passes_the_check(monkeypatch):
+    """OGX 1.5's store holds an asyncpg pool that reconnects and retries: no connection is ever closed for good."""
+    from llama_stack.core.storage.kvstore.postgres.postgres import PostgresKVStoreImpl
+
+    def init_with_a_pool(self, config):
+        self.config, self._pool = config, None
+
+    monkeypatch.setattr(PostgresKVStoreImpl, "__init__", init_with_a_pool)
+    verify_kv_store_hook()
