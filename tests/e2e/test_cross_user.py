@@ -100,6 +100,9 @@ def test_the_request_body_cannot_name_another_application(mallory, llm, cluster)
     answer = post(mallory, "/v1/responses", {"model": MODEL, "input": "status?",
                                              "metadata": {"argocd_application": f"{fx.ARGOCD_NS}:{fx.OTHER_APP}"}})
     assert answer.status_code == 200, answer.text
+    # The Application may come from the read cache (an earlier test read it): what counts is what was read and
+    # what the tool answered the model.
     read = [u for u in cluster.paths_since(before) if "/applications/" in u]
-    assert read and all(f"/applications/{fx.APP}" in u for u in read), read
-    assert "billing.git" not in json.dumps(answer.json())
+    assert all(f"/applications/{fx.APP}" in u for u in read), read
+    assert "guestbook.git" in llm.prompts_text()
+    assert "billing.git" not in llm.prompts_text() and "billing.git" not in json.dumps(answer.json())
