@@ -31,6 +31,9 @@ def stack(proxy: StallingProxy, llm: ScriptedLLM, stack_with: StackStarter) -> S
     return stack_with(cluster=None, env=env, **{
         "providers.responses.0.config.agent.generation": {"first_token_seconds": WAIT * 4, "token_gap_seconds": WAIT * 4},
         "providers.responses.0.config.agent.tool_timeout_seconds": WAIT * 4,
+        # the evidence gathered before each turn's first round reads logs too: bounded short, so the healthy turns
+        # below wait 1 s on the stalled log read, not the default 5 s
+        "providers.responses.0.config.agent.evidence.timeout_seconds": 1,
     })
 
 
