@@ -48,7 +48,7 @@ def main(argv: list[str]) -> None:
     if argv[0] == "cluster":
         from tests.support.cluster import start_cluster
 
-        with start_cluster() as cluster:
+        with start_cluster(keep_requests=False) as cluster:  # as a real API server: no request history
             print(json.dumps({"url": cluster.url, "kubeconfig": cluster.kubeconfig_path}), flush=True)
             sys.stdin.read()
     elif argv[0] == "proxy":

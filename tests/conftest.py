@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.argocd_api import ArgoCDApiHandle, start_argocd_api
-from tests.support.cluster import ClusterHandle, start_cluster
+from tests.support.cluster import ClusterHandle, forget_all_requests, start_cluster
 from tests.support.npm import install_needed_in_background
 from tests.support.scripted_llm import ScriptedLLM
 
@@ -16,6 +16,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """The Node packages the collected tests use install in the background (tests/support/npm.py)."""
     if not session.config.option.collectonly:
         install_needed_in_background()
+
+
+@pytest.fixture(autouse=True)
+def _stand_ins_forget_requests() -> None:
+    """Each test starts with the Kubernetes stand-ins' request histories empty (tests/support/cluster.py says why)."""
+    forget_all_requests()
 
 
 @pytest.fixture(scope="session")

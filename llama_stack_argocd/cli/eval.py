@@ -399,7 +399,7 @@ def proactive_eval(scenarios: Sequence[Scenario], models: Sequence[str | None] =
                                      [e[0] for e, ok in zip(s.evidence, hits[1], strict=True) if not ok]))
         return out
 
-    with stand_in.start_cluster(seeder(apps)) as handle:
+    with stand_in.start_cluster(seeder(apps), keep_requests=False) as handle:
         return asyncio.run(run(handle.kubeconfig_path))
 
 

@@ -450,12 +450,24 @@ def write_kubeconfig(url: str) -> str:
     return handle.name
 
 
+# kmock keeps every request it served and checks each new one against that whole history once per route (its
+# filters are views over the history): a stand-in serving a whole test session answered in ~75 ms after 1,500
+# requests. The history is dropped between tests (tests/conftest.py) and, for servers nobody asserts on (the demo,
+# the eval, the benchmarks), continuously. kmock has no public call for it: its one list, pinned by
+# tests/unit/harness/test_cluster_history.py.
+KMOCK_HISTORY = "_requests"
+_LIVE: set[ClusterHandle] = set()
+
+
 class ClusterHandle:
     """A running stand-in: `url`, `kubeconfig_path` (a temp file pointing at it), `emulator` (kmock's, for routes
-    and assertions), `stop()`. Also a context manager that stops it on exit."""
+    and assertions), `stop()`. Also a context manager that stops it on exit. `keep_requests=False`: no request
+    history at all (request_count() still counts)."""
 
-    def __init__(self, seed: Callable[[Any], None] | None = None) -> None:
+    def __init__(self, seed: Callable[[Any], None] | None = None, keep_requests: bool = True) -> None:
         self._extra_seed = seed
+        self._keep_requests = keep_requests
+        self._forgotten = 0  # requests dropped from kmock's history so far
         self.url = ""
         self.kubeconfig_path = ""
         self.emulator: Any = None
@@ -466,6 +478,11 @@ class ClusterHandle:
         self._thread = threading.Thread(target=self._serve, name="kube-stand-in", daemon=True)
 
     def _serve(self) -> None:
+        async def forget_continuously() -> None:
+            while True:
+                await asyncio.sleep(0.2)
+                self._forget()
+
         async def main() -> None:
             self._stopping = asyncio.Event()
             async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
@@ -474,8 +491,11 @@ class ClusterHandle:
                     self._extra_seed(emulator)
                 self.emulator, self.url = emulator, str(server.url).rstrip("/")
                 self._loop = asyncio.get_running_loop()
+                forgetting = None if self._keep_requests else asyncio.create_task(forget_continuously())
                 self._ready.set()
                 await self._stopping.wait()
+                if forgetting is not None:
+                    forgetting.cancel()
 
         try:
             asyncio.run(main())
@@ -489,10 +509,12 @@ class ClusterHandle:
         if not self._ready.wait(15) or self._error is not None or not self.url:
             raise RuntimeError(f"the Kubernetes stand-in did not start: {self._error!r}")
         self.kubeconfig_path = write_kubeconfig(self.url)
+        _LIVE.add(self)
         return self
 
     def stop(self) -> None:
         """Stop serving (the port then refuses connections) and remove the kubeconfig. Idempotent."""
+        _LIVE.discard(self)
         if self._loop is not None and self._stopping is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._stopping.set)
             self._thread.join(10)
@@ -508,17 +530,48 @@ class ClusterHandle:
     def kubeconfig_env(self) -> dict[str, str]:
         return {"KUBECONFIG": self.kubeconfig_path}
 
+    def _forget(self) -> None:
+        """On the stand-in's own loop (between two requests): drop kmock's history, keep the count."""
+        history: list[Any] = getattr(self.emulator, KMOCK_HISTORY)
+        self._forgotten += len(history)
+        history.clear()
+
+    def forget_requests(self) -> None:
+        """Drop the request history (between tests: a test's `request_count()` marks stay valid within it)."""
+        if self._loop is None or not self._thread.is_alive():
+            return
+        done = threading.Event()
+
+        def forget() -> None:
+            try:
+                self._forget()
+            finally:
+                done.set()
+
+        self._loop.call_soon_threadsafe(forget)
+        done.wait(10)
+
     def request_count(self) -> int:
-        return len(self.emulator)
+        """Requests served since the start (history dropped or not)."""
+        return self._forgotten + len(self.emulator)
 
     def paths_since(self, count: int) -> list[str]:
         """URLs (path and query) of the requests the stand-in received after the first `count`."""
-        return [str(r.url) for r in list(self.emulator)[count:]]
+        if count < self._forgotten:
+            raise ValueError(f"requests before #{self._forgotten} were dropped (between tests): mark within a test")
+        return [str(r.url) for r in list(self.emulator)[count - self._forgotten:]]
 
 
-def start_cluster(seed: Callable[[Any], None] | None = None) -> ClusterHandle:
+def forget_all_requests() -> None:
+    """Every running stand-in drops its request history (tests/conftest.py, before each test)."""
+    for handle in list(_LIVE):
+        handle.forget_requests()
+
+
+def start_cluster(seed: Callable[[Any], None] | None = None, keep_requests: bool = True) -> ClusterHandle:
     """Start the seeded stand-in; use as `with start_cluster() as cluster:` or call `stop()` yourself.
 
-    `seed(emulator)` adds objects and routes of a test's own (e.g. tests/support/secrets_corpus.py)."""
-    return ClusterHandle(seed)._start()
+    `seed(emulator)` adds objects and routes of a test's own (e.g. tests/support/secrets_corpus.py);
+    `keep_requests=False` for a long-running server nobody asserts on (see KMOCK_HISTORY)."""
+    return ClusterHandle(seed, keep_requests)._start()
 

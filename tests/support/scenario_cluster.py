@@ -529,12 +529,12 @@ def seeder(apps: Sequence[SeededApp]) -> Callable[[Any], None]:
     return seed
 
 
-def start_scenario_cluster(only: Sequence[str] = (), root: Path = DEFAULT_SCENARIOS
+def start_scenario_cluster(only: Sequence[str] = (), root: Path = DEFAULT_SCENARIOS, keep_requests: bool = False
                            ) -> tuple[fx.ClusterHandle, list[SeededApp]]:
     """The stand-in (with its guestbook fixture) serving the scenarios whose names contain one of `only` (all
-    when empty); stop the handle when done."""
+    when empty); stop the handle when done. It keeps no request history unless asked (the demo runs for hours)."""
     apps = build_all(load_scenarios(root, only), root)
-    return fx.start_cluster(seeder(apps)), apps
+    return fx.start_cluster(seeder(apps), keep_requests), apps
 
 
 # -- what the tools show ---------------------------------------------------------------------------------------------
