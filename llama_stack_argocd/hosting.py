@@ -3,7 +3,8 @@
 OGX is llama-stack renamed (`llama_stack` -> `ogx`, `llama_stack_api` -> `ogx_api`) with the same module layout for
 everything this package uses, so on OGX the two old package names are aliases of the new ones (`install()`, run
 when the package is imported): the rest of the package keeps one spelling and imports nothing host-specific.
-The few names that moved or were renamed are resolved here and nowhere else (`renamed()`).
+The few names that moved or were renamed are resolved here and nowhere else (`renamed()`), and the one call
+whose convention differs, the plain SQL store factory, is wrapped here (`sql_store()`).
 
 Private names (the hook points of apis/overlays.py, apis/edge.py, speedups.py, ...) are listed per host in
 `PRIVATE_NAMES`; `missing_private_names()` says which of them the installed host lacks: unit tests pin them per host
@@ -17,6 +18,7 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import inspect
 import sys
 from types import ModuleType
 from typing import Any, Final, Literal
@@ -38,9 +40,11 @@ _RENAMED: Final[dict[str, dict[Host, tuple[str, str]]]] = {
         "llama-stack": ("llama_stack_api.responses.fastapi_routes", "_preserve_context_for_sse"),
         "ogx": ("ogx_api.common.sse_context", "preserve_context_for_sse"),
     },
-    "sqlstore_impl": {
+    # A plain (not access-controlled) SQL store for a table: synchronous on llama-stack 0.7; a coroutine on OGX 1.5,
+    # where `get_system_sqlstore` is the public door to it (the private `_sqlstore_impl` behind it).
+    "sql_store": {
         "llama-stack": ("llama_stack.core.storage.sqlstore.sqlstore", "sqlstore_impl"),
-        "ogx": ("ogx.core.storage.sqlstore.sqlstore", "_sqlstore_impl"),
+        "ogx": ("ogx.core.storage.sqlstore.sqlstore", "get_system_sqlstore"),
     },
     "HostError": {
         "llama-stack": ("llama_stack_api.common.errors", "LlamaStackError"),
@@ -60,7 +64,7 @@ PRIVATE_NAMES: Final[dict[Host, tuple[tuple[str, str, str], ...]]] = {
         ("llama_stack.core.providers", "ProviderImpl", "apis/provider_health.py"),
         ("llama_stack.core.admin", "AdminImpl", "apis/provider_health.py"),
         _RENAMED["preserve_context_for_sse"][host] + ("apis/overlays.py",),
-        _RENAMED["sqlstore_impl"][host] + ("providers/responses/impl.py",),
+        _RENAMED["sql_store"][host] + ("providers/responses/impl.py",),
     )
     for host in ("llama-stack", "ogx")
 }
@@ -126,6 +130,12 @@ def renamed(key: str) -> Any:
     """The host's object for a name that moved between the hosts (a key of `_RENAMED`)."""
     module, attribute = _RENAMED[key][HOST]
     return getattr(importlib.import_module(module), attribute)
+
+
+async def sql_store(reference: Any) -> Any:
+    """The host's plain SQL store for a `SqlStoreReference` (the host's factory is awaited where it is a coroutine)."""
+    store = renamed("sql_store")(reference)
+    return await store if inspect.isawaitable(store) else store
 
 
 def missing_private_names(host: Host | None = None) -> list[str]:
