@@ -21,7 +21,7 @@ import importlib.util
 import inspect
 import sys
 from types import ModuleType
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 Host = Literal["llama-stack", "ogx"]
 
@@ -52,11 +52,30 @@ _RENAMED: Final[dict[str, dict[Host, tuple[str, str]]]] = {
     },
 }
 
-# Every private or internal name the package hooks into, in the old spelling (aliased on OGX), with its user.
+
+
+class KVPostgres(NamedTuple):
+    """How the host's PostgreSQL KV store (`PostgresKVStoreImpl`) holds its database, as /liveness must know."""
+
+    attribute: str  # the instance attribute holding the connection or pool
+    reconnects: bool  # whether the store opens the database again by itself after a restart or failover
+
+
+# llama-stack 0.7: one psycopg2 connection, closed for good once the database went away (only a restart re-opens
+# it); OGX 1.5: an asyncpg pool whose every call expires the pool's connections and retries once on a lost one.
+KV_POSTGRES: Final[dict[Host, KVPostgres]] = {
+    "llama-stack": KVPostgres("_conn", reconnects=False),
+    "ogx": KVPostgres("_pool", reconnects=True),
+}
+
+# Every private or internal name the package hooks into, in the old spelling (aliased on OGX), with its user;
+# `Class.attribute` names an attribute of a class or one its `__init__` sets.
 PRIVATE_NAMES: Final[dict[Host, tuple[tuple[str, str, str], ...]]] = {
     host: (
         ("llama_stack.core.server.fastapi_router_registry", "_ROUTER_FACTORIES", "apis/overlays.py"),
         ("llama_stack.core.storage.kvstore.kvstore", "_KVSTORE_INSTANCES", "apis/storage_health.py"),
+        ("llama_stack.core.storage.kvstore.postgres.postgres", f"PostgresKVStoreImpl.{KV_POSTGRES[host].attribute}",
+         "apis/storage_health.py"),
         ("llama_stack.core.routers.inference", "TypeAdapter", "speedups.py"),
         ("llama_stack.core.server.metrics", "RequestMetricsMiddleware", "apis/edge.py"),
         ("llama_stack.core.server.auth_providers", "CustomAuthProvider", "apis/edge.py"),
@@ -82,6 +101,11 @@ def _detect() -> Host:
 
 
 HOST: Final[Host] = _detect()
+
+
+def package(old: str = "llama_stack") -> str:
+    """The host's name for one of the old package names (`llama_stack` is `ogx` on OGX): its loggers' prefix."""
+    return _PACKAGES[HOST][old]
 
 
 def cli() -> list[str]:
@@ -140,15 +164,25 @@ async def sql_store(reference: Any) -> Any:
 
 def missing_private_names(host: Host | None = None) -> list[str]:
     """`module.attribute (user)` for every private name of the installed host that is not there."""
-    missing = []
-    for module, attribute, user in PRIVATE_NAMES[host or HOST]:
-        try:
-            present = hasattr(importlib.import_module(module), attribute)
-        except ImportError:
-            present = False
-        if not present:
-            missing.append(f"{module}.{attribute} ({user})")
-    return missing
+    return [f"{module}.{attribute} ({user})" for module, attribute, user in PRIVATE_NAMES[host or HOST]
+            if not _present(module, attribute)]
+
+
+def _present(module: str, attribute: str) -> bool:
+    try:
+        owner: Any = importlib.import_module(module)
+    except ImportError:
+        return False
+    *path, name = attribute.split(".")
+    for part in path:
+        owner = getattr(owner, part, None)
+    if owner is None:
+        return False
+    if hasattr(owner, name):
+        return True
+    # An instance attribute exists only once an instance is built: the class's __init__ must assign it.
+    init = getattr(owner, "__init__", None) if isinstance(owner, type) else None
+    return name in getattr(getattr(init, "__code__", None), "co_names", ())
 
 
 class HostMismatch(RuntimeError):

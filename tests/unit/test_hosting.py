@@ -24,6 +24,7 @@ def test_the_renamed_names_resolve_on_this_host():
 def test_the_old_package_names_are_the_hosts_modules():
     api = importlib.import_module("llama_stack_api")
     server = importlib.import_module("llama_stack.core.server.server")
+    assert server.__name__.startswith(hosting.package() + ".")  # the prefix of the host's loggers
     if hosting.HOST == hosting.OGX:
         assert api is sys.modules["ogx_api"] and server is sys.modules["ogx.core.server.server"]
         assert api.__spec__.name == "ogx_api"  # the host's module keeps its own spec
