@@ -4,7 +4,9 @@ OGX is llama-stack renamed (`llama_stack` -> `ogx`, `llama_stack_api` -> `ogx_ap
 everything this package uses, so on OGX the two old package names are aliases of the new ones (`install()`, run
 when the package is imported): the rest of the package keeps one spelling and imports nothing host-specific.
 The few names that moved or were renamed are resolved here and nowhere else (`renamed()`), and the one call
-whose convention differs, the plain SQL store factory, is wrapped here (`sql_store()`).
+whose convention differs, the plain SQL store factory, is wrapped here (`sql_store()`). Facts that are behaviour,
+not names, are here too: how each host's PostgreSQL KV store holds its database (`KV_POSTGRES`, for /liveness) and
+the package its loggers are named under (`package()`, for log hygiene).
 
 Private names (the hook points of apis/overlays.py, apis/edge.py, speedups.py, ...) are listed per host in
 `PRIVATE_NAMES`; `missing_private_names()` says which of them the installed host lacks: unit tests pin them per host
@@ -51,7 +53,6 @@ _RENAMED: Final[dict[str, dict[Host, tuple[str, str]]]] = {
         "ogx": ("ogx_api.common.errors", "OGXError"),
     },
 }
-
 
 
 class KVPostgres(NamedTuple):
