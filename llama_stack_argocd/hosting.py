@@ -3,7 +3,10 @@
 OGX is llama-stack renamed (`llama_stack` -> `ogx`, `llama_stack_api` -> `ogx_api`) with the same module layout for
 everything this package uses, so on OGX the two old package names are aliases of the new ones (`install()`, run
 when the package is imported): the rest of the package keeps one spelling and imports nothing host-specific.
-The few names that moved or were renamed are resolved here and nowhere else (`renamed()`).
+The few names that moved or were renamed are resolved here and nowhere else (`renamed()`), and the one call
+whose convention differs, the plain SQL store factory, is wrapped here (`sql_store()`). Facts that are behaviour,
+not names, are here too: how each host's PostgreSQL KV store holds its database (`KV_POSTGRES`, for /liveness) and
+the package its loggers are named under (`package()`, for log hygiene).
 
 Private names (the hook points of apis/overlays.py, apis/edge.py, speedups.py, ...) are listed per host in
 `PRIVATE_NAMES`; `missing_private_names()` says which of them the installed host lacks: unit tests pin them per host
@@ -17,9 +20,10 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import inspect
 import sys
 from types import ModuleType
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 Host = Literal["llama-stack", "ogx"]
 
@@ -38,9 +42,11 @@ _RENAMED: Final[dict[str, dict[Host, tuple[str, str]]]] = {
         "llama-stack": ("llama_stack_api.responses.fastapi_routes", "_preserve_context_for_sse"),
         "ogx": ("ogx_api.common.sse_context", "preserve_context_for_sse"),
     },
-    "sqlstore_impl": {
+    # A plain (not access-controlled) SQL store for a table: synchronous on llama-stack 0.7; a coroutine on OGX 1.5,
+    # where `get_system_sqlstore` is the public door to it (the private `_sqlstore_impl` behind it).
+    "sql_store": {
         "llama-stack": ("llama_stack.core.storage.sqlstore.sqlstore", "sqlstore_impl"),
-        "ogx": ("ogx.core.storage.sqlstore.sqlstore", "_sqlstore_impl"),
+        "ogx": ("ogx.core.storage.sqlstore.sqlstore", "get_system_sqlstore"),
     },
     "HostError": {
         "llama-stack": ("llama_stack_api.common.errors", "LlamaStackError"),
@@ -48,11 +54,29 @@ _RENAMED: Final[dict[str, dict[Host, tuple[str, str]]]] = {
     },
 }
 
-# Every private or internal name the package hooks into, in the old spelling (aliased on OGX), with its user.
+
+class KVPostgres(NamedTuple):
+    """How the host's PostgreSQL KV store (`PostgresKVStoreImpl`) holds its database, as /liveness must know."""
+
+    attribute: str  # the instance attribute holding the connection or pool
+    reconnects: bool  # whether the store opens the database again by itself after a restart or failover
+
+
+# llama-stack 0.7: one psycopg2 connection, closed for good once the database went away (only a restart re-opens
+# it); OGX 1.5: an asyncpg pool whose every call expires the pool's connections and retries once on a lost one.
+KV_POSTGRES: Final[dict[Host, KVPostgres]] = {
+    "llama-stack": KVPostgres("_conn", reconnects=False),
+    "ogx": KVPostgres("_pool", reconnects=True),
+}
+
+# Every private or internal name the package hooks into, in the old spelling (aliased on OGX), with its user;
+# `Class.attribute` names an attribute of a class or one its `__init__` sets.
 PRIVATE_NAMES: Final[dict[Host, tuple[tuple[str, str, str], ...]]] = {
     host: (
         ("llama_stack.core.server.fastapi_router_registry", "_ROUTER_FACTORIES", "apis/overlays.py"),
         ("llama_stack.core.storage.kvstore.kvstore", "_KVSTORE_INSTANCES", "apis/storage_health.py"),
+        ("llama_stack.core.storage.kvstore.postgres.postgres", f"PostgresKVStoreImpl.{KV_POSTGRES[host].attribute}",
+         "apis/storage_health.py"),
         ("llama_stack.core.routers.inference", "TypeAdapter", "speedups.py"),
         ("llama_stack.core.server.metrics", "RequestMetricsMiddleware", "apis/edge.py"),
         ("llama_stack.core.server.auth_providers", "CustomAuthProvider", "apis/edge.py"),
@@ -60,7 +84,7 @@ PRIVATE_NAMES: Final[dict[Host, tuple[tuple[str, str, str], ...]]] = {
         ("llama_stack.core.providers", "ProviderImpl", "apis/provider_health.py"),
         ("llama_stack.core.admin", "AdminImpl", "apis/provider_health.py"),
         _RENAMED["preserve_context_for_sse"][host] + ("apis/overlays.py",),
-        _RENAMED["sqlstore_impl"][host] + ("providers/responses/impl.py",),
+        _RENAMED["sql_store"][host] + ("providers/responses/impl.py",),
     )
     for host in ("llama-stack", "ogx")
 }
@@ -78,6 +102,11 @@ def _detect() -> Host:
 
 
 HOST: Final[Host] = _detect()
+
+
+def package(old: str = "llama_stack") -> str:
+    """The host's name for one of the old package names (`llama_stack` is `ogx` on OGX): its loggers' prefix."""
+    return _PACKAGES[HOST][old]
 
 
 def cli() -> list[str]:
@@ -128,17 +157,33 @@ def renamed(key: str) -> Any:
     return getattr(importlib.import_module(module), attribute)
 
 
+async def sql_store(reference: Any) -> Any:
+    """The host's plain SQL store for a `SqlStoreReference` (the host's factory is awaited where it is a coroutine)."""
+    store = renamed("sql_store")(reference)
+    return await store if inspect.isawaitable(store) else store
+
+
 def missing_private_names(host: Host | None = None) -> list[str]:
     """`module.attribute (user)` for every private name of the installed host that is not there."""
-    missing = []
-    for module, attribute, user in PRIVATE_NAMES[host or HOST]:
-        try:
-            present = hasattr(importlib.import_module(module), attribute)
-        except ImportError:
-            present = False
-        if not present:
-            missing.append(f"{module}.{attribute} ({user})")
-    return missing
+    return [f"{module}.{attribute} ({user})" for module, attribute, user in PRIVATE_NAMES[host or HOST]
+            if not _present(module, attribute)]
+
+
+def _present(module: str, attribute: str) -> bool:
+    try:
+        owner: Any = importlib.import_module(module)
+    except ImportError:
+        return False
+    *path, name = attribute.split(".")
+    for part in path:
+        owner = getattr(owner, part, None)
+    if owner is None:
+        return False
+    if hasattr(owner, name):
+        return True
+    # An instance attribute exists only once an instance is built: the class's __init__ must assign it.
+    init = getattr(owner, "__init__", None) if isinstance(owner, type) else None
+    return name in getattr(getattr(init, "__code__", None), "co_names", ())
 
 
 class HostMismatch(RuntimeError):

@@ -22,14 +22,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from llama_stack_argocd import hosting
+
 MAX_LINE_CHARS = 4000
 _MARK = "_argocd_quiet"
-# (logger name below the host's package, message) of the host's records that are noise on every request; the same
-# module is `llama_stack.` on llama-stack 0.7 and `ogx.` on OGX.
+# (logger name below the host's package, message) of the host's records that are noise on every request; the
+# package is `llama_stack` on llama-stack 0.7 and `ogx` on OGX (`hosting.package()`).
 NOISE = frozenset({
     ("providers.inline.responses.builtin.responses.streaming", "Service tier is None, setting to default"),
 })
-_HOSTS = ("llama_stack", "ogx")
+_HOST_PACKAGE = hosting.package()
 
 
 def _event(record: logging.LogRecord) -> object:
@@ -42,7 +44,7 @@ class BoundedLines(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         host, _, below = record.name.partition(".")
-        if host in _HOSTS and (below, _event(record)) in NOISE:
+        if host == _HOST_PACKAGE and (below, _event(record)) in NOISE:
             return False
         if isinstance(record.msg, str) and not record.args and len(record.msg) <= MAX_LINE_CHARS:
             return True

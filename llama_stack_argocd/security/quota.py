@@ -41,7 +41,7 @@ class _Rows(Protocol):
 
 
 class UsageStore(Protocol):
-    """The part of llama-stack's `SqlStore` the quota needs (`sqlstore_impl(...)` satisfies it)."""
+    """The part of llama-stack's `SqlStore` the quota needs (`hosting.sql_store(...)` gives one)."""
 
     async def create_table(self, table: str, schema: Mapping[str, Any]) -> None: ...
 

@@ -17,13 +17,14 @@ def test_every_private_name_of_this_host_is_there():
 
 def test_the_renamed_names_resolve_on_this_host():
     assert callable(hosting.renamed("preserve_context_for_sse"))
-    assert callable(hosting.renamed("sqlstore_impl"))
+    assert callable(hosting.renamed("sql_store"))
     assert issubclass(hosting.renamed("HostError"), Exception)
 
 
 def test_the_old_package_names_are_the_hosts_modules():
     api = importlib.import_module("llama_stack_api")
     server = importlib.import_module("llama_stack.core.server.server")
+    assert server.__name__.startswith(hosting.package() + ".")  # the prefix of the host's loggers
     if hosting.HOST == hosting.OGX:
         assert api is sys.modules["ogx_api"] and server is sys.modules["ogx.core.server.server"]
         assert api.__spec__.name == "ogx_api"  # the host's module keeps its own spec
@@ -60,3 +61,24 @@ def test_the_responses_provider_passes_the_builtins_dependencies_by_its_signatur
     arguments = builtin_dependencies(ArgoCDResponsesImpl, {api: f"impl of {api.value}" for api in Api})
     assert arguments["inference_api"] == "impl of inference" and arguments["tool_groups_api"] == "impl of tool_groups"
     inspect.signature(ArgoCDResponsesImpl).bind(config=None, policy=[], **arguments)  # nothing missing, nothing extra
+
+
+async def test_a_quota_counts_in_the_hosts_sql_store(tmp_path, monkeypatch):
+    """The quota's usage store comes from the host's plain SQL store factory, synchronous on llama-stack 0.7 and a
+    coroutine on OGX 1.5: on either, a store that counts (a coroutine in its place failed every turn with a 500)."""
+    from llama_stack.core.storage.datatypes import SqliteSqlStoreConfig, SqlStoreReference
+    from llama_stack.core.storage.sqlstore import sqlstore
+
+    from llama_stack_argocd.security.quota import TABLE, QuotaExceeded, QuotaKeeper, QuotaSettings
+
+    monkeypatch.setitem(sqlstore._SQLSTORE_BACKENDS, "quota_pin", SqliteSqlStoreConfig(db_path=str(tmp_path / "q.db")))
+    store = await hosting.sql_store(SqlStoreReference(table_name=TABLE, backend="quota_pin"))
+    try:
+        keeper = QuotaKeeper(store, QuotaSettings(requests_per_hour=1))
+        await keeper.admit("alice")
+        with pytest.raises(QuotaExceeded):
+            await keeper.admit("alice")
+        assert await keeper.available("bob") == {"UserRequestQuota": 1}
+    finally:
+        await store.shutdown()
+        sqlstore._SQLSTORE_INSTANCES.pop("quota_pin", None)

@@ -61,7 +61,7 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
                 default_context_window=self.config.agent.default_context_window,
             ),
             settings=self.config.agent,
-            quota=QuotaKeeper(self._usage_store(), self.config.agent.quota),
+            quota=QuotaKeeper(await self._usage_store(), self.config.agent.quota),
             evidence=self._evidence_gatherer,
         )
         self._gatherer: EvidenceGatherer | None = None
@@ -75,10 +75,10 @@ class ArgoCDResponsesImpl(BuiltinResponsesImpl):
                 self._gatherer = EvidenceGatherer(service, self.config.agent.evidence)
         return self._gatherer
 
-    def _usage_store(self) -> Any:
+    async def _usage_store(self) -> Any:
         """Quota usage lives beside the stored responses, on the same SQL backend (PostgreSQL when scaled out)."""
         backend = self.config.persistence.responses.backend
-        return hosting.renamed("sqlstore_impl")(SqlStoreReference(table_name=QUOTA_TABLE, backend=backend))
+        return await hosting.sql_store(SqlStoreReference(table_name=QUOTA_TABLE, backend=backend))
 
     async def _register_mcp_bridge(self, url: str) -> None:
         """Register mcp-for-argocd as a tool group with an endpoint, so llama-stack lists its tools lazily and tries

@@ -1,4 +1,5 @@
-"""/liveness's view of llama-stack's KV stores: the two private names it reads, pinned and checked at start-up."""
+"""/liveness's view of the host's KV stores: the two private names it reads, pinned per host and checked at start-up
+(`make test-ogx` runs this file in the OGX venv too)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from llama_stack.core.storage.kvstore import kvstore
 from llama_stack.core.storage.kvstore.postgres.postgres import PostgresKVStoreImpl
 from llama_stack.core.storage.kvstore.sqlite.sqlite import SqliteKVStoreImpl
 
-from llama_stack_argocd.apis import storage_health
+from llama_stack_argocd import hosting
 from llama_stack_argocd.apis.storage_health import StorageHookMissing, broken_kv_stores, verify_kv_store_hook
+
+POSTGRES = hosting.KV_POSTGRES[hosting.HOST]
 
 
 def postgres_store(closed: int) -> PostgresKVStoreImpl:
@@ -20,16 +23,24 @@ def postgres_store(closed: int) -> PostgresKVStoreImpl:
     return store
 
 
-def test_liveness_still_finds_llama_stacks_kv_store_registry():
-    """apis/storage_health.py reads llama-stack 0.7's KV store registry; fail here if that hook point moves."""
+def test_liveness_still_finds_the_hosts_kv_store_registry():
+    """apis/storage_health.py reads the host's KV store registry; fail here if that hook point moves."""
     assert isinstance(kvstore._KVSTORE_INSTANCES, dict)
     assert broken_kv_stores() == []
 
 
-def test_the_installed_llama_stack_passes_the_start_up_check():
+def test_the_hosts_postgres_store_holds_its_database_where_hosting_says():
+    unconnected = PostgresKVStoreImpl(PostgresKVStoreConfig(user="liveness-check"))  # __init__ does not connect
+    assert hasattr(unconnected, POSTGRES.attribute)
+    other = hosting.KV_POSTGRES[hosting.OGX if hosting.HOST == hosting.LLAMA_STACK else hosting.LLAMA_STACK]
+    assert not hasattr(unconnected, other.attribute)  # the fact is per host, not shared
+
+
+def test_the_installed_host_passes_the_start_up_check():
     verify_kv_store_hook()
 
 
+@pytest.mark.skipif(POSTGRES.reconnects, reason="the host's PostgreSQL KV store reconnects by itself")
 def test_a_closed_postgres_connection_is_named_and_open_or_other_stores_are_not(monkeypatch, tmp_path):
     monkeypatch.setitem(kvstore._KVSTORE_INSTANCES, ("kv_postgres", "lightspeed"), postgres_store(closed=2))
     monkeypatch.setitem(kvstore._KVSTORE_INSTANCES, ("kv_postgres", "agents"), postgres_store(closed=0))
@@ -40,6 +51,15 @@ def test_a_closed_postgres_connection_is_named_and_open_or_other_stores_are_not(
     assert broken_kv_stores() == ["kv_postgres/lightspeed"]
 
 
+@pytest.mark.skipif(not POSTGRES.reconnects, reason="the host's PostgreSQL KV store stays closed once lost")
+def test_a_self_healing_postgres_store_is_never_reported(monkeypatch):
+    """OGX 1.5's store holds an asyncpg pool that reconnects and retries: no connection is ever closed for good."""
+    lost = PostgresKVStoreImpl(PostgresKVStoreConfig(user="assistant"))
+    setattr(lost, POSTGRES.attribute, SimpleNamespace(closed=2))
+    monkeypatch.setitem(kvstore._KVSTORE_INSTANCES, ("kv_postgres", "lightspeed"), lost)
+    assert broken_kv_stores() == []
+
+
 def test_start_up_is_refused_when_the_registry_moved(monkeypatch):
     monkeypatch.delattr(kvstore, "_KVSTORE_INSTANCES")
     with pytest.raises(StorageHookMissing, match="_KVSTORE_INSTANCES"):
@@ -48,21 +68,10 @@ def test_start_up_is_refused_when_the_registry_moved(monkeypatch):
         broken_kv_stores()
 
 
-def test_start_up_is_refused_when_the_postgres_store_keeps_its_connection_elsewhere(monkeypatch):
-    def init_without_conn(self, config):
-        self.config = config
+def test_start_up_is_refused_naming_the_attribute_when_the_postgres_store_keeps_its_database_elsewhere(monkeypatch):
+    def init_elsewhere(self, config):
+        self.config, self._database = config, None
 
-    monkeypatch.setattr(PostgresKVStoreImpl, "__init__", init_without_conn)
-    with pytest.raises(StorageHookMissing, match=storage_health._CONNECTION):
+    monkeypatch.setattr(PostgresKVStoreImpl, "__init__", init_elsewhere)
+    with pytest.raises(hosting.HostMismatch, match=f"PostgresKVStoreImpl.{POSTGRES.attribute} "):
         verify_kv_store_hook()
-
-
-def test_a_postgres_store_with_a_self_healing_pool_passes_the_check(monkeypatch):
-    """OGX 1.5's store holds an asyncpg pool that reconnects and retries: no connection is ever closed for good."""
-    from llama_stack.core.storage.kvstore.postgres.postgres import PostgresKVStoreImpl
-
-    def init_with_a_pool(self, config):
-        self.config, self._pool = config, None
-
-    monkeypatch.setattr(PostgresKVStoreImpl, "__init__", init_with_a_pool)
-    verify_kv_store_hook()
