@@ -13,10 +13,11 @@ OGX_VENV ?= .venv-ogx
 # The host server a venv gets (an extra of pyproject.toml): ogx (1.5) for OGX_VENV, llama-stack (0.7) otherwise.
 HOST    ?= $(if $(filter $(OGX_VENV),$(VENV)),ogx,llama-stack)
 # What `make test` runs again with OGX 1.5 as the server (the tests stay in .venv, as HTTP clients): the extension's
-# acceptance, the dialects, proxy trust, the MCP endpoint and bridge; and the unit tests pinning the host's
-# private names, in the OGX venv.
-OGX_E2E  ?= tests/e2e/test_extension.py tests/e2e/test_dialects.py tests/e2e/test_trust.py tests/e2e/test_trust_edge.py \
-            tests/e2e/test_mcp_endpoint.py tests/e2e/test_mcp_bridge.py tests/e2e/test_mcp_bridge_auth.py
+# acceptance, the dialects, proxy trust, the MCP endpoint and bridge, scale-out on PostgreSQL, the stores, quotas,
+# cancelled and failing turns, the attacks; and the unit tests pinning the host's private names, in the OGX venv.
+OGX_E2E  ?= $(addprefix tests/e2e/,test_extension.py test_dialects.py test_trust.py test_trust_edge.py \
+            test_mcp_endpoint.py test_mcp_bridge.py test_mcp_bridge_auth.py test_scale_out.py test_lightspeed_store.py \
+            test_quota.py test_cancel.py test_faults.py test_cross_user.py test_adversarial.py)
 # Two pytest workers, one test module each at a time (a module's fixtures, its stacks among them, stay in one worker):
 # most end-to-end time is waiting on servers and bounds, so two workers halve the suite on two cores.
 PARALLEL ?= -n 2 --dist loadfile
