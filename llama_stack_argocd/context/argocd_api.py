@@ -29,15 +29,16 @@ from typing import Any, TypeVar, cast
 
 import httpx
 
+from llama_stack_argocd.context.bounded import BoundedBody, TooLarge
 from llama_stack_argocd.context.errors import AccessDenied, ContextError, InvalidArgument, NotFound, Unavailable
 from llama_stack_argocd.context.kube_events import about
 from llama_stack_argocd.context.refs import AppRef
-from llama_stack_argocd.context.settings import HARD_MAX_LOG_LINES, ContextSettings
+from llama_stack_argocd.context.settings import HARD_MAX_LOG_BYTES, HARD_MAX_LOG_LINES, HARD_MAX_READ_BYTES, ContextSettings
 from llama_stack_argocd.context.source import resource_type
 from llama_stack_argocd.observability.metrics import status_kind, upstream_error
 
 _MAX_CONCURRENT_READS = 8  # objects of one listing read at once: bounded, argocd-server serves every user too
-_MAX_LOG_BYTES = 8 * 1024 * 1024  # a log stream is cut here whatever tailLines said
+_MAX_ERROR_BYTES = 2**16  # an error's message is short; its end is kept, past this it is not parsed
 _RBAC_EXAMPLE = "p, role:assistant-readonly, applications, get, */*, allow"
 _LOGS_RBAC_EXAMPLE = "p, role:assistant-readonly, logs, get, */*, allow"
 
@@ -90,41 +91,47 @@ class ArgoCDClient:
         return text.replace(token, "[REDACTED]") if token else text
 
     async def get_json(self, path: str, params: dict[str, str], what: str, logs: bool = False) -> Any:
-        token = self._token()
+        body = await self._read(path, params, what, BoundedBody(HARD_MAX_READ_BYTES, "all"), logs)
         try:
-            response = await self._http().get(path, params=params, headers={"Authorization": f"Bearer {token}"})
-        except httpx.HTTPError as error:
-            raise self._transport_error(error, what) from None
-        if response.status_code >= 300:
-            raise self._status_error(response.status_code, response.content, what, token, logs)
-        try:
-            return response.json()
+            return json.loads(body)
         except ValueError:
             raise Unavailable(f"argocd-server answered {what} with something other than JSON.",
                               hint="Check that ARGOCD_SERVER_URL points at argocd-server itself.") from None
 
     async def stream_json_lines(self, path: str, params: dict[str, str], what: str) -> list[Any]:
-        """The objects of a newline-delimited JSON stream (a server-streaming call), at most _MAX_LOG_BYTES."""
-        token = self._token()
-        out, size = [], 0
+        """The objects of a newline-delimited JSON stream (a server-streaming call): its newest lines within
+        HARD_MAX_LOG_BYTES."""
+        body = await self._read(path, params, what, BoundedBody(HARD_MAX_LOG_BYTES, "newest"), logs=True)
         try:
-            async with self._http().stream(
-                "GET", path, params=params, headers={"Authorization": f"Bearer {token}"}
-            ) as response:
-                if response.status_code >= 300:
-                    raise self._status_error(response.status_code, await response.aread(), what, token, logs=True)
-                async for line in response.aiter_lines():
-                    size += len(line)
-                    if size > _MAX_LOG_BYTES:
-                        break
-                    if line.strip():
-                        try:
-                            out.append(json.loads(line))
-                        except ValueError:
-                            raise Unavailable(f"argocd-server sent a malformed line reading {what}.") from None
+            return [json.loads(line) for line in body.splitlines() if line.strip()]
+        except ValueError:
+            raise Unavailable(f"argocd-server sent a malformed line reading {what}.") from None
+
+    async def _read(self, path: str, params: dict[str, str], what: str, body: BoundedBody, logs: bool) -> bytes:
+        """The body of one GET, within `body`'s bound and one deadline for the whole read (httpx's timeout bounds
+        each wait, so a server that drips would otherwise hold the read for ever)."""
+        token = self._token()
+        try:
+            async with asyncio.timeout(self._settings.request_timeout_seconds):
+                async with self._http().stream(
+                    "GET", path, params=params, headers={"Authorization": f"Bearer {token}"}
+                ) as response:
+                    if response.status_code >= 300:
+                        error = BoundedBody(_MAX_ERROR_BYTES, "newest")
+                        async for chunk in response.aiter_bytes():
+                            error.add(chunk)
+                        raise self._status_error(response.status_code, error.value(), what, token, logs)
+                    async for chunk in response.aiter_bytes():
+                        body.add(chunk)
+        except TimeoutError:
+            raise self._transport_error(httpx.ReadTimeout("the read deadline passed"), what) from None
+        except TooLarge as error:
+            upstream_error("argocd_api", "other")
+            raise Unavailable(f"argocd-server answered {error} reading {what}; the assistant reads no more than that.",
+                              hint="Ask for one resource instead of a listing, or for fewer log lines.") from None
         except httpx.HTTPError as error:
             raise self._transport_error(error, what) from None
-        return out
+        return body.value()
 
     def _transport_error(self, error: httpx.HTTPError, what: str) -> Unavailable:
         timeout = self._settings.request_timeout_seconds

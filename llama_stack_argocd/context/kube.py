@@ -7,7 +7,7 @@ on first use, so a server that never reads a cluster does not pay for it at star
 the same moment (the tool calls of one round all read the Application, most read the same workload) share one
 request; nothing is kept here once it answered (the short-lived cache per Application and credentials is a layer
 above, context/cache.py). Bodies are decoded as JSON dicts, exactly as the API
-serves them. Failures become `ContextError`s that say what failed and what the back-end's own account is missing.
+serves them, and taken in within a size bound and a deadline for the whole read (context/bounded.py). Failures become `ContextError`s that say what failed and what the back-end's own account is missing.
 """
 
 from __future__ import annotations
@@ -17,13 +17,20 @@ import builtins
 import hashlib
 import json
 import os
+import time
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, urlencode
 
+from llama_stack_argocd.context.bounded import BoundedBody, TooLarge
 from llama_stack_argocd.context.errors import AccessDenied, InvalidArgument, NotFound, Unavailable
 from llama_stack_argocd.context.kube_events import about
 from llama_stack_argocd.context.refs import AppRef
-from llama_stack_argocd.context.settings import HARD_MAX_LOG_LINES, ContextSettings
+from llama_stack_argocd.context.settings import (
+    HARD_MAX_LOG_BYTES,
+    HARD_MAX_LOG_LINES,
+    HARD_MAX_READ_BYTES,
+    ContextSettings,
+)
 from llama_stack_argocd.context.source import ResourceType, resource_type
 from llama_stack_argocd.observability.metrics import status_kind, upstream_error
 
@@ -32,6 +39,8 @@ if TYPE_CHECKING:
     from kubernetes import client
 
 _IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
+_CHUNK_BYTES = 2**16
+_MAX_ERROR_BYTES = 2**16  # an error's Status message is short; its end is kept, past this it is not parsed
 
 
 def api_client(settings: ContextSettings) -> client.ApiClient:
@@ -49,6 +58,10 @@ def api_client(settings: ContextSettings) -> client.ApiClient:
         )
     configuration.retries = 0  # no silent retries: the timeout bounds the whole read, the model may ask again
     return client.ApiClient(configuration)
+
+
+class _DeadlinePassed(Exception):
+    """The whole read took longer than the request timeout (a server that drips its answer)."""
 
 
 class _Read(NamedTuple):
@@ -133,7 +146,9 @@ class KubernetesSource:
         base += f"/{rtype.plural}"
         return f"{base}/{quote(name, safe='')}" if name else base
 
-    async def _request(self, path: str, read: _Read | None, accept: str = "application/json") -> bytes:
+    async def _request(
+        self, path: str, read: _Read | None, accept: str = "application/json", logs: bool = False
+    ) -> bytes:
         import urllib3
         from kubernetes.client.exceptions import ApiException
 
@@ -142,11 +157,34 @@ class KubernetesSource:
         what = read.describe() if read else path
 
         def call() -> tuple[int, bytes]:
-            response = api.call_api("GET", url, header_params={"Accept": accept}, _request_timeout=timeout)
-            return response.status, response.read()
+            deadline = time.monotonic() + timeout  # the client's timeout bounds each socket wait, not the whole read
+            response = api.call_api("GET", url, header_params={"Accept": accept}, _request_timeout=timeout).response
+            ok = response.status < 300
+            body = BoundedBody(
+                (HARD_MAX_LOG_BYTES if logs else HARD_MAX_READ_BYTES) if ok else _MAX_ERROR_BYTES,
+                "newest" if logs or not ok else "all",
+            )
+            try:
+                for chunk in response.stream(_CHUNK_BYTES):
+                    body.add(chunk)
+                    if time.monotonic() > deadline:
+                        raise _DeadlinePassed
+            finally:
+                response.close()  # a read cut short hangs up: nothing goes on downloading
+                response.release_conn()
+            return response.status, body.value()
 
         try:
             status, body = await self._shared(url, accept, call)
+        except _DeadlinePassed:
+            upstream_error("kubernetes", "timeout")
+            raise self._timed_out(what) from None
+        except TooLarge as error:
+            upstream_error("kubernetes", "other")
+            raise Unavailable(
+                f"The Kubernetes API answered {error} reading {what}; the assistant reads no more than that.",
+                hint="Ask for one object by name instead of a listing, or for fewer log lines.",
+            ) from None
         except urllib3.exceptions.HTTPError as error:
             raise self._transport_error(error, what) from error
         except ApiException as error:  # the client's wrapper for TLS failures (status 0)
@@ -176,20 +214,22 @@ class KubernetesSource:
         import urllib3
 
         reason = getattr(error, "reason", None) or error
-        timeout = self._settings.request_timeout_seconds
         refused = isinstance(reason, urllib3.exceptions.NewConnectionError)  # a subclass of ConnectTimeoutError
         timed_out = isinstance(reason, urllib3.exceptions.TimeoutError) or isinstance(
             error, urllib3.exceptions.TimeoutError
         )
         upstream_error("kubernetes", "timeout" if timed_out and not refused else "refused")
         if timed_out and not refused:
-            return Unavailable(
-                f"Kubernetes API timed out after {timeout:g}s reading {what}.",
-                hint="The API server is slow or overloaded; try again shortly, or ask for less (fewer log lines).",
-            )
+            return self._timed_out(what)
         return Unavailable(
             f"Kubernetes API unreachable at {self.host} reading {what}: {type(reason).__name__}.",
             hint="The API server may be down or the address in the kubeconfig wrong; try again shortly.",
+        )
+
+    def _timed_out(self, what: str) -> Unavailable:
+        return Unavailable(
+            f"Kubernetes API timed out after {self._settings.request_timeout_seconds:g}s reading {what}.",
+            hint="The API server is slow or overloaded; try again shortly, or ask for less (fewer log lines).",
         )
 
     def _status_error(self, status: int, message: str, what: str, read: _Read | None) -> Exception:
@@ -261,7 +301,7 @@ class KubernetesSource:
         if previous:
             params["previous"] = "true"
         read = _Read("get", rtype, "Pod", namespace, pod, subresource="log")
-        body = await self._request(f"{self._path(rtype, namespace, pod)}/log?{urlencode(params)}", read, "text/plain")
+        body = await self._request(f"{self._path(rtype, namespace, pod)}/log?{urlencode(params)}", read, "text/plain", logs=True)
         return body.decode("utf-8", errors="replace")
 
     async def ping(self) -> None:

@@ -10,6 +10,10 @@ from llama_stack_argocd.context.redaction import RedactionFilter
 from llama_stack_argocd.context.secret_setting import SecretSetting, SecretSettingError
 
 HARD_MAX_LOG_LINES = 10_000  # whatever the configuration says, one read never asks the kubelet for more
+# What one read takes in at most, whatever the server sends: an object or a listing (past it, the read fails and says
+# so), and a log (its newest bytes are kept: one line with no newline can be any size).
+HARD_MAX_READ_BYTES = 32 * 2**20
+HARD_MAX_LOG_BYTES = 4 * 2**20
 
 
 def _none_if_empty(value: object) -> object:
