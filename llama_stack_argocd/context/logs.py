@@ -102,7 +102,9 @@ _LEVEL_WORDS = {
     "wrn": WARN, "info": INFO, "inf": INFO, "notice": INFO, "log": INFO, "debug": DEBUG, "dbg": DEBUG,
     "trace": DEBUG, "fine": DEBUG, "finer": DEBUG, "finest": DEBUG, "statement": INFO, "detail": INFO, "hint": INFO,
 }
-_LEVEL_KV = re.compile(r"""(?:level|lvl|severity|loglevel)["']?\s*[=:]\s*["']?([A-Za-z]+)""", re.IGNORECASE)
+_LEVEL_KV = re.compile(r"""(?:level|lvl|severity|loglevel)["']?\s*[=:]\s*["']?([A-Za-z]+|\d{2}\b)""", re.IGNORECASE)
+# pino and bunyan write the level as a number: 10 trace, 20 debug, 30 info, 40 warn, 50 error, 60 fatal
+_NUMERIC_LEVELS = (DEBUG, DEBUG, DEBUG, INFO, WARN, ERROR, FATAL)
 _LEVEL_UPPER = re.compile(r"(?<![A-Za-z_])(FATAL|PANIC|CRITICAL|CRIT|EMERG|SEVERE|ERROR|ERR|WARN|WARNING|INFO|NOTICE|"
                           r"DEBUG|TRACE|LOG|STATEMENT|DETAIL|HINT)(?![A-Za-z_])")
 _LEVEL_BRACKET = re.compile(r"\[(emerg|alert|crit|error|warn|notice|info|debug)\]")
@@ -135,7 +137,8 @@ def level_of(text: str) -> int:
     if m := _KLOG.match(text):
         stated = {"I": INFO, "W": WARN, "E": ERROR, "F": FATAL}[m.group(1)]
     elif ("level" in lower or "lvl" in lower or "severity" in lower) and (m := _LEVEL_KV.search(text)):
-        stated = _LEVEL_WORDS.get(m.group(1).lower())
+        word = m.group(1)
+        stated = _NUMERIC_LEVELS[min(6, int(word) // 10)] if word.isdigit() else _LEVEL_WORDS.get(word.lower())
     if stated is None and (m := _LEVEL_BRACKET.search(text)):
         stated = _LEVEL_WORDS.get(m.group(1))
     if stated is None and (m := _LEVEL_UPPER.search(text[:200])):
@@ -516,10 +519,59 @@ def _variant_lines(grp: _Group, shrink: int) -> list[str]:
 
 
 def distinct_records(logs: str | bytes | Sequence[Any] | None, max_lines: int = 6) -> list[tuple[str, str]]:
-    """(Pod name, text of its first lines) of one record per group: what log-reading analyzers look at."""
-    a = _analysis_for(logs)
-    return [(g.last.lines[0].pod, "\n".join(ln.text[:MAX_LINE_CHARS] for ln in g.last.lines[:max_lines]))
-            for g in a.groups]
+    """(Pod name, text) of one record per group, the most important first (as `compress_logs` keeps them): what
+    log-reading analyzers look at. The text is the record's first lines, and of a longer trace its cause lines too."""
+    out = []
+    for g in _analysis_for(logs).groups:
+        lines = [ln.text[:MAX_LINE_CHARS] for ln in g.last.lines]
+        head = lines[:max_lines]
+        out.append((g.last.lines[0].pod, "\n".join(head + [c for c in cause_lines(lines) if c not in head])))
+    return out
+
+
+_GO_RUNTIME_FRAME = re.compile(r"/go/src/|/pkg/mod/|\bruntime/")
+_GO_FRAME_FILE = re.compile(r"^\s+\S+\.go:\d+")
+
+
+def cause_lines(lines: Sequence[str]) -> list[str]:
+    """What one record says went wrong: its first line and, of a trace, the innermost cause (the last `Caused by:` of a
+    Java trace, the exception line that ends a Python one, the first frame of a Go panic in the program's own code)."""
+    if not lines:
+        return []
+    out = [lines[0]] if lines[0].strip() != _PY_START_TEXT else []
+    if len(lines) == 1:
+        pass
+    elif any(_PY_START_TEXT in t for t in lines[:3]):
+        out += [next((t for t in reversed(lines) if t.strip() and _PY_END.match(t)), lines[-1])]
+    elif _GO_START.match(lines[0].lstrip()):
+        out += [t for t in lines if _GO_FRAME_FILE.match(t) and not _GO_RUNTIME_FRAME.search(t)][:1]
+    else:  # Java: the innermost `Caused by:`, else the exception line under a logged message
+        causes = [t for t in lines if t.lstrip().startswith("Caused by: ")]
+        out += causes[-1:] or [t for t in lines[1:3] if _EXC_HEAD.match(t.strip())][:1]
+    return list(dict.fromkeys(_said(t.strip()) for t in out if t.strip()))
+
+
+_MESSAGE_KEYS = ("msg", "message", "log", "error", "err", "exception", "reason")
+
+
+def _said(line: str) -> str:
+    """A structured (JSON) log line as its message and error, the words a reader quotes; any other line as it is."""
+    if not (line.startswith("{") and line.endswith("}")):
+        return line
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(record, dict):
+        return line
+    parts: list[str] = []
+    for key in _MESSAGE_KEYS:
+        value = record.get(key)
+        if isinstance(value, dict):  # pino/bunyan `err`: its message, else its stack's first line
+            value = value.get("message") or str(value.get("stack") or "").split("\n")[0]
+        if isinstance(value, str) and value.strip() and value.strip() not in parts:
+            parts.append(value.strip())
+    return ": ".join(parts) if parts else line
 
 
 def _supports(grp: _Group, pull: Sequence[re.Pattern[str]]) -> bool:

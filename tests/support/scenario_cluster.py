@@ -516,8 +516,9 @@ def seeder(apps: Sequence[SeededApp]) -> Callable[[Any], None]:
                 group, version, plural = _gvp(obj)
                 kind, namespace, name = _key(obj)
                 emulator.objects[kmock.resource(group, version, plural), namespace, name] = obj
+            pod_namespaces = {_key(o)[2]: _key(o)[1] for o in seeded.objects if _key(o)[0] == "Pod"}
             for pod, (current, previous) in seeded.logs.items():
-                path = f"get /api/v1/namespaces/{seeded.namespace}/pods/{pod}/log"
+                path = f"get /api/v1/namespaces/{pod_namespaces.get(pod, seeded.namespace)}/pods/{pod}/log"
                 if previous is None:
                     emulator[path, kmock.params(previous="true")] << 400 << {
                         "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "BadRequest",

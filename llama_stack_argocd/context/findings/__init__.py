@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import (  # noqa: F401  (registers)
-    argocd, hpa, jobs, network, other_events, pods, references, services, storage, workloads)
+    argocd, hpa, jobs, log_errors, network, other_events, pods, references, services, storage, workloads)
 from .base import CODE_ORDER, Cluster, Finding, Severity
 from .registry import analyzer, registered, run
 

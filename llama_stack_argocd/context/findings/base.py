@@ -28,6 +28,7 @@ CODE_ORDER = (
     "OOMKilled", "ImagePullBackOff", "LimitRangeExceeded", "MissingConfigMap", "MissingSecret", "MissingConfigKey",
     "MissingPVC", "PVCPending", "Unschedulable", "ContainerCannotRun", "LivenessProbeFailing",
     "ReadinessProbeFailing", "StartupProbeFailing", "InitContainerFailing", "CrashLoopBackOff", "ContainerFailed",
+    "LogErrors",
     "Evicted", "QuotaExceeded", "ReplicaFailure", "JobFailed", "HookFailed", "SyncFailed", "ComparisonError",
     "InvalidSpecError", "SyncError", "HPAUnableToScale", "HPAMetricsUnavailable", "ServiceNoMatchingPods",
     "ServiceNoEndpoints", "ServiceTargetPortMismatch", "IngressBackendMissing", "RolloutStuck",
