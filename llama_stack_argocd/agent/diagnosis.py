@@ -42,7 +42,7 @@ def render(findings: Sequence[Finding]) -> str:
         where = ", ".join(x for x in (finding.severity.value, finding.resource) if x)
         head = f"- **{plain(finding.title, MAX_CHARS)}** ({plain(where, MAX_CHARS)})"
         lines.append(f"{head}: {plain(finding.detail, MAX_CHARS)}" if finding.detail else head)
-        shown = [e for e in finding.evidence if e and e not in finding.detail][:MAX_EVIDENCE]  # none said twice
+        shown = [e for e in dict.fromkeys(finding.evidence) if e and e not in finding.detail][:MAX_EVIDENCE]  # once
         lines += [f"  - {plain(evidence, MAX_CHARS)}" for evidence in shown]
     if len(findings) > MAX_FINDINGS:
         lines.append(f"- ({len(findings) - MAX_FINDINGS} more findings went to the model)")

@@ -182,9 +182,22 @@ def _directive(match: re.Match[str]) -> str:
     return match[0]
 
 
+# Kubernetes names the Secret a Pod misses (`secret "smtp-credentials" not found`): a name, not a value. Only that
+# phrase, a lower-case DNS-1123 name, and "not found" right after it.
+_SECRET_NAME = re.compile(r'"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?"')
+
+
+def _names_a_secret(match: re.Match[str]) -> bool:
+    return (match["key"].lower() in ("secret", "secrets") and match[0][len(match["key"]):].strip() == match["value"]
+            and bool(_SECRET_NAME.fullmatch(match["value"]))
+            and match.string.startswith(" not found", match.end()))
+
+
 def _prose(match: re.Match[str]) -> str:
     """"the admin password is X": masked when X is quoted or looks made up (`is wrong` stays)."""
     value = match["value"]
+    if _names_a_secret(match):
+        return match[0]
     quoted = value[:1] in "'\"" and len(value) > 2
     lenient = len(value) >= 6 and (
         (any(c.isdigit() for c in value) and any(c.isalpha() for c in value))

@@ -526,8 +526,24 @@ def seeder(apps: Sequence[SeededApp]) -> Callable[[Any], None]:
                 else:
                     emulator[path, kmock.params(previous="true")] << plain << previous.encode()
                 emulator[path] << plain << current.encode()
+            for pod in seeded.objects:  # the others answer as the kubelet does, never with the Pod object itself
+                kind, namespace, name = _key(pod)
+                if kind == "Pod" and name not in seeded.logs:
+                    emulator[f"get /api/v1/namespaces/{namespace}/pods/{name}/log"] << 400 << _no_log(pod)
 
     return seed
+
+
+def _no_log(pod: Obj) -> dict[str, Any]:
+    """The kubelet's answer for a Pod whose container has no log: it never started, or it has not yet."""
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    waiting = next((s for s in statuses if (s.get("state") or {}).get("waiting")), None)
+    name = _meta(pod)["name"]
+    message = (f'container "{waiting["name"]}" in pod "{name}" is waiting to start: '
+               f'{waiting["state"]["waiting"].get("reason") or "ContainerCreating"}' if waiting else
+               f'previous terminated container in pod "{name}" not found')
+    return {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "BadRequest", "code": 400,
+            "message": message}
 
 
 def start_scenario_cluster(only: Sequence[str] = (), root: Path = DEFAULT_SCENARIOS, keep_requests: bool = False

@@ -86,18 +86,21 @@ def _statuses(pod: Obj) -> Iterator[tuple[Mapping[str, Any], bool]]:
         yield cs, False
 
 
-def missing_refs_in(text: str, resource: str, where: str, cluster: Cluster | None = None) -> Iterator[Finding]:
-    """Findings for the `configmap "x" not found` / `couldn't find key` phrases of a status or event message."""
+def missing_refs_in(text: str, resource: str, where: str, cluster: Cluster | None = None, reason: str = ""
+                    ) -> Iterator[Finding]:
+    """Findings for the `configmap "x" not found` / `couldn't find key` phrases of a status or event message (whose
+    `reason`, a container state's or an event's, is quoted first)."""
+    said = [reason] if reason else []
     for m in MISSING_REF.finditer(text):
         kind = m.group(1).lower().rstrip("s")
         yield Finding(
             Severity.CRITICAL, f"{_REF_KIND[kind]} \"{m.group(2)}\" not found",
-            f"{where} references {_REF_KIND[kind]} \"{m.group(2)}\", which does not exist in the namespace: create "
+            f"{_REF_KIND[kind]} \"{m.group(2)}\" not found in the namespace, and {where} references it: create "
             "it (or fix the name), or mark the reference optional.",
-            [m.group(0), clip(text)], resource, _REF_CODE[kind])
+            list(dict.fromkeys([*said, m.group(0), clip(text)])), resource, _REF_CODE[kind])
     for m in MISSING_KEY.finditer(text):
         detail = f"{where} reads key \"{m.group(1)}\" from {m.group(2)} {m.group(3)}/{m.group(4)}, which has no such key."
-        evidence = [m.group(0)]
+        evidence = [*said, m.group(0)]
         holder = cluster.get(m.group(2), m.group(3), m.group(4)) if cluster else None
         if holder is not None and not holder.get("_stub"):
             keys = sorted({*(holder.get("data") or {}), *(holder.get("binaryData") or {}),
@@ -146,7 +149,7 @@ def container_states(pod: Obj, cluster: Cluster) -> Iterator[Finding]:
         if reason in IMAGE_REASONS:
             yield _image_finding(what, cs.get("image") or spec.get("image", ""), reason, message, resource)
         elif reason == "CreateContainerConfigError":
-            found = list(missing_refs_in(message, resource, what, cluster))
+            found = list(missing_refs_in(message, resource, what, cluster, reason))
             yield from found
             if not found:
                 yield Finding(Severity.CRITICAL, f"{what} cannot be created: CreateContainerConfigError",
@@ -241,7 +244,7 @@ def pod_events(pod: Obj, cluster: Cluster) -> Iterator[Finding]:
 
     for ev in cluster.warnings_for(pod, "FailedMount", "FailedAttachVolume", "FailedMapVolume"):
         msg = event_message(ev)
-        found = list(missing_refs_in(msg, resource, "a volume of the Pod"))
+        found = list(missing_refs_in(msg, resource, "a volume of the Pod", reason=event_reason(ev)))
         yield from found
         if not found:
             yield Finding(Severity.ERROR, f"volume cannot be mounted ({event_reason(ev)})", clip(msg),
@@ -259,7 +262,8 @@ def pod_events(pod: Obj, cluster: Cluster) -> Iterator[Finding]:
                               f"Back-off restarting a failed container ({event_count(ev)} times).",
                               ["CrashLoopBackOff", clip(msg)], resource, "CrashLoopBackOff")
         for ev in cluster.warnings_for(pod, "Failed"):
-            yield from missing_refs_in(event_message(ev), resource, "a container of the Pod", cluster)
+            yield from missing_refs_in(event_message(ev), resource, "a container of the Pod", cluster,
+                                       event_reason(ev))
 
 
 def _has_status_reason(pod: Obj, reasons: tuple[str, ...]) -> bool:

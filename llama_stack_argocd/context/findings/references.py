@@ -59,5 +59,5 @@ def missing_references(obj: Obj, cluster: Cluster) -> Iterator[Finding]:
         if cluster.get(kind, ns, name) is None:
             yield Finding(Severity.CRITICAL if kind != "Secret" or where != "imagePullSecrets" else Severity.ERROR,
                           f"{kind} \"{name}\" not found",
-                          f"The {where} references {kind} \"{name}\", which is not in namespace {ns}.",
-                          [f"{kind} \"{name}\"", where], ref(obj), _CODES[kind])
+                          f"{kind} \"{name}\" not found in namespace {ns}, and the {where} references it.",
+                          [name, where], ref(obj), _CODES[kind])

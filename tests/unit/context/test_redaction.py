@@ -179,3 +179,16 @@ def test_non_string_leaves_are_kept():
     redactor = Redactor()
     obj = {"replicas": 3, "ready": True, "ratio": 0.5, "none": None, "token": 7}
     assert redactor.redact_obj(obj) == obj and redactor.count == 0
+
+
+@pytest.mark.parametrize("text, kept", [
+    ('Error: secret "smtp-credentials" not found', True),  # the kubelet naming the Secret a Pod misses
+    ('secrets "db.creds-2" not found', True),
+    ('the secret "hunter2!" not found', False),  # not a Kubernetes name
+    ('secret "Hunter2x" not found', False),
+    ('secret "hunter2x" is not right', False),  # no "not found" after it
+    ('secret: "hunter2x" not found', False),  # a key and its value
+    ('password "orders-db" not found', False),  # a password is never a name
+])
+def test_the_name_of_a_missing_secret_stays_readable_and_nothing_else_does(text, kept):
+    assert (Redactor().redact_text(text) == text) is kept
