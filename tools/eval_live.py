@@ -1,8 +1,10 @@
 """`make eval-live`: the acceptance check end to end: the assistant (the embedded model unless one is configured)
 against the Kubernetes stand-in serving eval scenarios as Applications; each scenario's question asked once over
-Lightspeed's /v1/query with its `Argocd-Application-Name`, the answer scored by the scenario's evidence strings.
+Lightspeed's /v1/query with its `Argocd-Application-Name` and, as the extension sends them, the attachments of the
+resource the user has open (its manifest, its events, its logs when the scenario has them; `--no-attachments` asks
+with the question alone), the answer scored by the scenario's evidence strings.
 
-    python tools/eval_live.py [--scenarios NAME ...] [--limit N] [--deadline 60] [--port N]
+    python tools/eval_live.py [--scenarios NAME ...] [--limit N] [--deadline 60] [--port N] [--no-attachments]
 
 A scenario passes when its answer contains every evidence string (the log line, event or field a diagnosis needs)
 and ended within the deadline. Prints one line per scenario and the figures: the share that passed (goal 90%), the
@@ -24,7 +26,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from llama_stack_argocd.cli.eval import found  # noqa: E402
+from llama_stack_argocd.cli.eval import NAIVE_LOG_LINES, Scenario, found  # noqa: E402
 from tools.demo import ROOT, Demo, check_scenarios  # noqa: E402
 
 
@@ -35,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deadline", type=float, default=60.0, help="seconds an answer may take")
     parser.add_argument("--port", type=int, default=0, help="default: a free one")
     parser.add_argument("--config", default=str(ROOT / "run.yaml"))
+    parser.add_argument("--no-attachments", dest="attachments", action="store_false",
+                        help="ask with the question alone (default: with the extension's attachments)")
     args = parser.parse_args(argv)
 
     names = args.scenarios or sorted(p.name for p in (ROOT / "evals" / "scenarios").iterdir()
@@ -51,14 +55,17 @@ def main(argv: list[str] | None = None) -> int:
         demo = Demo(names, args.config, args.port, Path(state))
         try:
             model = demo.start(180)
-            print(f"{len(demo.apps)} scenarios, model {model}, deadline {args.deadline:g}s\n")
+            print(f"{len(demo.apps)} scenarios, model {model}, deadline {args.deadline:g}s, "
+                  f"{'with' if args.attachments else 'without'} the extension's attachments\n")
             print(f"{'scenario':<42} {'evidence':>8} {'seconds':>8}  missing")
             passed, in_time, times = 0, 0, []
             for app in demo.apps:
                 started = time.perf_counter()
                 try:
                     reply = httpx.post(f"{demo.base}/v1/query", headers={"Argocd-Application-Name": app.header},
-                                       json={"query": app.scenario.question}, timeout=args.deadline + 120)
+                                       json={"query": app.scenario.question,
+                                             "attachments": attachments(app.scenario) if args.attachments else None},
+                                       timeout=args.deadline + 120)
                     answer = str(reply.json().get("response") or reply.text) if reply.status_code == 200 else ""
                 except httpx.HTTPError as error:
                     answer = ""
@@ -79,6 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"answers within {args.deadline:g}s: {in_time}/{len(times)}; seconds p50 {statistics.median(times or [0]):.1f}"
           f", max {max(times or [0]):.1f}")
     return 0 if passed / n >= 0.9 and in_time == len(times) else 1
+
+
+def attachments(scenario: Scenario) -> list[dict[str, str]]:
+    """What the extension's Lightspeed provider attaches: the open resource's manifest, its events, its logs."""
+    parts = (("api object", scenario.manifest_json), ("event", scenario.events_json),
+             ("log", scenario.logs_json(NAIVE_LOG_LINES) if scenario.log_entries else None))
+    return [{"attachment_type": kind, "content_type": "application/json", "content": content}
+            for kind, content in parts if content]
 
 
 if __name__ == "__main__":

@@ -74,3 +74,33 @@ def test_numeric_levels_of_pino_and_bunyan_are_read():
 
     levels = [level_of(json.dumps({"level": n, "msg": "a plain message"})) for n in (30, 40, 50, 60)]
     assert levels == [INFO, WARN, ERROR, FATAL]
+
+
+def _pod_with(container: dict, pod_security: dict | None = None) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "api-7d9f8-x2k4q", "namespace": "shop",
+                                                            "labels": {"app": "api"}},
+            "spec": {"containers": [container], **({"securityContext": pod_security} if pod_security else {})},
+            "status": {"phase": "Running"}}
+
+
+def test_a_permission_error_is_quoted_with_the_security_context_it_meets():
+    pod = _pod_with({"name": "api", "securityContext": {"readOnlyRootFilesystem": True}}, {"runAsUser": 101})
+    line = "2024-11-05 09:20:00 ERROR OSError: [Errno 30] Read-only file system: '/app/.cache'"
+    found = next(f for f in analyze([pod], distinct_records(_log([line], "api-7d9f8-x2k4q/api")))
+                 if f.code == "LogErrors")
+    assert "readOnlyRootFilesystem: true" in found.evidence and "runAsUser: 101" in found.evidence
+
+
+def test_a_failed_connection_is_quoted_with_the_variables_that_name_its_target():
+    env = [{"name": "DB_PORT", "value": "5433"}, {"name": "CACHE_URL", "value": "redis://cache:6379"},
+           {"name": "HTTP_PORT", "value": "8080"}, {"name": "REPLICA_PORT", "value": "54330"}]
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api", "namespace": "shop"},
+                  "spec": {"selector": {"matchLabels": {"app": "api"}},
+                           "template": {"spec": {"containers": [{"name": "api", "env": env}]}}}}
+    pod = _pod_with({"name": "api"})  # the Pod as a summary shows it: the template holds the variables
+    lines = ["2024-11-05 09:20:00 ERROR db pool error: connect ECONNREFUSED 10.96.50.5:5433",
+             "2024-11-05 09:20:01 ERROR cache: dial tcp: lookup cache on 10.96.0.10:53: no such host"]
+    found = next(f for f in analyze([pod, deployment], distinct_records(_log(lines, "api-7d9f8-x2k4q/api")))
+                 if f.code == "LogErrors")
+    assert {"DB_PORT=5433", "CACHE_URL=redis://cache:6379"} <= set(found.evidence)
+    assert not {"HTTP_PORT=8080", "REPLICA_PORT=54330"} & set(found.evidence)
