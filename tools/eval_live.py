@@ -26,7 +26,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from llama_stack_argocd.cli.eval import NAIVE_LOG_LINES, Scenario, found  # noqa: E402
+from llama_stack_argocd.cli.eval import NAIVE_LOG_LINES, found  # noqa: E402
+from tests.support.scenario_cluster import SeededApp  # noqa: E402
 from tools.demo import ROOT, Demo, check_scenarios  # noqa: E402
 
 
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     reply = httpx.post(f"{demo.base}/v1/query", headers={"Argocd-Application-Name": app.header},
                                        json={"query": app.scenario.question,
-                                             "attachments": attachments(app.scenario) if args.attachments else None},
+                                             "attachments": attachments(app) if args.attachments else None},
                                        timeout=args.deadline + 120)
                     answer = str(reply.json().get("response") or reply.text) if reply.status_code == 200 else ""
                 except httpx.HTTPError as error:
@@ -88,12 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if passed / n >= 0.9 and in_time == len(times) else 1
 
 
-def attachments(scenario: Scenario) -> list[dict[str, str]]:
-    """What the extension's Lightspeed provider attaches: the open resource's manifest, its events, its logs."""
-    parts = (("api object", scenario.manifest_json), ("event", scenario.events_json),
-             ("log", scenario.logs_json(NAIVE_LOG_LINES) if scenario.log_entries else None))
-    return [{"attachment_type": kind, "content_type": "application/json", "content": content}
-            for kind, content in parts if content]
+def attachments(app: SeededApp) -> list[dict[str, str]]:
+    """What the extension's Lightspeed provider attaches: the open resource's live manifest, its events, its logs."""
+    kinds = {"manifest": "api object", "events": "event", "logs": "log"}
+    return [{"attachment_type": kinds[kind], "content_type": "application/json", "content": content}
+            for kind, content in app.attachments(NAIVE_LOG_LINES) if content]
 
 
 if __name__ == "__main__":

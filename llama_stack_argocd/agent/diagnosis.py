@@ -26,6 +26,7 @@ HEADING = "**What I checked**"
 MAX_FINDINGS = 5
 MAX_EVIDENCE = 4
 MAX_CHARS = 300
+MAX_BLOCK_CHARS = 1300  # under 400 tokens, even of dense text (ids, hashes)
 
 
 def wanted(model: str | None, overrides: Mapping[str, bool] | None = None) -> bool:
@@ -34,18 +35,28 @@ def wanted(model: str | None, overrides: Mapping[str, bool] | None = None) -> bo
 
 
 def render(findings: Sequence[Finding]) -> str:
-    """The block as Markdown, or "" when there is nothing to show. Findings come ordered, the decisive first."""
+    """The block as Markdown, or "" when there is nothing to show. Findings come ordered, the decisive first; the
+    block stays short (it sits above the model's answer): past MAX_BLOCK_CHARS, what is left goes to the model only."""
     if not findings:
         return ""
-    lines = [HEADING, ""]
+    lines, size, shown_findings = [HEADING, ""], 0, 0
     for finding in findings[:MAX_FINDINGS]:
         where = ", ".join(x for x in (finding.severity.value, finding.resource) if x)
         head = f"- **{plain(finding.title, MAX_CHARS)}** ({plain(where, MAX_CHARS)})"
-        lines.append(f"{head}: {plain(finding.detail, MAX_CHARS)}" if finding.detail else head)
-        shown = [e for e in dict.fromkeys(finding.evidence) if e and e not in finding.detail][:MAX_EVIDENCE]  # once
-        lines += [f"  - {plain(evidence, MAX_CHARS)}" for evidence in shown]
-    if len(findings) > MAX_FINDINGS:
-        lines.append(f"- ({len(findings) - MAX_FINDINGS} more findings went to the model)")
+        head = f"{head}: {plain(finding.detail, MAX_CHARS)}" if finding.detail else head
+        if shown_findings and size + len(head) > MAX_BLOCK_CHARS:
+            break
+        lines.append(head)
+        size += len(head)
+        shown_findings += 1
+        for evidence in [e for e in dict.fromkeys(finding.evidence) if e and e not in finding.detail][:MAX_EVIDENCE]:
+            line = f"  - {plain(evidence, MAX_CHARS)}"
+            if size + len(line) > MAX_BLOCK_CHARS:
+                break
+            lines.append(line)
+            size += len(line)
+    if len(findings) > shown_findings:
+        lines.append(f"- ({len(findings) - shown_findings} more findings went to the model)")
     return "\n".join(lines) + "\n\n"
 
 

@@ -132,11 +132,17 @@ def report_of(plan: TurnPlan, evidence: Evidence | None, evidence_read: int) -> 
 
 
 def findings_of(plan: TurnPlan, evidence: Evidence | None) -> list[Finding]:
-    """The attachments' findings (the resource the user has open) first, then those of what the agent read."""
-    attached = plan.composed.findings
+    """The attachments' findings (the resource the user has open) first, then those of what the agent read. One
+    finding both made is shown once, in the attachments' place, as the one that says more (the agent read the
+    objects around it: an Application's finding names why its resources are held)."""
+    read = {(f.title, f.resource): f for f in (evidence.findings if evidence else ())}
+    attached = [max((f, read.get((f.title, f.resource), f)), key=_says) for f in plan.composed.findings]
     seen = {(f.title, f.resource) for f in attached}
-    read = list(evidence.findings) if evidence else []
-    return [*attached, *(f for f in read if (f.title, f.resource) not in seen)]
+    return [*attached, *(f for key, f in read.items() if key not in seen)]
+
+
+def _says(finding: Finding) -> int:
+    return len(finding.detail) + sum(len(e) for e in finding.evidence)
 
 
 def round_request(

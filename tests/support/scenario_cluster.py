@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,23 @@ class SeededApp:
     def header(self) -> str:
         """The `Argocd-Application-Name` value argocd-server would send for it."""
         return str(self.app)
+
+    def attachments(self, log_lines: int) -> list[tuple[str, str]]:
+        """What the extension attaches for the resource open in it, as (kind, JSON): the live manifest (as seeded:
+        renamed or moved like the rest), the events about it, and the scenario's log (its last `log_lines`)."""
+        live = self.application if self.focus is None or self.focus.kind == "Application" else next(
+            (o for o in self.objects if _key(o)[0] == self.focus.kind and _key(o)[2] == self.focus.name), None)
+        if live is None:
+            return []
+        kind, namespace, name = _key(live)
+        events = [e for e in self.events if (e.get("involvedObject") or {}).get("kind") == kind
+                  and (e.get("involvedObject") or {}).get("name") == name]
+        out = [("manifest", json.dumps(live, separators=(",", ":")))]
+        if events:
+            out.append(("events", json.dumps({"apiVersion": "v1", "items": events}, separators=(",", ":"))))
+        if self.scenario.log_entries:
+            out.append(("logs", self.scenario.logs_json(log_lines) or ""))
+        return out
 
 
 # -- API coordinates ---------------------------------------------------------------------------------------------------

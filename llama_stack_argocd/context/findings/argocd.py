@@ -18,6 +18,12 @@ def _res(r: Mapping[str, Any]) -> str:
     return f"{r.get('kind', '?')} {ns + '/' if ns else ''}{r.get('name', '?')}"
 
 
+def _versioned(r: Mapping[str, Any]) -> str:
+    """A sync result's resource with its API version (a removed version is often the whole story)."""
+    version = "/".join(x for x in (r.get("group"), r.get("version")) if x)
+    return f"{version} {_res(r)}" if version else _res(r)
+
+
 @analyzer("Application")
 def application(app: Obj, cluster: Cluster) -> Iterator[Finding]:
     status = app.get("status") or {}
@@ -45,7 +51,8 @@ def application(app: Obj, cluster: Cluster) -> Iterator[Finding]:
         rev = (op.get("syncResult") or {}).get("revision") or (op.get("operation") or {}).get("sync", {}).get(
             "revision")
         yield Finding(Severity.CRITICAL, "sync failed", detail + (f" (revision {rev})" if rev else ""),
-                      [f"phase: {phase}", clip(msg)] + [clip(r.get("message", ""), 200) for r in failed[:2]],
+                      [f"phase: {phase}", clip(msg)] + [f"{_versioned(r)}: status {r.get('status')}: "
+                                                        f"{clip(r.get('message', ''), 200)}" for r in failed[:2]],
                       resource, "SyncFailed")
     elif phase == "Running" and "waiting" in str(op.get("message") or "").lower():
         yield Finding(Severity.WARNING, "sync still running", clip(op.get("message") or ""),

@@ -73,18 +73,19 @@ _INNERMOST = ("Error: ", "error: ", "desc = ", "Caused by: ", "caused by: ", "er
 
 def clip(text: Any, limit: int = MAX_EVIDENCE_CHARS) -> str:
     """One line within `limit` characters. A long message keeps its start and its decisive end: the innermost cause
-    of a wrapped error (`... desc = ... Error: ...`) or, with none, the last part (render errors end with the error)."""
+    of a wrapped error (`... desc = ... Error: ...`), its first words and its end when it is long, or, with none, the
+    last part (render errors end with the error)."""
     s = " ".join(str(text).split())
     if len(s) <= limit:
         return s
     head_len = max(20, limit // 4)
     starts = [s.rfind(m) for m in _INNERMOST]
     start = max(starts)
-    tail = s[start:] if start > head_len else ""
     room = limit - head_len - 5
-    if not tail or len(tail) > room:
-        tail = s[len(s) - room:]
-    return s[:head_len] + " ... " + tail
+    if start > head_len and len(s) - start > room:  # the innermost cause's first words, and the very end
+        half = (room - 5) // 2
+        return s[:head_len] + " ... " + s[start:start + half] + " ... " + s[len(s) - half:]
+    return s[:head_len] + " ... " + s[max(start, len(s) - room) if start > head_len else len(s) - room:]
 
 
 # -- object helpers --------------------------------------------------------------------------------------------------
