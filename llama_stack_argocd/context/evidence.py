@@ -29,11 +29,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
+from llama_stack_argocd.context.budget import model_setting
 from llama_stack_argocd.context.cache import CachedSource, ReadCache
 from llama_stack_argocd.context.digest import build_context, unhealthy_resources
 from llama_stack_argocd.context.errors import AccessDenied, ContextError, Unavailable
 from llama_stack_argocd.context.findings import Finding
 from llama_stack_argocd.context.findings.base import selector_matches
+from llama_stack_argocd.context.logs import parse_logs, scan_back
+from llama_stack_argocd.context.settings import HARD_MAX_LOG_LINES
 from llama_stack_argocd.context.application_scope import ApplicationScope, fetch_in_scope, in_scope, load_scope
 from llama_stack_argocd.context.refs import AppRef, ResourceRef
 from llama_stack_argocd.context.service import FAILED_HOOK_PHASES, FAILED_SYNC_STATUSES, ContextService
@@ -46,7 +49,14 @@ T = TypeVar("T")
 
 HEADER = "# Checked before answering: Argo CD Application {app}"
 _RENDERS_KEPT = 64
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _CRASH_WAITING = frozenset({"CrashLoopBackOff", "Error", "RunContainerError"})
+
+
+# Models that read their prompt slowly: the embedded SmolLM2 on a few shared cores takes tens of seconds per
+# thousand tokens, and its answer gets the findings from the diagnosis block anyway (all of them: the analyzers run
+# on everything read, whatever the fitting keeps).
+KNOWN_EVIDENCE_TOKENS: tuple[tuple[str, int | None], ...] = ((r"smollm|argocd-embedded", 1024),)
 
 
 class EvidenceSettings(BaseModel):
@@ -58,7 +68,17 @@ class EvidenceSettings(BaseModel):
     max_logs: int = Field(default=3, ge=0, le=20, description="Container logs read: of crashed containers (the "
                           "previous instance, else the current), else the current one of the most troubled Pod.")
     log_lines: int = Field(default=100, ge=1, le=1000, description="Last lines of each of those logs.")
+    scan_lines: int = Field(default=HARD_MAX_LOG_LINES, ge=0, le=HARD_MAX_LOG_LINES, description="Lines of each of those logs "
+                            "read to find the errors and warnings before its last `log_lines` (0: none).")
+    scan_kept: int = Field(default=60, ge=0, le=1000, description="Of those earlier lines, the newest kept.")
     timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Bound on each resource's reads.")
+    max_tokens: dict[str, int] = Field(default_factory=dict, description="Most tokens of the evidence by model id "
+                                       "(or regex); unset: the attachments' room (`KNOWN_EVIDENCE_TOKENS` for the "
+                                       "embedded model).")
+
+    def token_cap(self, model: str | None) -> int | None:
+        """The bound on the evidence's tokens for `model`, if any."""
+        return model_setting(model, self.max_tokens, KNOWN_EVIDENCE_TOKENS, None)
 
 
 @dataclass(frozen=True)
@@ -95,6 +115,20 @@ class Collected:
         reads = [(str(r.target.ref), r.target.why, r.obj, r.pods, r.events, r.logs, r.related, r.problems)
                  for r in self.reads]
         return _fingerprint([str(self.app), self.application, reads, self.problems])
+
+
+@dataclass(frozen=True)
+class Attached:
+    """What the extension attached to this turn (already redacted by the caller), merged into the evidence so that
+    one digest holds both: the same object or event once, the attached log beside the one read, one budget. Without
+    this the attachments would fill the room first and leave the decisive evidence out."""
+
+    manifest: Obj | None = None
+    events: tuple[Obj, ...] = ()
+    logs: Any = None  # the extension's log entries or text
+
+    def key(self) -> str:
+        return _fingerprint([self.manifest, list(self.events), self.logs])
 
 
 @dataclass(frozen=True)
@@ -228,7 +262,7 @@ class EvidenceGatherer:
         self.service = service
         self.settings = settings or EvidenceSettings()
         # Renders of recent reads: the turns and users the read cache serves the same reads get the same evidence.
-        self._rendered: OrderedDict[tuple[str, int, str | None], Evidence] = OrderedDict()
+        self._rendered: OrderedDict[tuple[str, int, str | None, str], Evidence] = OrderedDict()
 
     async def collect(self, app: AppRef, focus: ResourceRef | None = None, question: str | None = None) -> Collected:
         """Read the Application once, then every picked resource concurrently; never raises a read's failure."""
@@ -299,11 +333,12 @@ class EvidenceGatherer:
                 logs_left[0] -= 1
                 wanted.append((str((read.pods[0].get("metadata") or {}).get("name") or ""), chosen, False))
 
+        lines = max(self.settings.log_lines, self.settings.scan_lines)
+
         async def log(pod: str, container: str, previous: bool) -> None:
             async with log_slots:
                 try:
-                    text = await asyncio.wait_for(source.log(namespace or "", pod, container,
-                                                             self.settings.log_lines, previous), bound)
+                    text = await asyncio.wait_for(source.log(namespace or "", pod, container, lines, previous), bound)
                 except ContextError as error:
                     if not previous or isinstance(error, (Unavailable, AccessDenied)):  # a slow API: not twice
                         read.problems.append(f"the {'previous ' if previous else ''}log of {pod}/{container}: "
@@ -312,8 +347,8 @@ class EvidenceGatherer:
                     # no previous instance (or its log is gone): the current one holds what it last said
                     first = error
                     try:
-                        text = await asyncio.wait_for(source.log(namespace or "", pod, container,
-                                                                 self.settings.log_lines, False), bound)
+                        text = await asyncio.wait_for(source.log(namespace or "", pod, container, lines, False),
+                                                      bound)
                     except Exception as second:  # noqa: BLE001
                         read.problems.append(f"the previous log of {pod}/{container}: {first.message}; "
                                              f"the current one: {_reason(second, bound)}")
@@ -323,8 +358,9 @@ class EvidenceGatherer:
                     kind = "previous log" if previous else "log"
                     read.problems.append(f"the {kind} of {pod}/{container}: {_reason(error, bound)}")
                     return
-            if text:
-                read.logs.append((pod, container, previous, text))
+            if text:  # a source that ignores tailLines (a proxy, a stand-in) is still bounded
+                read.logs.append((pod, container, previous, scan_back(
+                    _tail(text, lines), self.settings.log_lines, self.settings.scan_kept)))
 
         async def events() -> None:
             found = await self._bounded(source.events(namespace, subjects), read, f"the events of {target.ref}")
@@ -395,18 +431,21 @@ class EvidenceGatherer:
             read.problems.append(f"{what}: {_reason(error, bound)}")
             return None
 
-    def render(self, collected: Collected, budget_tokens: int, model: str | None = None) -> Evidence:
-        """Redacted, analysed and fitted within `budget_tokens` (findings first); empty when nothing was read."""
-        key = (collected.key(), budget_tokens, model)
+    def render(self, collected: Collected, budget_tokens: int, model: str | None = None,
+               attached: Attached | None = None) -> Evidence:
+        """Redacted, analysed and fitted within `budget_tokens` (findings first), `attached` merged in; empty when
+        nothing was read."""
+        key = (collected.key(), budget_tokens, model, attached.key() if attached else "")
         if (kept := self._rendered.get(key)) is not None:
             return kept
-        evidence = self._render(collected, budget_tokens, model)
+        evidence = self._render(collected, budget_tokens, model, attached)
         self._rendered[key] = evidence
         while len(self._rendered) > _RENDERS_KEPT:
             self._rendered.popitem(last=False)
         return evidence
 
-    def _render(self, collected: Collected, budget_tokens: int, model: str | None) -> Evidence:
+    def _render(self, collected: Collected, budget_tokens: int, model: str | None,
+                attached: Attached | None = None) -> Evidence:
         redactor = self.service.redactor()
         app = collected.app
         problems = [*collected.problems, *(p for r in collected.reads for p in r.problems)]
@@ -423,9 +462,9 @@ class EvidenceGatherer:
         for r in collected.reads:
             if r.obj is None:
                 continue
-            obj = redactor.redact_obj(r.obj)
+            obj = redactor.redact_obj(_lean(r.obj))
             primary = primary or obj
-            for o in [obj, *(redactor.redact_obj(p) for p in [*r.pods, *r.related])]:
+            for o in [obj, *(redactor.redact_obj(_lean(p)) for p in [*r.pods, *r.related])]:
                 meta = o.get("metadata") or {}
                 objects.setdefault((str(o.get("kind")), str(meta.get("namespace")), str(meta.get("name"))), o)
             for e in r.events:
@@ -439,7 +478,9 @@ class EvidenceGatherer:
             extra = [f"{len(r.pods)} Pods" if r.pods else "", f"{len(r.events)} events" if r.events else "",
                      ", ".join(f"the {'previous ' if p else ''}log of {pod}/{c}" for pod, c, p, _ in r.logs)]
             read_lines.append(detail + "".join(f"; {x}" for x in extra if x))
-        application = redactor.redact_obj(collected.application)
+        if attached is not None:
+            primary = _merge_attached(attached, objects, events, logs, primary)
+        application = redactor.redact_obj(_lean(collected.application))
         related = [application, *(o for o in objects.values() if o is not primary)]
         lines = [HEADER.format(app=app), _application_line(application)]
         lines += [f"- Read: {line}" for line in read_lines]
@@ -459,6 +500,60 @@ class EvidenceGatherer:
                      question: str | None = None, model: str | None = None) -> Evidence:
         """`collect` then `render`, for callers that know the budget up front."""
         return self.render(await self.collect(app, focus, question), budget_tokens, model)
+
+
+def _tail(text: str, lines: int) -> str:
+    """The last `lines` lines of a log."""
+    kept = text.splitlines()[-lines:]
+    return "\n".join(kept) + ("\n" if text.endswith("\n") else "")
+
+
+def _lean(obj: Obj) -> Obj:
+    """`obj` without managedFields and the last-applied annotation (a copy of the whole spec): never shown (the
+    digest drops them too), and the largest part of what redaction would otherwise walk on the hot path."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, Mapping) or not ("managedFields" in meta or _LAST_APPLIED in (meta.get("annotations") or {})):
+        return obj
+    lean_meta = {k: v for k, v in meta.items() if k != "managedFields"}
+    if isinstance(annotations := meta.get("annotations"), Mapping):
+        lean_meta["annotations"] = {k: v for k, v in annotations.items() if k != _LAST_APPLIED}
+    return {**obj, "metadata": lean_meta}
+
+
+def _merge_attached(attached: Attached, objects: dict[tuple[str, str, str], Obj], events: dict[str, Obj],
+                    logs: list[dict[str, str]], primary: Obj | None) -> Obj | None:
+    """Add what the extension attached to what was read, each thing once: the live object wins over its attached
+    copy, an event already read is not added again, and of the attached log only the lines the logs read do not
+    hold (the extension attaches the current container's tail; the agent may have read that one too). Returns the
+    primary object: the one read first, else the attached manifest."""
+    manifest = attached.manifest
+    if isinstance(manifest, Mapping) and manifest.get("kind"):
+        meta = manifest.get("metadata") or {}
+        key = (str(manifest.get("kind")), str(meta.get("namespace")), str(meta.get("name")))
+        if not any(k[0] == key[0] and k[2] == key[2] and key[1] in (k[1], "None") for k in objects):
+            objects[key] = dict(manifest)
+            primary = primary or objects[key]
+    known = {_event_identity(e) for e in events.values()}
+    for i, e in enumerate(attached.events):
+        if isinstance(e, Mapping) and (identity := _event_identity(e)) not in known:
+            known.add(identity)
+            events[f"attached {i}"] = dict(e)
+    if attached.logs:
+        have = {line for entry in logs for line in entry["content"].splitlines()}
+        lines = [ln for ln in parse_logs(attached.logs) if ln.text not in have]
+        if lines:
+            pods = {ln.pod for ln in lines}
+            for pod in sorted(pods):
+                text = "\n".join(ln.text for ln in lines if ln.pod == pod)
+                logs.append({"podName": f"{pod} (attached)" if pod else "attached", "content": text})
+    return primary
+
+
+def _event_identity(event: Mapping[str, Any]) -> tuple[str, ...]:
+    """An event by what it says about what: the same event read live and attached has the same identity."""
+    io = event.get("involvedObject") or event.get("regarding") or {}
+    return (str(io.get("kind")), str(io.get("name")), str(event.get("reason")),
+            str(event.get("message") or event.get("note")))
 
 
 def _fingerprint(value: Any) -> str:

@@ -179,3 +179,18 @@ def test_non_string_leaves_are_kept():
     redactor = Redactor()
     obj = {"replicas": 3, "ready": True, "ratio": 0.5, "none": None, "token": 7}
     assert redactor.redact_obj(obj) == obj and redactor.count == 0
+
+
+def test_a_value_without_separators_is_still_checked_by_shape_and_by_the_operators_rules():
+    """Texts with no whitespace, `:` or `=` take the short path (shapes, webhooks, the operator's rules only)."""
+    from llama_stack_argocd.context.redaction import RedactionFilter, Redactor
+
+    redactor = Redactor([RedactionFilter(pattern=r"acct-\d{6}", replace_with="[ACCOUNT]")])
+    obj = {"metadata": {"labels": {"owner": "acct-123456", "build": "AKIAIOSFODNN7EXAMPLE"},
+                        "annotations": {"hook": "hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX"}},
+           "spec": {"image": "ghcr.io/example/web"}}
+    out = redactor.redact_obj(obj)
+    assert out["metadata"]["labels"] == {"owner": "[ACCOUNT]", "build": "[REDACTED]"}
+    assert "XXXXXXXXXXXXXXXXXXXXXXXX" not in out["metadata"]["annotations"]["hook"]
+    assert out["spec"]["image"] == "ghcr.io/example/web"
+    assert redactor.redact_text("db_password=Zx81qPw9") == "db_password=[REDACTED]"  # the long path still runs
