@@ -109,6 +109,7 @@ class ContextComposer:
                 manifest=manifest if isinstance(manifest, dict) else None,
                 events=tuple(o for o in flatten([events]) if isinstance(o, dict)) if events else (),
                 logs=logs,
+                findings=tuple(digest.findings),
             )
             composed.digest_at = len(sections)
             sections.append(digest.text)
@@ -158,8 +159,15 @@ class ContextComposer:
         merge = composed.attached if collected.application is not None and composed.digest_at is not None else None
         kept = [t for i, t in enumerate(composed.sections) if merge is None or i != composed.digest_at]
         limit = room - budget.count("\n\n".join(kept))
-        if merge is None:  # the message is replayed next turn: within the history's share the chain is kept whole
-            limit = min(limit, int(budget.share(HISTORY) * EVIDENCE_HISTORY_FRACTION) - budget.count(composed.text))
+        # The message is replayed next turn: within the history's share the chain is kept whole. So the message
+        # stays within 2/3 of that share; merged with the attachments, it may be as long as their digest was alone
+        # (a message the attachments made that long anyway), never longer.
+        share = int(budget.share(HISTORY) * EVIDENCE_HISTORY_FRACTION)
+        if merge is None:
+            limit = min(limit, share - budget.count(composed.text))
+        elif composed.digest_at is not None:
+            limit = min(limit, max(share - budget.count("\n\n".join(kept)),
+                                   budget.count(composed.sections[composed.digest_at])))
         if (cap := gatherer.settings.token_cap(budget.model)) is not None:
             limit = min(limit, cap)
         if limit < MIN_EVIDENCE_TOKENS:
@@ -168,8 +176,9 @@ class ContextComposer:
         if evidence.fingerprint in seen:
             return None
         if merge is not None and composed.digest_at is not None:
+            # `composed.findings` stay the attachments' own (what the user has open leads the diagnosis block);
+            # the evidence's, focus-first, follow them there (`planner.findings_of`)
             composed.sections = kept
-            composed.findings = list(evidence.findings)
             composed.digest_at = None
         redactor = self._redactor_factory()  # this provider's own filters too
         evidence = replace(evidence, text=redactor.redact_text(evidence.text),

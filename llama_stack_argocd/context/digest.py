@@ -20,6 +20,7 @@ from .budget import ATTACHMENTS, Budget, cut_text, fair_allocate, omission_marke
 from .kube_events import group_events
 from .findings import Finding, analyze
 from .findings.base import (
+    Focus,
     condition,
     flatten,
     format_selector,
@@ -348,8 +349,11 @@ def build_context(
     related_objects: Iterable[Any] = (),
     budget: Budget | int | None = None,
     model: str | None = None,
+    focus: Focus | None = None,
 ) -> Digest:
     """Findings, cleaned manifest, grouped events, related objects and compressed logs, within `budget` tokens.
+
+    Findings about `focus` (what the user has open) come first, then the rest, each part most severe first.
 
     `budget` is a `Budget` (this context gets the attachments' share of it), a number of tokens, or None (the
     attachments' share of the default 8192-token window). Inputs are dicts or the extension's JSON strings.
@@ -371,6 +375,8 @@ def build_context(
                       and (o.get("kind") == "Event" or "involvedObject" in o)]
     findings = analyze([*([obj] if obj else []), *related, *items, *related_events],
                        distinct_records(logs) if logs else ())
+    if focus:
+        findings = focus.first(findings)
     pull = supporting_patterns(findings)
 
     what = ref(obj) if obj else "the selected resource"

@@ -34,7 +34,7 @@ from llama_stack_argocd.context.cache import CachedSource, ReadCache
 from llama_stack_argocd.context.digest import build_context, unhealthy_resources
 from llama_stack_argocd.context.errors import AccessDenied, ContextError, Unavailable
 from llama_stack_argocd.context.findings import Finding
-from llama_stack_argocd.context.findings.base import selector_matches
+from llama_stack_argocd.context.findings.base import Focus, selector_matches
 from llama_stack_argocd.context.logs import parse_logs, scan_back
 from llama_stack_argocd.context.settings import HARD_MAX_LOG_LINES
 from llama_stack_argocd.context.application_scope import ApplicationScope, fetch_in_scope, in_scope, load_scope
@@ -50,6 +50,7 @@ T = TypeVar("T")
 HEADER = "# Checked before answering: Argo CD Application {app}"
 _RENDERS_KEPT = 64
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+FOCUSED = "the resource the question is about"
 _CRASH_WAITING = frozenset({"CrashLoopBackOff", "Error", "RunContainerError"})
 
 
@@ -126,6 +127,7 @@ class Attached:
     manifest: Obj | None = None
     events: tuple[Obj, ...] = ()
     logs: Any = None  # the extension's log entries or text
+    findings: tuple[Finding, ...] = ()  # what the attachments show on their own: they lead the merged findings
 
     def key(self) -> str:
         return _fingerprint([self.manifest, list(self.events), self.logs])
@@ -203,7 +205,7 @@ def pick_targets(application: Mapping[str, Any], focus: ResourceRef | None, limi
             out.append(Target(ref, why))
 
     if focus is not None:
-        add(focus, "the resource the question is about")
+        add(focus, FOCUSED)
     operation = ((application.get("status") or {}).get("operationState")) or {}
     for result in (operation.get("syncResult") or {}).get("resources") or []:
         if result.get("status") in FAILED_SYNC_STATUSES or result.get("hookPhase") in FAILED_HOOK_PHASES:
@@ -459,11 +461,14 @@ class EvidenceGatherer:
         logs: list[dict[str, str]] = []
         read_lines: list[str] = []
         primary: Obj | None = None
+        focus = Focus()
         for r in collected.reads:
             if r.obj is None:
                 continue
             obj = redactor.redact_obj(_lean(r.obj))
             primary = primary or obj
+            if r.target.why == FOCUSED:
+                focus |= Focus.of([r.obj, *r.pods])
             for o in [obj, *(redactor.redact_obj(_lean(p)) for p in [*r.pods, *r.related])]:
                 meta = o.get("metadata") or {}
                 objects.setdefault((str(o.get("kind")), str(meta.get("namespace")), str(meta.get("name"))), o)
@@ -478,9 +483,14 @@ class EvidenceGatherer:
             extra = [f"{len(r.pods)} Pods" if r.pods else "", f"{len(r.events)} events" if r.events else "",
                      ", ".join(f"the {'previous ' if p else ''}log of {pod}/{c}" for pod, c, p, _ in r.logs)]
             read_lines.append(detail + "".join(f"; {x}" for x in extra if x))
+        application = redactor.redact_obj(_lean(collected.application))
+        # The identity of what was read, before the attachments join it: the same reads are the same evidence
+        # whatever was attached beside them (a later turn without fresh attachments sends nothing again).
+        fingerprint = _fingerprint([application, list(objects.values()), list(events.values()), logs, problems])
         if attached is not None:
             primary = _merge_attached(attached, objects, events, logs, primary)
-        application = redactor.redact_obj(_lean(collected.application))
+            focus |= Focus.of([o for o in (attached.manifest, *attached.events) if o is not None])
+            focus |= Focus.leading(attached.findings)
         related = [application, *(o for o in objects.values() if o is not primary)]
         lines = [HEADER.format(app=app), _application_line(application)]
         lines += [f"- Read: {line}" for line in read_lines]
@@ -490,11 +500,10 @@ class EvidenceGatherer:
         head = "\n".join(lines)
         room = max(0, budget_tokens - count_tokens(head, model) - 2)
         digest = build_context(manifest=primary, events=list(events.values()), logs=logs or None,
-                               related_objects=related, budget=room, model=model)
+                               related_objects=related, budget=room, model=model, focus=focus)
         text = head + "\n\n" + digest.text
-        read = [application, list(objects.values()), list(events.values()), logs, problems]
         return Evidence(text, count_tokens(text, model), digest.truncated, tuple(digest.findings),
-                        tuple(read_lines), tuple(problems), redactor.count, _fingerprint(read))
+                        tuple(read_lines), tuple(problems), redactor.count, fingerprint)
 
     async def gather(self, app: AppRef, budget_tokens: int, focus: ResourceRef | None = None,
                      question: str | None = None, model: str | None = None) -> Evidence:
