@@ -42,7 +42,8 @@ from llama_stack_argocd.context.refs import AppRef, ResourceRef
 from llama_stack_argocd.context.service import FAILED_HOOK_PHASES, FAILED_SYNC_STATUSES, ContextService
 from llama_stack_argocd.context.source import ClusterSource
 from llama_stack_argocd.context.tokens import count_tokens
-from llama_stack_argocd.context.workloads import CHILD_KIND, WORKLOAD_KINDS, default_container, descendants, selects
+from llama_stack_argocd.context.workloads import (
+    CHILD_KIND, WORKLOAD_KINDS, default_container, descendants, owned_by, selects)
 
 Obj = dict[str, Any]
 T = TypeVar("T")
@@ -298,7 +299,7 @@ class EvidenceGatherer:
             namespace = target.ref.namespace or scope.default_namespace()
             if kind not in WORKLOAD_KINDS or namespace not in scope.namespaces or namespace is None:
                 continue
-            wanted |= {("Pod", namespace), ("Service", namespace), ("NetworkPolicy", namespace)}
+            wanted |= {("Pod", namespace), ("Service", namespace), ("NetworkPolicy", namespace), ("LimitRange", namespace)}
             if (child := CHILD_KIND.get(kind)) and child != "Pod":
                 wanted.add((child, namespace))
             if getattr(source, "events_by_namespace", False):
@@ -395,12 +396,28 @@ class EvidenceGatherer:
             except ContextError:  # the credentials may not list it: that part is not shown
                 return []
 
+        async def claims(pod: Obj) -> list[Obj]:
+            names = sorted({str(name) for v in (pod.get("spec") or {}).get("volumes") or []
+                            if (name := (v.get("persistentVolumeClaim") or {}).get("claimName"))})
+            found = await asyncio.gather(*(source.get("PersistentVolumeClaim", namespace, n) for n in names[:4]),
+                                         return_exceptions=True)
+            return [c for c in found if isinstance(c, dict)]
+
+        if kind == "Pod" and not pods:
+            pods = [obj]
+        if kind in WORKLOAD_KINDS or kind == "Pod":  # each applies to every Pod of the namespace: what admits a
+            out += await listed("LimitRange")  # Pod (a workload whose Pods were refused has none) and its defaults
         if pods:
             labels = (pods[0].get("metadata") or {}).get("labels") or {}
-            services, policies = await asyncio.gather(listed("Service"), listed("NetworkPolicy"))
+            services, policies, mounted = await asyncio.gather(
+                listed("Service"), listed("NetworkPolicy"), claims(pods[0]))
             out += await visible([s for s in services
                                   if selects((s.get("spec") or {}).get("selector") or {}, labels)])
             out += [p for p in policies if _applies(p, labels)]  # namespace configuration, as the tools show it
+            out += mounted  # a claim the Pod mounts decides where it runs (and, pending, whether it starts)
+            out += [v for v in await asyncio.gather(*(_bound_volume(source, c) for c in mounted)) if v]
+        elif kind == "PersistentVolumeClaim":
+            out += [v for v in [await _bound_volume(source, obj)] if v]
         elif kind == "Service":
             selector = (obj.get("spec") or {}).get("selector") or {}
             listed_pods = await listed("Pod")
@@ -423,6 +440,10 @@ class EvidenceGatherer:
                                     f"{backend.message}")
                 elif isinstance(backend, dict):
                     out.append(backend)
+        if kind == "Rollout":
+            runs = owned_by(await listed("AnalysisRun"), obj)
+            runs.sort(key=lambda r: str((r.get("metadata") or {}).get("creationTimestamp") or ""), reverse=True)
+            out += runs[:3]  # the newest: the one that aborted the rollout and those before it
         return out
 
     async def _bounded(self, awaitable: Awaitable[T], read: _Read, what: str) -> T | None:
@@ -509,6 +530,25 @@ class EvidenceGatherer:
                      question: str | None = None, model: str | None = None) -> Evidence:
         """`collect` then `render`, for callers that know the budget up front."""
         return self.render(await self.collect(app, focus, question), budget_tokens, model)
+
+
+async def _bound_volume(source: ClusterSource, claim: Obj) -> Obj | None:
+    """The PersistentVolume a claim names, only when the volume says it is bound to that very claim (a claim could
+    name anyone's volume: the tools' rule, `workloads.bound_volume`)."""
+    meta = claim.get("metadata") or {}
+    name = (claim.get("spec") or {}).get("volumeName")
+    if not name:
+        return None
+    try:
+        pv = await source.get("PersistentVolume", None, name)
+    except ContextError:
+        return None
+    bound = (pv.get("spec") or {}).get("claimRef") or {}
+    if bound.get("namespace") != meta.get("namespace") or bound.get("name") != meta.get("name"):
+        return None
+    if bound.get("uid") and meta.get("uid") and bound.get("uid") != meta.get("uid"):
+        return None
+    return pv
 
 
 def _tail(text: str, lines: int) -> str:

@@ -292,7 +292,13 @@ class _Builder:
                 _meta(obj)["ownerReferences"] = kept
 
     def adopt(self) -> None:
-        """Owner-less Pods and ReplicaSets that a workload of the scenario selects become that workload's."""
+        """Owner-less Pods and ReplicaSets that a workload of the scenario selects become that workload's; an
+        owner-less AnalysisRun becomes its Rollout's (Argo Rollouts names a run after the Rollout and owns it)."""
+        rollouts = [o for o in self.objects if o.get("kind") == "Rollout"]
+        for run in [o for o in self.objects if o.get("kind") == "AnalysisRun" and not _meta(o).get("ownerReferences")]:
+            named = [r for r in rollouts if str(_meta(run).get("name", "")).startswith(f"{_meta(r).get('name')}-")]
+            if owner := (named or (rollouts if len(rollouts) == 1 else [None]))[0]:
+                _meta(run)["ownerReferences"] = [_owner_ref(owner)]
         workloads = [o for o in self.objects if o.get("kind") in ("Deployment", "StatefulSet", "DaemonSet", "Job")]
         for obj in list(self.objects):
             if obj.get("kind") not in ("Pod", "ReplicaSet") or _meta(obj).get("ownerReferences"):
