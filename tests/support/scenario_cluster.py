@@ -522,8 +522,9 @@ def seeder(apps: Sequence[SeededApp]) -> Callable[[Any], None]:
                 group, version, plural = _gvp(obj)
                 kind, namespace, name = _key(obj)
                 emulator.objects[kmock.resource(group, version, plural), namespace, name] = obj
-            for pod, (current, previous) in seeded.logs.items():
-                path = f"get /api/v1/namespaces/{seeded.namespace}/pods/{pod}/log"
+            pods = {_meta(o).get("name"): _meta(o).get("namespace") for o in seeded.objects if o.get("kind") == "Pod"}
+            for pod, (current, previous) in seeded.logs.items():  # in the Pod's own namespace, the app's by default
+                path = f"get /api/v1/namespaces/{pods.get(pod) or seeded.namespace}/pods/{pod}/log"
                 if previous is None:
                     emulator[path, kmock.params(previous="true")] << 400 << {
                         "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "BadRequest",
