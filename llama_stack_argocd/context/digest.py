@@ -89,7 +89,10 @@ def render_manifest(obj: Mapping[str, Any]) -> str:
     ordered = {k: cleaned[k] for k in order if k in cleaned}
     ordered.update({k: v for k, v in cleaned.items() if k not in ordered})
     body = yaml.safe_dump(ordered, sort_keys=False, default_flow_style=False, width=160, allow_unicode=True)
-    return f"## Manifest: {ref(obj)}\n{body.rstrip()}"
+    # the deciding fields first, on one line (an Ingress's class and routes, a Service's selector and ports): a cut
+    # of a long spec keeps them, and they read as the related objects' lines do
+    line = f"{summarize(obj)}\n" if kind_of(obj) in _DECIDING or kind_of(obj) == "Service" else ""
+    return f"## Manifest: {ref(obj)}\n{line}{body.rstrip()}"
 
 
 # -- events ----------------------------------------------------------------------------------------------------------

@@ -216,10 +216,14 @@ def pick_targets(application: Mapping[str, Any], focus: ResourceRef | None, limi
         state = entry["health"] or "OutOfSync"
         add(ResourceRef(kind=entry["kind"], name=entry["name"], namespace=entry["namespace"] or None),
             f"{state}: {entry['message']}".rstrip(": "))
-    if not out:  # Argo CD sees nothing wrong, the user does: what runs is where it shows (logs, restarts, events)
-        for entry in ((application.get("status") or {}).get("resources") or []):
-            if isinstance(entry, Mapping) and entry.get("kind") in WORKLOAD_KINDS:
-                add(_ref_of_entry(entry), "a workload of the Application (none is reported unhealthy)")
+    if not out:  # Argo CD sees nothing wrong, the user does: what runs is where it shows (logs, restarts, events),
+        # and how traffic reaches it (a Service whose selector matches nothing is Healthy to Argo CD)
+        entries = [e for e in ((application.get("status") or {}).get("resources") or []) if isinstance(e, Mapping)]
+        for kinds, why in ((WORKLOAD_KINDS - {"Pod"}, "a workload"), ({"Service", "Ingress"}, "a Service or Ingress"),
+                           ({"Pod"}, "a workload")):
+            for entry in entries:
+                if entry.get("kind") in kinds:
+                    add(_ref_of_entry(entry), f"{why} of the Application (none is reported unhealthy)")
     return out[:limit]
 
 
@@ -237,6 +241,17 @@ def _restarted(pod: Obj) -> list[tuple[str, bool]]:
         elif terminated and terminated.get("exitCode") not in (None, 0):
             out.append((name, False))
     return out
+
+
+def _may_have_log(pod: Obj) -> bool:
+    """Whether a Pod has a log to read: not a Pending one none of whose containers ever ran (the API refuses it; the
+    scheduler's or kubelet's events say why)."""
+    status = pod.get("status") or {}
+    if status.get("phase") != "Pending":
+        return True
+    return any((c.get("state") or {}).get("running") or (c.get("state") or {}).get("terminated")
+               or (c.get("lastState") or {}).get("terminated")
+               for c in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])])
 
 
 def _applies(policy: Obj, labels: Mapping[str, Any]) -> bool:
@@ -332,7 +347,7 @@ class EvidenceGatherer:
                     logs_left[0] -= 1
                     wanted.append((str((pod.get("metadata") or {}).get("name") or ""), container, previous))
         if not wanted and read.pods and logs_left[0] > 0:  # nothing crashed: what the most troubled Pod says now
-            if (chosen := default_container(read.pods[0])) is not None:
+            if (chosen := default_container(read.pods[0])) is not None and _may_have_log(read.pods[0]):
                 logs_left[0] -= 1
                 wanted.append((str((read.pods[0].get("metadata") or {}).get("name") or ""), chosen, False))
 
@@ -421,8 +436,11 @@ class EvidenceGatherer:
         elif kind == "Service":
             selector = (obj.get("spec") or {}).get("selector") or {}
             listed_pods = await listed("Pod")
-            out += (await visible([p for p in listed_pods
-                                   if selects(selector, (p.get("metadata") or {}).get("labels") or {})]))[:3]
+            chosen = (await visible([p for p in listed_pods
+                                     if selects(selector, (p.get("metadata") or {}).get("labels") or {})]))[:3]
+            if selector and not chosen:  # it selects none: the Application's Pods there, with the labels they have
+                chosen = (await visible(listed_pods))[:3]
+            out += chosen
             try:
                 out.append(await fetch_in_scope(source, scope, ResourceRef(kind="Endpoints", name=meta.get("name") or "",
                                                                            namespace=namespace)))

@@ -523,6 +523,11 @@ def seeder(apps: Sequence[SeededApp]) -> Callable[[Any], None]:
                 kind, namespace, name = _key(obj)
                 emulator.objects[kmock.resource(group, version, plural), namespace, name] = obj
             pods = {_meta(o).get("name"): _meta(o).get("namespace") for o in seeded.objects if o.get("kind") == "Pod"}
+            for pod, namespace in pods.items():  # a Pod without a log in the scenario: the API's refusal, not the Pod
+                if pod not in seeded.logs:
+                    emulator[f"get /api/v1/namespaces/{namespace}/pods/{pod}/log"] << 400 << {
+                        "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "BadRequest",
+                        "code": 400, "message": f'container in pod "{pod}" is waiting to start'}
             for pod, (current, previous) in seeded.logs.items():  # in the Pod's own namespace, the app's by default
                 path = f"get /api/v1/namespaces/{pods.get(pod) or seeded.namespace}/pods/{pod}/log"
                 if previous is None:
