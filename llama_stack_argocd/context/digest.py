@@ -91,7 +91,7 @@ def render_manifest(obj: Mapping[str, Any]) -> str:
     body = yaml.safe_dump(ordered, sort_keys=False, default_flow_style=False, width=160, allow_unicode=True)
     # the deciding fields first, on one line (an Ingress's class and routes, a Service's selector and ports): a cut
     # of a long spec keeps them, and they read as the related objects' lines do
-    line = f"{summarize(obj)}\n" if kind_of(obj) in _DECIDING or kind_of(obj) == "Service" else ""
+    line = f"{summarize(obj)}\n" if kind_of(obj) in _SUMMARY_FIRST else ""
     return f"## Manifest: {ref(obj)}\n{line}{body.rstrip()}"
 
 
@@ -279,6 +279,11 @@ _DECIDING: dict[str, Any] = {
     "AnalysisRun": _analysis_run, "LimitRange": _limit_range, "ResourceQuota": _quota, "Endpoints": _endpoints,
     "Node": _node, "StorageClass": _storage_class, "ConfigMap": _configmap, "Secret": lambda o: "",
 }
+
+
+# Kinds whose manifest starts with its one-line summary: their deciding fields lie deep in the spec.
+_SUMMARY_FIRST = frozenset({"Service", "Ingress", "NetworkPolicy", "PersistentVolume", "PersistentVolumeClaim",
+                            "AnalysisRun"})
 
 
 def render_related(objects: Sequence[Mapping[str, Any]]) -> str:

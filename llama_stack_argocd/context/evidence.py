@@ -33,7 +33,8 @@ from llama_stack_argocd.context.budget import model_setting
 from llama_stack_argocd.context.cache import CachedSource, ReadCache
 from llama_stack_argocd.context.digest import build_context, unhealthy_resources
 from llama_stack_argocd.context.errors import AccessDenied, ContextError, Unavailable
-from llama_stack_argocd.context.findings import Finding
+from llama_stack_argocd.context.findings import Finding, Severity
+from llama_stack_argocd.context.findings.support import supporting_patterns
 from llama_stack_argocd.context.findings.base import Focus, selector_matches
 from llama_stack_argocd.context.logs import parse_logs, scan_back
 from llama_stack_argocd.context.settings import HARD_MAX_LOG_LINES
@@ -52,6 +53,7 @@ HEADER = "# Checked before answering: Argo CD Application {app}"
 _RENDERS_KEPT = 64
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 FOCUSED = "the resource the question is about"
+START_LINES = 5  # of an instance's whole log, its first lines: how it started (address, configuration)
 _CRASH_WAITING = frozenset({"CrashLoopBackOff", "Error", "RunContainerError"})
 
 
@@ -243,6 +245,27 @@ def _restarted(pod: Obj) -> list[tuple[str, bool]]:
     return out
 
 
+def _supporting(pod: Obj | None, container: str) -> list[re.Pattern[str]]:
+    """The log lines that would support what the container's state suggests, whatever their level: heap and GC
+    lines for an OOM kill, pauses and start-up for a probe that killed it (`findings.support`); what holds a Pod
+    unready is in its log's tail."""
+    if pod is None:
+        return []
+    spec = next((c for c in [*((pod.get("spec") or {}).get("initContainers") or []),
+                             *((pod.get("spec") or {}).get("containers") or [])] if c.get("name") == container), {})
+    status = next((c for c in [*((pod.get("status") or {}).get("initContainerStatuses") or []),
+                               *((pod.get("status") or {}).get("containerStatuses") or [])]
+                   if c.get("name") == container), {})
+    codes = []
+    if "OOMKilled" in json.dumps([status.get("lastState"), status.get("state")]):
+        codes.append("OOMKilled")
+    if spec.get("livenessProbe") and (status.get("restartCount") or (status.get("lastState") or {}).get("terminated")):
+        codes.append("LivenessProbeFailing")
+    if spec.get("startupProbe") and status.get("restartCount"):
+        codes.append("StartupProbeFailing")
+    return supporting_patterns(Finding(Severity.INFO, "", "", code=code) for code in codes)
+
+
 def _may_have_log(pod: Obj) -> bool:
     """Whether a Pod has a log to read: not a Pending one none of whose containers ever ran (the API refuses it; the
     scheduler's or kubelet's events say why)."""
@@ -352,6 +375,7 @@ class EvidenceGatherer:
                 wanted.append((str((read.pods[0].get("metadata") or {}).get("name") or ""), chosen, False))
 
         lines = max(self.settings.log_lines, self.settings.scan_lines)
+        pods = {str((p.get("metadata") or {}).get("name") or ""): p for p in read.pods}
 
         async def log(pod: str, container: str, previous: bool) -> None:
             async with log_slots:
@@ -377,8 +401,10 @@ class EvidenceGatherer:
                     read.problems.append(f"the {kind} of {pod}/{container}: {_reason(error, bound)}")
                     return
             if text:  # a source that ignores tailLines (a proxy, a stand-in) is still bounded
+                whole = len(text.splitlines()) < lines  # the instance's whole log: its start-up is there too
                 read.logs.append((pod, container, previous, scan_back(
-                    _tail(text, lines), self.settings.log_lines, self.settings.scan_kept)))
+                    _tail(text, lines), self.settings.log_lines, self.settings.scan_kept,
+                    START_LINES if whole else 0, _supporting(pods.get(pod), container))))
 
         async def events() -> None:
             found = await self._bounded(source.events(namespace, subjects), read, f"the events of {target.ref}")

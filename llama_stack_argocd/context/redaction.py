@@ -182,9 +182,20 @@ def _directive(match: re.Match[str]) -> str:
     return match[0]
 
 
+# Kubernetes quotes the object an error is about: `secret "smtp-credentials" not found`, `secrets "x" is forbidden`.
+_OBJECT_NAMED = re.compile(r"[\"'][a-z0-9](?:[-a-z0-9.]*[a-z0-9])?[\"']")
+_OBJECT_PATH = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?/[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?")
+_ABOUT_OBJECT = re.compile(r"[ \t]+(?:not found|is forbidden|already exists|is invalid|is being deleted)")
+
+
 def _prose(match: re.Match[str]) -> str:
-    """"the admin password is X": masked when X is quoted or looks made up (`is wrong` stays)."""
+    """"the admin password is X": masked when X is quoted or looks made up (`is wrong` stays). A quoted object name
+    that an API error is about (`secret "db-creds" not found`) is the object's name, not its value."""
     value = match["value"]
+    if match["key"].lower() in ("secret", "secrets") and (
+            (_OBJECT_NAMED.fullmatch(value) and _ABOUT_OBJECT.match(match.string, match.end()))
+            or _OBJECT_PATH.fullmatch(value)):  # `... in Secret shop/db-creds`: the object, by namespace/name
+        return match[0]
     quoted = value[:1] in "'\"" and len(value) > 2
     lenient = len(value) >= 6 and (
         (any(c.isdigit() for c in value) and any(c.isalpha() for c in value))

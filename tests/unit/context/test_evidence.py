@@ -255,7 +255,8 @@ async def test_large_attachments_do_not_crowd_out_the_evidence_read(cluster):
     assert budget.count(composed.text) <= room
     assert composed.text.count(f"## Manifest: Deployment {fx.APP_NS}/{fx.DEPLOYMENT}") == 1  # read and attached: once
     assert composed.text.count("# Context for") == 1  # one digest over both
-    assert 'container "web" in CrashLoopBackOff' in [f.title for f in composed.findings]
+    # the attachments' own findings lead the diagnosis block, the evidence's follow them
+    assert 'container "web" in CrashLoopBackOff' in [f.title for f in [*composed.findings, *evidence.findings]]
 
 
 async def test_an_attached_event_or_log_line_already_read_is_not_repeated(cluster):
