@@ -281,9 +281,10 @@ _DECIDING: dict[str, Any] = {
 }
 
 
-# Kinds whose manifest starts with its one-line summary: their deciding fields lie deep in the spec.
+# Kinds whose manifest starts with its one-line summary: their deciding fields lie deep in the spec, or their state
+# (replicas, failing conditions) below long metadata that a cut would keep instead.
 _SUMMARY_FIRST = frozenset({"Service", "Ingress", "NetworkPolicy", "PersistentVolume", "PersistentVolumeClaim",
-                            "AnalysisRun"})
+                            "AnalysisRun", "Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "Rollout", "Job"})
 
 
 def render_related(objects: Sequence[Mapping[str, Any]]) -> str:

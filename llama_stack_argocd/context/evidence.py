@@ -221,11 +221,13 @@ def pick_targets(application: Mapping[str, Any], focus: ResourceRef | None, limi
     if not out:  # Argo CD sees nothing wrong, the user does: what runs is where it shows (logs, restarts, events),
         # and how traffic reaches it (a Service whose selector matches nothing is Healthy to Argo CD)
         entries = [e for e in ((application.get("status") or {}).get("resources") or []) if isinstance(e, Mapping)]
-        for kinds, why in ((WORKLOAD_KINDS - {"Pod"}, "a workload"), ({"Service", "Ingress"}, "a Service or Ingress"),
-                           ({"Pod"}, "a workload")):
-            for entry in entries:
-                if entry.get("kind") in kinds:
-                    add(_ref_of_entry(entry), f"{why} of the Application (none is reported unhealthy)")
+        fallbacks: tuple[tuple[frozenset[str], str], ...] = (
+            (WORKLOAD_KINDS - {"Pod"}, "a workload"), (frozenset({"Service", "Ingress"}), "a Service or Ingress"),
+            (frozenset({"Pod"}), "a workload"))
+        for kinds, why in fallbacks:
+            for resource in entries:
+                if resource.get("kind") in kinds:
+                    add(_ref_of_entry(resource), f"{why} of the Application (none is reported unhealthy)")
     return out[:limit]
 
 
@@ -251,9 +253,9 @@ def _supporting(pod: Obj | None, container: str) -> list[re.Pattern[str]]:
     unready is in its log's tail."""
     if pod is None:
         return []
-    spec = next((c for c in [*((pod.get("spec") or {}).get("initContainers") or []),
+    spec: Mapping[str, Any] = next((c for c in [*((pod.get("spec") or {}).get("initContainers") or []),
                              *((pod.get("spec") or {}).get("containers") or [])] if c.get("name") == container), {})
-    status = next((c for c in [*((pod.get("status") or {}).get("initContainerStatuses") or []),
+    status: Mapping[str, Any] = next((c for c in [*((pod.get("status") or {}).get("initContainerStatuses") or []),
                                *((pod.get("status") or {}).get("containerStatuses") or [])]
                    if c.get("name") == container), {})
     codes = []
@@ -375,7 +377,7 @@ class EvidenceGatherer:
                 wanted.append((str((read.pods[0].get("metadata") or {}).get("name") or ""), chosen, False))
 
         lines = max(self.settings.log_lines, self.settings.scan_lines)
-        pods = {str((p.get("metadata") or {}).get("name") or ""): p for p in read.pods}
+        by_name = {str((p.get("metadata") or {}).get("name") or ""): p for p in read.pods}
 
         async def log(pod: str, container: str, previous: bool) -> None:
             async with log_slots:
@@ -404,7 +406,7 @@ class EvidenceGatherer:
                 whole = len(text.splitlines()) < lines  # the instance's whole log: its start-up is there too
                 read.logs.append((pod, container, previous, scan_back(
                     _tail(text, lines), self.settings.log_lines, self.settings.scan_kept,
-                    START_LINES if whole else 0, _supporting(pods.get(pod), container))))
+                    START_LINES if whole else 0, _supporting(by_name.get(pod), container))))
 
         async def events() -> None:
             found = await self._bounded(source.events(namespace, subjects), read, f"the events of {target.ref}")
