@@ -14,11 +14,12 @@ from typing import Any
 from llama_stack_argocd.agent.attachments import Attachment, AttachmentKind
 from llama_stack_argocd.context.budget import ATTACHMENTS, HISTORY, INSTRUCTIONS, TOOL_RESULTS, Budget, cut_text
 from llama_stack_argocd.context.digest import build_context
-from llama_stack_argocd.context.evidence import Collected, Evidence, EvidenceGatherer
+from llama_stack_argocd.context.evidence import Attached, Collected, Evidence, EvidenceGatherer
+from llama_stack_argocd.context.findings.base import flatten
 from llama_stack_argocd.context.findings import Finding
 from llama_stack_argocd.context.redaction import Redactor
 
-EVIDENCE_HISTORY_FRACTION = 2 / 3  # of the history's share for the first message: the answer needs the rest
+EVIDENCE_HISTORY_FRACTION = 2 / 3  # of the history's share, for evidence without attachments: the answer needs the rest
 MIN_EVIDENCE_TOKENS = 300  # below this the findings alone do not fit; the attachments and the tools then suffice
 
 
@@ -33,6 +34,8 @@ class Composed:
     findings: list[Finding] = field(default_factory=list)  # the analyzers' findings, ordered, the decisive first
     sections: list[str] = field(default_factory=list)
     lead: int = 0  # sections before the context: the question and the focus line
+    attached: Attached | None = None  # the fresh attachments, parsed and redacted: merged into the evidence
+    digest_at: int | None = None  # the section holding the attachments' digest (replaced when merged)
 
     def with_evidence(self, evidence: str) -> None:
         """Put what the agent read itself right after the question, ahead of the attachments."""
@@ -98,13 +101,17 @@ class ContextComposer:
         if evidence:
             room = max(0, room - budget.count(evidence) - 2)
         if any(kind is not AttachmentKind.OTHER for kind in fresh):
-            digest = build_context(
-                manifest=_first(fresh, AttachmentKind.MANIFEST, redactor),
-                events=_first(fresh, AttachmentKind.EVENTS, redactor),
-                logs=_joined_logs(fresh.get(AttachmentKind.LOGS, []), redactor),
-                budget=room,
-                model=model,
+            manifest = _first(fresh, AttachmentKind.MANIFEST, redactor)
+            events = _first(fresh, AttachmentKind.EVENTS, redactor)
+            logs = _joined_logs(fresh.get(AttachmentKind.LOGS, []), redactor)
+            digest = build_context(manifest=manifest, events=events, logs=logs, budget=room, model=model)
+            composed.attached = Attached(
+                manifest=manifest if isinstance(manifest, dict) else None,
+                events=tuple(o for o in flatten([events]) if isinstance(o, dict)) if events else (),
+                logs=logs,
+                findings=tuple(digest.findings),
             )
+            composed.digest_at = len(sections)
             sections.append(digest.text)
             composed.truncated |= digest.truncated
             composed.findings = list(digest.findings)
@@ -142,17 +149,37 @@ class ContextComposer:
         self, composed: Composed, gatherer: EvidenceGatherer, collected: Collected, budget: Budget, room: int,
         seen: set[str],
     ) -> Evidence | None:
-        """Put the evidence the agent read into `composed`, fitted into what the question and the attachments left
-        of their `room` and of the history's share (the message is replayed as history next turn: within that
-        share, the chain is not trimmed). None, and `composed` unchanged, when too little room is left or the
-        conversation already has this evidence (`seen`: fingerprints, like attachments')."""
-        used = budget.count(composed.text)
-        limit = int(min(room, budget.share(HISTORY) * EVIDENCE_HISTORY_FRACTION)) - used
+        """Put the evidence the agent read into `composed`. This turn's attachments are merged into it (`Attached`):
+        one digest over what was read and what was attached, each object, event and log line once, findings over
+        both first, within the attachments' `room`; so the attachments cannot crowd the decisive evidence out.
+        Without attachments, the evidence also stays within 2/3 of the history's share (the message is replayed
+        next turn; within that share the chain is not trimmed and the evidence not sent again).
+        None, and `composed` unchanged, when too little room is left, nothing could be read (the attachments stay
+        as they are) or the conversation already has this evidence (`seen`: fingerprints, like attachments')."""
+        merge = composed.attached if collected.application is not None and composed.digest_at is not None else None
+        kept = [t for i, t in enumerate(composed.sections) if merge is None or i != composed.digest_at]
+        limit = room - budget.count("\n\n".join(kept))
+        # The message is replayed next turn: within the history's share the chain is kept whole. So the message
+        # stays within 2/3 of that share; merged with the attachments, it may be as long as their digest was alone
+        # (a message the attachments made that long anyway), never longer.
+        share = int(budget.share(HISTORY) * EVIDENCE_HISTORY_FRACTION)
+        if merge is None:
+            limit = min(limit, share - budget.count(composed.text))
+        elif composed.digest_at is not None:
+            limit = min(limit, max(share - budget.count("\n\n".join(kept)),
+                                   budget.count(composed.sections[composed.digest_at])))
+        if (cap := gatherer.settings.token_cap(budget.model)) is not None:
+            limit = min(limit, cap)
         if limit < MIN_EVIDENCE_TOKENS:
             return None
-        evidence = gatherer.render(collected, limit, budget.model)
+        evidence = gatherer.render(collected, limit, budget.model, merge)
         if evidence.fingerprint in seen:
             return None
+        if merge is not None and composed.digest_at is not None:
+            # `composed.findings` stay the attachments' own (what the user has open leads the diagnosis block);
+            # the evidence's, focus-first, follow them there (`planner.findings_of`)
+            composed.sections = kept
+            composed.digest_at = None
         redactor = self._redactor_factory()  # this provider's own filters too
         evidence = replace(evidence, text=redactor.redact_text(evidence.text),
                            redactions=evidence.redactions + redactor.count)

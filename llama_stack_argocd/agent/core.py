@@ -183,11 +183,13 @@ class ArgoCDAgent:
             raise
         evidence, evidence_read = await self._fitted_evidence(gathering, plan)
         resumed = await self._loop.resume(held, request, previous) if held else []
-        preface = self._preface(request.model, findings_of(plan, evidence))
+        findings = findings_of(plan, evidence)
+        preface = self._preface(request.model, findings)
+        shown = {diagnosis.identity(f) for f in findings} if preface else set()
         turn = TurnState(
             request=request,
             plan=plan,
-            fingerprints=plan.seen | plan.composed.fingerprints,
+            fingerprints=plan.seen | plan.composed.fingerprints | shown,
             report=report_of(plan, evidence, evidence_read),
             watch=watch,
             deadline=Deadline(self._settings.generation),

@@ -11,8 +11,9 @@ every value is Markdown plain text (`activity.plain`).
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from llama_stack_api import OpenAIResponseMessage, OpenAIResponseOutputMessageContentOutputText
 
@@ -27,11 +28,30 @@ MAX_FINDINGS = 5
 MAX_EVIDENCE = 4
 MAX_CHARS = 300
 MAX_BLOCK_CHARS = 1300  # under 400 tokens, even of dense text (ids, hashes)
+SHOWN = "shown:"  # the conversation's fingerprints of findings a block already showed (kept when history is trimmed)
 
 
 def wanted(model: str | None, overrides: Mapping[str, bool] | None = None) -> bool:
     """Whether answers of `model` start with the block: an exact id or regex in `overrides`, then the known ones."""
     return model_setting(model, overrides, KNOWN_DIAGNOSIS_MODELS, False)
+
+
+def identity(finding: Finding) -> str:
+    """What a finding is about, as a fingerprint the conversation keeps: the same problem of the same resource is
+    the same finding, whatever counts or evidence lines changed since."""
+    body = "\0".join((finding.code or finding.title, finding.resource))
+    return SHOWN + hashlib.sha256(body.encode()).hexdigest()[:24]
+
+
+def unshown(findings: Iterable[Finding], seen: set[str]) -> list[Finding]:
+    """The findings no earlier block of this conversation showed: the block is shown once per conversation."""
+    return [f for f in findings if identity(f) not in seen]
+
+
+def kept_across_trim(seen: set[str]) -> set[str]:
+    """Of a conversation's fingerprints, the ones a restarted chain keeps: what the user was shown stays shown,
+    while what the model read is sent again."""
+    return {f for f in seen if f.startswith(SHOWN)}
 
 
 def render(findings: Sequence[Finding]) -> str:

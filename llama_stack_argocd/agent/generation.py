@@ -50,10 +50,18 @@ class ModelTimeout(TurnFailure):
         super().__init__(message, httpx.codes.GATEWAY_TIMEOUT)
 
 
+# Models whose every output token is slow: the embedded SmolLM2 on a few CPU cores writes some 10-30 tokens a second,
+# so the budget's reserve (2,048 of its 8k window) would let one answer run for minutes. Its answer starts with the
+# diagnosis block the server writes; the model's own text after it is kept short. `max_output_tokens` overrides.
+KNOWN_OUTPUT_BOUNDS: dict[str, int] = {r"smollm|argocd-embedded": 192}
+
+
 def output_allowance(model: str | None, reserve: int, settings: GenerationSettings, caller: int | None) -> int:
-    """Tokens the turn's answer may take: the configured one for the model, else the budget's reserve; a smaller
-    value the caller set wins."""
+    """Tokens the turn's answer may take: the configured one for the model, else a known bound for it
+    (`KNOWN_OUTPUT_BOUNDS`), else the budget's reserve; a smaller value the caller set wins."""
     configured = _per_model(model, settings.max_output_tokens)
+    if configured is None:
+        configured = _per_model(model, KNOWN_OUTPUT_BOUNDS)
     allowance = configured if configured is not None else reserve
     return min(allowance, caller) if caller else allowance
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from llama_stack_api import CreateResponseRequest
 
+from llama_stack_argocd.agent import diagnosis
 from llama_stack_argocd.agent.composer import Allocation, Composed, ContextComposer
 from llama_stack_argocd.agent.turn_events import ToolResult, TurnReport
 from llama_stack_argocd.agent.generation import output_allowance
@@ -77,7 +78,8 @@ def plan_turn(
     if allocation.history_over and not holding:
         # Restart the chain from what fits; attachments the model saw in the omitted part are sent again.
         trimmed = trim(items, allocation.history, budget)
-        restart, replayed, omitted, previous, seen = trimmed.items, trimmed.tokens, trimmed.omitted, None, set()
+        restart, replayed, omitted, previous = trimmed.items, trimmed.tokens, trimmed.omitted, None
+        seen = diagnosis.kept_across_trim(seen)
     manifest = next((a for a in request.attachments if a.kind == "manifest"), None)
     composed = composer.compose(
         request.question,
@@ -132,13 +134,15 @@ def report_of(plan: TurnPlan, evidence: Evidence | None, evidence_read: int) -> 
 
 
 def findings_of(plan: TurnPlan, evidence: Evidence | None) -> list[Finding]:
-    """The attachments' findings (the resource the user has open) first, then those of what the agent read. One
-    finding both made is shown once, in the attachments' place, as the one that says more (the agent read the
-    objects around it: an Application's finding names why its resources are held)."""
+    """The findings this turn's block shows: the attachments' (the resource the user has open; merged with the
+    evidence, the evidence's findings are focus-first) first, then those of what the agent read; none an earlier
+    block of the conversation showed. One finding both made is shown once, in the attachments' place, as the one
+    that says more (the agent read the objects around it: an Application's finding names why its resources are
+    held)."""
     read = {(f.title, f.resource): f for f in (evidence.findings if evidence else ())}
     attached = [max((f, read.get((f.title, f.resource), f)), key=_says) for f in plan.composed.findings]
     seen = {(f.title, f.resource) for f in attached}
-    return [*attached, *(f for key, f in read.items() if key not in seen)]
+    return diagnosis.unshown([*attached, *(f for key, f in read.items() if key not in seen)], plan.seen)
 
 
 def _says(finding: Finding) -> int:

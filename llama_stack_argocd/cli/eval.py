@@ -349,6 +349,7 @@ class Proactive:
     evidence_tokens: int
     both_tokens: int
     missing: list[str] = field(default_factory=list)  # of the evidence alone
+    missing_both: list[str] = field(default_factory=list)  # of the evidence with the attachments
 
 
 def proactive_eval(scenarios: Sequence[Scenario], models: Sequence[str | None] = PROACTIVE_MODELS) -> list[Proactive]:
@@ -396,7 +397,8 @@ def proactive_eval(scenarios: Sequence[Scenario], models: Sequence[str | None] =
                 hits = [found(t, s.evidence) for t in (plain, texts[0][0], texts[1][0])]
                 out.append(Proactive(s.name, model, *(sum(h) / len(h) for h in hits), texts[0][1],
                                      count_tokens(texts[1][0], model),
-                                     [e[0] for e, ok in zip(s.evidence, hits[1], strict=True) if not ok]))
+                                     [e[0] for e, ok in zip(s.evidence, hits[1], strict=True) if not ok],
+                                     [e[0] for e, ok in zip(s.evidence, hits[2], strict=True) if not ok]))
         return out
 
     with stand_in.start_cluster(seeder(apps), keep_requests=False) as handle:
@@ -417,6 +419,103 @@ def format_proactive(results: Sequence[Proactive]) -> str:
                      f", agent's evidence alone {share([r.evidence for r in rows])}"
                      f", both {share([r.both for r in rows])}; evidence tokens "
                      f"{sum(r.evidence_tokens for r in rows) // n} (mean)")
+    return "\n".join(lines)
+
+
+# -- the model rounds a scripted model needs ------------------------------------------------------------------------
+
+MAX_TOOL_ROUNDS = 3
+
+
+def rounds_eval(scenarios: Sequence[Scenario], model: str | None = None) -> list[tuple[str, int, int]]:
+    """(scenario, rounds without proactive evidence, rounds with it) for a scripted model that calls the tools it
+    would need, breadth first, and answers once every evidence string is in what it has read:
+
+    round 1 `argocd_application`; round 2, for the focused resource and each one Argo CD calls unhealthy or out of
+    sync, its manifest, events, containers and current log (workloads) or related objects (others), all in one round;
+    round 3 the previous logs and the related objects of the workloads. Rounds = tool rounds + the answering one;
+    `MAX_TOOL_ROUNDS + 2` when even that does not find everything. With the proactive evidence the first prompt is
+    the agent's (no attachments, this model's budget), and the tool rounds start only if it misses something."""
+    import asyncio
+
+    from llama_stack_argocd.agent.composer import ContextComposer
+    from llama_stack_argocd.agent.instructions import system_instructions
+    from llama_stack_argocd.context.errors import ContextError
+    from llama_stack_argocd.context.evidence import EvidenceGatherer
+    from llama_stack_argocd.context.kube import KubernetesSource
+    from llama_stack_argocd.context.redaction import Redactor
+    from llama_stack_argocd.context.refs import ResourceRef
+    from llama_stack_argocd.context.service import ContextService
+    from llama_stack_argocd.context.settings import ContextSettings
+    from llama_stack_argocd.context.workloads import WORKLOAD_KINDS
+
+    sys.path.insert(0, str(REPO))
+    from tests.support import cluster as stand_in
+    from tests.support.scenario_cluster import build_all, seeder
+
+    apps = build_all(scenarios)
+    composer, instructions = ContextComposer(Redactor), system_instructions(None)
+
+    async def call(run: Any) -> str:
+        try:
+            return json.dumps(await run)
+        except ContextError as error:
+            return json.dumps(error.to_dict())
+
+    async def tool_rounds(service: ContextService, seeded: Any, known: str) -> int:
+        s = seeded.scenario
+        if all(found(known, s.evidence)):
+            return 1
+        application = json.loads(await call(service.application(seeded.app)))
+        known += application and json.dumps(application)
+        if all(found(known, s.evidence)):
+            return 2
+        refs = [seeded.focus] if seeded.focus else []
+        for r in application.get("resources") or []:
+            if (r.get("health") or {}).get("status") not in (None, "Healthy") or r.get("sync") not in (None, "Synced"):
+                ref = ResourceRef(kind=r["kind"], name=r["name"], namespace=r.get("namespace"))
+                refs.append(ref) if ref not in refs else None
+        workloads = [r for r in refs if r.kind in WORKLOAD_KINDS]
+        second = [service.manifest(seeded.app, r) for r in refs] + [service.events(seeded.app, r) for r in refs]
+        second += [service.containers(seeded.app, r) for r in workloads] + [service.logs(seeded.app, r)
+                                                                               for r in workloads]
+        second += [service.related(seeded.app, r) for r in refs if r not in workloads]
+        known += "\n".join(await asyncio.gather(*(call(c) for c in second)))
+        if all(found(known, s.evidence)):
+            return 3
+        third = [service.logs(seeded.app, r, previous=True) for r in workloads]
+        third += [service.related(seeded.app, r) for r in workloads]
+        known += "\n".join(await asyncio.gather(*(call(c) for c in third)))
+        return 4 if all(found(known, s.evidence)) else MAX_TOOL_ROUNDS + 2
+
+    async def run(kubeconfig: str) -> list[tuple[str, int, int]]:
+        settings = ContextSettings(kubeconfig=kubeconfig, read_cache_seconds=0)
+        service = ContextService(KubernetesSource(settings), settings)
+        gatherer = EvidenceGatherer(service)
+        out = []
+        for seeded in apps:
+            s = seeded.scenario
+            budget = composer.budget(model)
+            room = composer.allocation(budget, instructions, 0).attachments
+            composed = composer.compose(s.question, [], set(), None, model, instructions)
+            composer.add_evidence(composed, gatherer, await gatherer.collect(seeded.app, None, s.question), budget,
+                                  room, set())
+            out.append((s.name, await tool_rounds(service, seeded, s.question),
+                        await tool_rounds(service, seeded, composed.text)))
+        return out
+
+    with stand_in.start_cluster(seeder(apps)) as handle:
+        return asyncio.run(run(handle.kubeconfig_path))
+
+
+def format_rounds(results: Sequence[tuple[str, int, int]]) -> str:
+    n = len(results) or 1
+    lines = ["model rounds a scripted tool-calling model needs (tool rounds + the answer; "
+             f"{MAX_TOOL_ROUNDS + 2} = not found in {MAX_TOOL_ROUNDS} tool rounds)"]
+    for label, index in (("without proactive evidence", 1), ("with proactive evidence", 2)):
+        values = [r[index] for r in results]
+        spread = ", ".join(f"{k}: {values.count(k)}" for k in sorted(set(values)))
+        lines.append(f"  {label:27} mean {sum(values) / n:.2f} ({spread})")
     return "\n".join(lines)
 
 
@@ -482,6 +581,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--proactive", action="store_true",
                         help="the first prompt with the evidence the agent reads itself, scenarios seeded on the "
                         "Kubernetes stand-in (needs the repository's tests/)")
+    parser.add_argument("--rounds", action="store_true",
+                        help="the model rounds a scripted tool-calling model needs, with and without the proactive "
+                        "evidence (scenarios on the Kubernetes stand-in)")
     args = parser.parse_args(argv)
 
     if args.show:
@@ -502,6 +604,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.model_url:
         print(model_eval(scenarios, args.model_url, args.model, args.budget, os.environ.get(args.api_key_env),
                          args.timeout))
+        return 0
+    if args.rounds:
+        rounds = rounds_eval(scenarios, args.tokenizer_model)
+        print(json.dumps(rounds) if args.json else format_rounds(rounds))
         return 0
     if args.proactive:
         results = proactive_eval(scenarios)

@@ -41,6 +41,7 @@ class ReadCache:
         self._clock = clock
         self._answers: OrderedDict[Hashable, tuple[float, str]] = OrderedDict()
         self._in_flight: dict[Hashable, asyncio.Future[str]] = {}
+        self._tails: dict[Hashable, set[int]] = {}  # a log read's key without its tail -> the tails read
         self.hits = 0
         self.misses = 0
 
@@ -88,6 +89,24 @@ class ReadCache:
         while len(self._answers) > self.max_entries:
             self._answers.popitem(last=False)
 
+    def covering_tail(self, base: tuple[Hashable, ...], tail: int) -> str | None:
+        """The kept text of a read of the same log with at least `tail` lines (the evidence reads a long tail, a
+        tool then asks the last 100): its last `tail` lines, as the API would have answered."""
+        for wider in sorted(t for t in self._tails.get(base, ()) if t >= tail):
+            kept = self._answers.get((*base, wider))
+            if kept is not None and kept[0] > self._clock():
+                self.hits += 1
+                text: str = json.loads(kept[1])
+                lines = text.splitlines()[-tail:]
+                return "\n".join(lines) + ("\n" if lines and text.endswith("\n") else "")
+        return None
+
+    def note_tail(self, base: tuple[Hashable, ...], tail: int) -> None:
+        tails = self._tails.setdefault(base, set())
+        tails.add(tail)
+        if len(self._tails) > self.max_entries:  # bounded like the answers
+            self._tails.pop(next(iter(self._tails)))
+
     def prime(self, key: Hashable, value: Any) -> None:
         """Keep `value` for `key` unless a fresher answer is kept already (an object seen in a listing)."""
         kept = self._answers.get(key)
@@ -111,7 +130,7 @@ class CachedSource:
         # Kubernetes serves Events per namespace: one cached listing answers every subject. Argo CD per object.
         self.events_by_namespace = bool(getattr(source, "events_by_namespace", False))
 
-    def _key(self, *parts: Hashable) -> Hashable:
+    def _key(self, *parts: Hashable) -> tuple[Hashable, ...]:
         return (*self._scope_key, *parts)
 
     def for_application(self, app: AppRef) -> ClusterSource:
@@ -179,7 +198,11 @@ class CachedSource:
         return out
 
     async def log(self, namespace: str, pod: str, container: str | None, tail_lines: int, previous: bool) -> str:
-        return await self._cache.read(self._key("log", namespace, pod, container, tail_lines, previous),
+        base = self._key("log", namespace, pod, container, previous)
+        if (covered := self._cache.covering_tail(base, tail_lines)) is not None:
+            return covered
+        self._cache.note_tail(base, tail_lines)
+        return await self._cache.read((*base, tail_lines),
                                       lambda: self._source.log(namespace, pod, container, tail_lines, previous))
 
     async def ping(self) -> None:

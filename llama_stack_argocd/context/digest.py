@@ -19,7 +19,9 @@ import yaml
 from .budget import ATTACHMENTS, Budget, cut_text, fair_allocate, omission_marker
 from .kube_events import group_events
 from .findings import Finding, analyze
+from .findings.log_errors import LOG_ERRORS
 from .findings.base import (
+    Focus,
     condition,
     flatten,
     format_selector,
@@ -88,7 +90,10 @@ def render_manifest(obj: Mapping[str, Any]) -> str:
     ordered = {k: cleaned[k] for k in order if k in cleaned}
     ordered.update({k: v for k, v in cleaned.items() if k not in ordered})
     body = yaml.safe_dump(ordered, sort_keys=False, default_flow_style=False, width=160, allow_unicode=True)
-    return f"## Manifest: {ref(obj)}\n{body.rstrip()}"
+    # the deciding fields first, on one line (an Ingress's class and routes, a Service's selector and ports): a cut
+    # of a long spec keeps them, and they read as the related objects' lines do
+    line = f"{summarize(obj)}\n" if kind_of(obj) in _SUMMARY_FIRST else ""
+    return f"## Manifest: {ref(obj)}\n{line}{body.rstrip()}"
 
 
 # -- events ----------------------------------------------------------------------------------------------------------
@@ -277,6 +282,12 @@ _DECIDING: dict[str, Any] = {
 }
 
 
+# Kinds whose manifest starts with its one-line summary: their deciding fields lie deep in the spec, or their state
+# (replicas, failing conditions) below long metadata that a cut would keep instead.
+_SUMMARY_FIRST = frozenset({"Service", "Ingress", "NetworkPolicy", "PersistentVolume", "PersistentVolumeClaim",
+                            "AnalysisRun", "Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "Rollout", "Job"})
+
+
 def render_related(objects: Sequence[Mapping[str, Any]]) -> str:
     if not objects:
         return ""
@@ -348,8 +359,11 @@ def build_context(
     related_objects: Iterable[Any] = (),
     budget: Budget | int | None = None,
     model: str | None = None,
+    focus: Focus | None = None,
 ) -> Digest:
     """Findings, cleaned manifest, grouped events, related objects and compressed logs, within `budget` tokens.
+
+    Findings about `focus` (what the user has open) come first, then the rest, each part most severe first.
 
     `budget` is a `Budget` (this context gets the attachments' share of it), a number of tokens, or None (the
     attachments' share of the default 8192-token window). Inputs are dicts or the extension's JSON strings.
@@ -371,6 +385,8 @@ def build_context(
                       and (o.get("kind") == "Event" or "involvedObject" in o)]
     findings = analyze([*([obj] if obj else []), *related, *items, *related_events],
                        distinct_records(logs) if logs else ())
+    if focus:
+        findings = focus.first(findings)
     pull = supporting_patterns(findings)
 
     what = ref(obj) if obj else "the selected resource"
@@ -378,7 +394,9 @@ def build_context(
     used = count_tokens(header, model) + 2
     truncated = False
 
-    findings_text, cut = _fit_findings(findings, max(0, int((limit - used) * FINDINGS_MAX_SHARE)), model)
+    # What a log says (its quoted errors) is for the diagnosis block: the model reads the log itself, errors first.
+    prompt_findings = [f for f in findings if f.code != LOG_ERRORS]
+    findings_text, cut = _fit_findings(prompt_findings, max(0, int((limit - used) * FINDINGS_MAX_SHARE)), model)
     truncated |= cut
     f_tokens = count_tokens(findings_text, model) + 2 if findings_text else 0
     rest = max(0, limit - used - f_tokens)

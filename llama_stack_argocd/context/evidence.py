@@ -29,24 +29,38 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 
+from llama_stack_argocd.context.budget import model_setting
 from llama_stack_argocd.context.cache import CachedSource, ReadCache
 from llama_stack_argocd.context.digest import build_context, unhealthy_resources
 from llama_stack_argocd.context.errors import AccessDenied, ContextError, Unavailable
-from llama_stack_argocd.context.findings import Finding
-from llama_stack_argocd.context.findings.base import selector_matches
+from llama_stack_argocd.context.findings import Finding, Severity
+from llama_stack_argocd.context.findings.support import supporting_patterns
+from llama_stack_argocd.context.findings.base import Focus, selector_matches
+from llama_stack_argocd.context.logs import parse_logs, scan_back
+from llama_stack_argocd.context.settings import HARD_MAX_LOG_LINES
 from llama_stack_argocd.context.application_scope import ApplicationScope, fetch_in_scope, in_scope, load_scope
 from llama_stack_argocd.context.refs import AppRef, ResourceRef
 from llama_stack_argocd.context.service import FAILED_HOOK_PHASES, FAILED_SYNC_STATUSES, ContextService
 from llama_stack_argocd.context.source import ClusterSource
 from llama_stack_argocd.context.tokens import count_tokens
-from llama_stack_argocd.context.workloads import CHILD_KIND, WORKLOAD_KINDS, default_container, descendants, selects
+from llama_stack_argocd.context.workloads import (
+    CHILD_KIND, WORKLOAD_KINDS, default_container, descendants, owned_by, selects)
 
 Obj = dict[str, Any]
 T = TypeVar("T")
 
 HEADER = "# Checked before answering: Argo CD Application {app}"
 _RENDERS_KEPT = 64
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+FOCUSED = "the resource the question is about"
+START_LINES = 5  # of an instance's whole log, its first lines: how it started (address, configuration)
 _CRASH_WAITING = frozenset({"CrashLoopBackOff", "Error", "RunContainerError"})
+
+
+# Models that read their prompt slowly: the embedded SmolLM2 on a few shared cores takes tens of seconds per
+# thousand tokens, and its answer gets the findings from the diagnosis block anyway (all of them: the analyzers run
+# on everything read, whatever the fitting keeps).
+KNOWN_EVIDENCE_TOKENS: tuple[tuple[str, int | None], ...] = ((r"smollm|argocd-embedded", 1024),)
 
 
 class EvidenceSettings(BaseModel):
@@ -58,7 +72,17 @@ class EvidenceSettings(BaseModel):
     max_logs: int = Field(default=3, ge=0, le=20, description="Container logs read: of crashed containers (the "
                           "previous instance, else the current), else the current one of the most troubled Pod.")
     log_lines: int = Field(default=100, ge=1, le=1000, description="Last lines of each of those logs.")
+    scan_lines: int = Field(default=HARD_MAX_LOG_LINES, ge=0, le=HARD_MAX_LOG_LINES, description="Lines of each of those logs "
+                            "read to find the errors and warnings before its last `log_lines` (0: none).")
+    scan_kept: int = Field(default=60, ge=0, le=1000, description="Of those earlier lines, the newest kept.")
     timeout_seconds: float = Field(default=5.0, gt=0, le=60, description="Bound on each resource's reads.")
+    max_tokens: dict[str, int] = Field(default_factory=dict, description="Most tokens of the evidence by model id "
+                                       "(or regex); unset: the attachments' room (`KNOWN_EVIDENCE_TOKENS` for the "
+                                       "embedded model).")
+
+    def token_cap(self, model: str | None) -> int | None:
+        """The bound on the evidence's tokens for `model`, if any."""
+        return model_setting(model, self.max_tokens, KNOWN_EVIDENCE_TOKENS, None)
 
 
 @dataclass(frozen=True)
@@ -95,6 +119,21 @@ class Collected:
         reads = [(str(r.target.ref), r.target.why, r.obj, r.pods, r.events, r.logs, r.related, r.problems)
                  for r in self.reads]
         return _fingerprint([str(self.app), self.application, reads, self.problems])
+
+
+@dataclass(frozen=True)
+class Attached:
+    """What the extension attached to this turn (already redacted by the caller), merged into the evidence so that
+    one digest holds both: the same object or event once, the attached log beside the one read, one budget. Without
+    this the attachments would fill the room first and leave the decisive evidence out."""
+
+    manifest: Obj | None = None
+    events: tuple[Obj, ...] = ()
+    logs: Any = None  # the extension's log entries or text
+    findings: tuple[Finding, ...] = ()  # what the attachments show on their own: they lead the merged findings
+
+    def key(self) -> str:
+        return _fingerprint([self.manifest, list(self.events), self.logs])
 
 
 @dataclass(frozen=True)
@@ -169,7 +208,7 @@ def pick_targets(application: Mapping[str, Any], focus: ResourceRef | None, limi
             out.append(Target(ref, why))
 
     if focus is not None:
-        add(focus, "the resource the question is about")
+        add(focus, FOCUSED)
     operation = ((application.get("status") or {}).get("operationState")) or {}
     for result in (operation.get("syncResult") or {}).get("resources") or []:
         if result.get("status") in FAILED_SYNC_STATUSES or result.get("hookPhase") in FAILED_HOOK_PHASES:
@@ -179,10 +218,16 @@ def pick_targets(application: Mapping[str, Any], focus: ResourceRef | None, limi
         state = entry["health"] or "OutOfSync"
         add(ResourceRef(kind=entry["kind"], name=entry["name"], namespace=entry["namespace"] or None),
             f"{state}: {entry['message']}".rstrip(": "))
-    if not out:  # Argo CD sees nothing wrong, the user does: what runs is where it shows (logs, restarts, events)
-        for entry in ((application.get("status") or {}).get("resources") or []):
-            if isinstance(entry, Mapping) and entry.get("kind") in WORKLOAD_KINDS:
-                add(_ref_of_entry(entry), "a workload of the Application (none is reported unhealthy)")
+    if not out:  # Argo CD sees nothing wrong, the user does: what runs is where it shows (logs, restarts, events),
+        # and how traffic reaches it (a Service whose selector matches nothing is Healthy to Argo CD)
+        entries = [e for e in ((application.get("status") or {}).get("resources") or []) if isinstance(e, Mapping)]
+        fallbacks: tuple[tuple[frozenset[str], str], ...] = (
+            (WORKLOAD_KINDS - {"Pod"}, "a workload"), (frozenset({"Service", "Ingress"}), "a Service or Ingress"),
+            (frozenset({"Pod"}), "a workload"))
+        for kinds, why in fallbacks:
+            for resource in entries:
+                if resource.get("kind") in kinds:
+                    add(_ref_of_entry(resource), f"{why} of the Application (none is reported unhealthy)")
     return out[:limit]
 
 
@@ -200,6 +245,38 @@ def _restarted(pod: Obj) -> list[tuple[str, bool]]:
         elif terminated and terminated.get("exitCode") not in (None, 0):
             out.append((name, False))
     return out
+
+
+def _supporting(pod: Obj | None, container: str) -> list[re.Pattern[str]]:
+    """The log lines that would support what the container's state suggests, whatever their level: heap and GC
+    lines for an OOM kill, pauses and start-up for a probe that killed it (`findings.support`); what holds a Pod
+    unready is in its log's tail."""
+    if pod is None:
+        return []
+    spec: Mapping[str, Any] = next((c for c in [*((pod.get("spec") or {}).get("initContainers") or []),
+                             *((pod.get("spec") or {}).get("containers") or [])] if c.get("name") == container), {})
+    status: Mapping[str, Any] = next((c for c in [*((pod.get("status") or {}).get("initContainerStatuses") or []),
+                               *((pod.get("status") or {}).get("containerStatuses") or [])]
+                   if c.get("name") == container), {})
+    codes = []
+    if "OOMKilled" in json.dumps([status.get("lastState"), status.get("state")]):
+        codes.append("OOMKilled")
+    if spec.get("livenessProbe") and (status.get("restartCount") or (status.get("lastState") or {}).get("terminated")):
+        codes.append("LivenessProbeFailing")
+    if spec.get("startupProbe") and status.get("restartCount"):
+        codes.append("StartupProbeFailing")
+    return supporting_patterns(Finding(Severity.INFO, "", "", code=code) for code in codes)
+
+
+def _may_have_log(pod: Obj) -> bool:
+    """Whether a Pod has a log to read: not a Pending one none of whose containers ever ran (the API refuses it; the
+    scheduler's or kubelet's events say why)."""
+    status = pod.get("status") or {}
+    if status.get("phase") != "Pending":
+        return True
+    return any((c.get("state") or {}).get("running") or (c.get("state") or {}).get("terminated")
+               or (c.get("lastState") or {}).get("terminated")
+               for c in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])])
 
 
 def _applies(policy: Obj, labels: Mapping[str, Any]) -> bool:
@@ -228,7 +305,7 @@ class EvidenceGatherer:
         self.service = service
         self.settings = settings or EvidenceSettings()
         # Renders of recent reads: the turns and users the read cache serves the same reads get the same evidence.
-        self._rendered: OrderedDict[tuple[str, int, str | None], Evidence] = OrderedDict()
+        self._rendered: OrderedDict[tuple[str, int, str | None, str], Evidence] = OrderedDict()
 
     async def collect(self, app: AppRef, focus: ResourceRef | None = None, question: str | None = None) -> Collected:
         """Read the Application once, then every picked resource concurrently; never raises a read's failure."""
@@ -262,7 +339,7 @@ class EvidenceGatherer:
             namespace = target.ref.namespace or scope.default_namespace()
             if kind not in WORKLOAD_KINDS or namespace not in scope.namespaces or namespace is None:
                 continue
-            wanted |= {("Pod", namespace), ("Service", namespace), ("NetworkPolicy", namespace)}
+            wanted |= {("Pod", namespace), ("Service", namespace), ("NetworkPolicy", namespace), ("LimitRange", namespace)}
             if (child := CHILD_KIND.get(kind)) and child != "Pod":
                 wanted.add((child, namespace))
             if getattr(source, "events_by_namespace", False):
@@ -295,15 +372,17 @@ class EvidenceGatherer:
                     logs_left[0] -= 1
                     wanted.append((str((pod.get("metadata") or {}).get("name") or ""), container, previous))
         if not wanted and read.pods and logs_left[0] > 0:  # nothing crashed: what the most troubled Pod says now
-            if (chosen := default_container(read.pods[0])) is not None:
+            if (chosen := default_container(read.pods[0])) is not None and _may_have_log(read.pods[0]):
                 logs_left[0] -= 1
                 wanted.append((str((read.pods[0].get("metadata") or {}).get("name") or ""), chosen, False))
+
+        lines = max(self.settings.log_lines, self.settings.scan_lines)
+        by_name = {str((p.get("metadata") or {}).get("name") or ""): p for p in read.pods}
 
         async def log(pod: str, container: str, previous: bool) -> None:
             async with log_slots:
                 try:
-                    text = await asyncio.wait_for(source.log(namespace or "", pod, container,
-                                                             self.settings.log_lines, previous), bound)
+                    text = await asyncio.wait_for(source.log(namespace or "", pod, container, lines, previous), bound)
                 except ContextError as error:
                     if not previous or isinstance(error, (Unavailable, AccessDenied)):  # a slow API: not twice
                         read.problems.append(f"the {'previous ' if previous else ''}log of {pod}/{container}: "
@@ -312,8 +391,8 @@ class EvidenceGatherer:
                     # no previous instance (or its log is gone): the current one holds what it last said
                     first = error
                     try:
-                        text = await asyncio.wait_for(source.log(namespace or "", pod, container,
-                                                                 self.settings.log_lines, False), bound)
+                        text = await asyncio.wait_for(source.log(namespace or "", pod, container, lines, False),
+                                                      bound)
                     except Exception as second:  # noqa: BLE001
                         read.problems.append(f"the previous log of {pod}/{container}: {first.message}; "
                                              f"the current one: {_reason(second, bound)}")
@@ -323,8 +402,11 @@ class EvidenceGatherer:
                     kind = "previous log" if previous else "log"
                     read.problems.append(f"the {kind} of {pod}/{container}: {_reason(error, bound)}")
                     return
-            if text:
-                read.logs.append((pod, container, previous, text))
+            if text:  # a source that ignores tailLines (a proxy, a stand-in) is still bounded
+                whole = len(text.splitlines()) < lines  # the instance's whole log: its start-up is there too
+                read.logs.append((pod, container, previous, scan_back(
+                    _tail(text, lines), self.settings.log_lines, self.settings.scan_kept,
+                    START_LINES if whole else 0, _supporting(by_name.get(pod), container))))
 
         async def events() -> None:
             found = await self._bounded(source.events(namespace, subjects), read, f"the events of {target.ref}")
@@ -357,17 +439,36 @@ class EvidenceGatherer:
             except ContextError:  # the credentials may not list it: that part is not shown
                 return []
 
+        async def claims(pod: Obj) -> list[Obj]:
+            names = sorted({str(name) for v in (pod.get("spec") or {}).get("volumes") or []
+                            if (name := (v.get("persistentVolumeClaim") or {}).get("claimName"))})
+            found = await asyncio.gather(*(source.get("PersistentVolumeClaim", namespace, n) for n in names[:4]),
+                                         return_exceptions=True)
+            return [c for c in found if isinstance(c, dict)]
+
+        if kind == "Pod" and not pods:
+            pods = [obj]
+        if kind in WORKLOAD_KINDS or kind == "Pod":  # each applies to every Pod of the namespace: what admits a
+            out += await listed("LimitRange")  # Pod (a workload whose Pods were refused has none) and its defaults
         if pods:
             labels = (pods[0].get("metadata") or {}).get("labels") or {}
-            services, policies = await asyncio.gather(listed("Service"), listed("NetworkPolicy"))
+            services, policies, mounted = await asyncio.gather(
+                listed("Service"), listed("NetworkPolicy"), claims(pods[0]))
             out += await visible([s for s in services
                                   if selects((s.get("spec") or {}).get("selector") or {}, labels)])
             out += [p for p in policies if _applies(p, labels)]  # namespace configuration, as the tools show it
+            out += mounted  # a claim the Pod mounts decides where it runs (and, pending, whether it starts)
+            out += [v for v in await asyncio.gather(*(_bound_volume(source, c) for c in mounted)) if v]
+        elif kind == "PersistentVolumeClaim":
+            out += [v for v in [await _bound_volume(source, obj)] if v]
         elif kind == "Service":
             selector = (obj.get("spec") or {}).get("selector") or {}
             listed_pods = await listed("Pod")
-            out += (await visible([p for p in listed_pods
-                                   if selects(selector, (p.get("metadata") or {}).get("labels") or {})]))[:3]
+            chosen = (await visible([p for p in listed_pods
+                                     if selects(selector, (p.get("metadata") or {}).get("labels") or {})]))[:3]
+            if selector and not chosen:  # it selects none: the Application's Pods there, with the labels they have
+                chosen = (await visible(listed_pods))[:3]
+            out += chosen
             try:
                 out.append(await fetch_in_scope(source, scope, ResourceRef(kind="Endpoints", name=meta.get("name") or "",
                                                                            namespace=namespace)))
@@ -385,6 +486,10 @@ class EvidenceGatherer:
                                     f"{backend.message}")
                 elif isinstance(backend, dict):
                     out.append(backend)
+        if kind == "Rollout":
+            runs = owned_by(await listed("AnalysisRun"), obj)
+            runs.sort(key=lambda r: str((r.get("metadata") or {}).get("creationTimestamp") or ""), reverse=True)
+            out += runs[:3]  # the newest: the one that aborted the rollout and those before it
         return out
 
     async def _bounded(self, awaitable: Awaitable[T], read: _Read, what: str) -> T | None:
@@ -395,18 +500,21 @@ class EvidenceGatherer:
             read.problems.append(f"{what}: {_reason(error, bound)}")
             return None
 
-    def render(self, collected: Collected, budget_tokens: int, model: str | None = None) -> Evidence:
-        """Redacted, analysed and fitted within `budget_tokens` (findings first); empty when nothing was read."""
-        key = (collected.key(), budget_tokens, model)
+    def render(self, collected: Collected, budget_tokens: int, model: str | None = None,
+               attached: Attached | None = None) -> Evidence:
+        """Redacted, analysed and fitted within `budget_tokens` (findings first), `attached` merged in; empty when
+        nothing was read."""
+        key = (collected.key(), budget_tokens, model, attached.key() if attached else "")
         if (kept := self._rendered.get(key)) is not None:
             return kept
-        evidence = self._render(collected, budget_tokens, model)
+        evidence = self._render(collected, budget_tokens, model, attached)
         self._rendered[key] = evidence
         while len(self._rendered) > _RENDERS_KEPT:
             self._rendered.popitem(last=False)
         return evidence
 
-    def _render(self, collected: Collected, budget_tokens: int, model: str | None) -> Evidence:
+    def _render(self, collected: Collected, budget_tokens: int, model: str | None,
+                attached: Attached | None = None) -> Evidence:
         redactor = self.service.redactor()
         app = collected.app
         problems = [*collected.problems, *(p for r in collected.reads for p in r.problems)]
@@ -420,12 +528,15 @@ class EvidenceGatherer:
         logs: list[dict[str, str]] = []
         read_lines: list[str] = []
         primary: Obj | None = None
+        focus = Focus()
         for r in collected.reads:
             if r.obj is None:
                 continue
-            obj = redactor.redact_obj(r.obj)
+            obj = redactor.redact_obj(_lean(r.obj))
             primary = primary or obj
-            for o in [obj, *(redactor.redact_obj(p) for p in [*r.pods, *r.related])]:
+            if r.target.why == FOCUSED:
+                focus |= Focus.of([r.obj, *r.pods])
+            for o in [obj, *(redactor.redact_obj(_lean(p)) for p in [*r.pods, *r.related])]:
                 meta = o.get("metadata") or {}
                 objects.setdefault((str(o.get("kind")), str(meta.get("namespace")), str(meta.get("name"))), o)
             for e in r.events:
@@ -439,7 +550,14 @@ class EvidenceGatherer:
             extra = [f"{len(r.pods)} Pods" if r.pods else "", f"{len(r.events)} events" if r.events else "",
                      ", ".join(f"the {'previous ' if p else ''}log of {pod}/{c}" for pod, c, p, _ in r.logs)]
             read_lines.append(detail + "".join(f"; {x}" for x in extra if x))
-        application = redactor.redact_obj(collected.application)
+        application = redactor.redact_obj(_lean(collected.application))
+        # The identity of what was read, before the attachments join it: the same reads are the same evidence
+        # whatever was attached beside them (a later turn without fresh attachments sends nothing again).
+        fingerprint = _fingerprint([application, list(objects.values()), list(events.values()), logs, problems])
+        if attached is not None:
+            primary = _merge_attached(attached, objects, events, logs, primary)
+            focus |= Focus.of([o for o in (attached.manifest, *attached.events) if o is not None])
+            focus |= Focus.leading(attached.findings)
         related = [application, *(o for o in objects.values() if o is not primary)]
         lines = [HEADER.format(app=app), _application_line(application)]
         lines += [f"- Read: {line}" for line in read_lines]
@@ -449,16 +567,88 @@ class EvidenceGatherer:
         head = "\n".join(lines)
         room = max(0, budget_tokens - count_tokens(head, model) - 2)
         digest = build_context(manifest=primary, events=list(events.values()), logs=logs or None,
-                               related_objects=related, budget=room, model=model)
+                               related_objects=related, budget=room, model=model, focus=focus)
         text = head + "\n\n" + digest.text
-        read = [application, list(objects.values()), list(events.values()), logs, problems]
         return Evidence(text, count_tokens(text, model), digest.truncated, tuple(digest.findings),
-                        tuple(read_lines), tuple(problems), redactor.count, _fingerprint(read))
+                        tuple(read_lines), tuple(problems), redactor.count, fingerprint)
 
     async def gather(self, app: AppRef, budget_tokens: int, focus: ResourceRef | None = None,
                      question: str | None = None, model: str | None = None) -> Evidence:
         """`collect` then `render`, for callers that know the budget up front."""
         return self.render(await self.collect(app, focus, question), budget_tokens, model)
+
+
+async def _bound_volume(source: ClusterSource, claim: Obj) -> Obj | None:
+    """The PersistentVolume a claim names, only when the volume says it is bound to that very claim (a claim could
+    name anyone's volume: the tools' rule, `workloads.bound_volume`)."""
+    meta = claim.get("metadata") or {}
+    name = (claim.get("spec") or {}).get("volumeName")
+    if not name:
+        return None
+    try:
+        pv = await source.get("PersistentVolume", None, name)
+    except ContextError:
+        return None
+    bound = (pv.get("spec") or {}).get("claimRef") or {}
+    if bound.get("namespace") != meta.get("namespace") or bound.get("name") != meta.get("name"):
+        return None
+    if bound.get("uid") and meta.get("uid") and bound.get("uid") != meta.get("uid"):
+        return None
+    return pv
+
+
+def _tail(text: str, lines: int) -> str:
+    """The last `lines` lines of a log."""
+    kept = text.splitlines()[-lines:]
+    return "\n".join(kept) + ("\n" if text.endswith("\n") else "")
+
+
+def _lean(obj: Obj) -> Obj:
+    """`obj` without managedFields and the last-applied annotation (a copy of the whole spec): never shown (the
+    digest drops them too), and the largest part of what redaction would otherwise walk on the hot path."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, Mapping) or not ("managedFields" in meta or _LAST_APPLIED in (meta.get("annotations") or {})):
+        return obj
+    lean_meta = {k: v for k, v in meta.items() if k != "managedFields"}
+    if isinstance(annotations := meta.get("annotations"), Mapping):
+        lean_meta["annotations"] = {k: v for k, v in annotations.items() if k != _LAST_APPLIED}
+    return {**obj, "metadata": lean_meta}
+
+
+def _merge_attached(attached: Attached, objects: dict[tuple[str, str, str], Obj], events: dict[str, Obj],
+                    logs: list[dict[str, str]], primary: Obj | None) -> Obj | None:
+    """Add what the extension attached to what was read, each thing once: the live object wins over its attached
+    copy, an event already read is not added again, and of the attached log only the lines the logs read do not
+    hold (the extension attaches the current container's tail; the agent may have read that one too). Returns the
+    primary object: the one read first, else the attached manifest."""
+    manifest = attached.manifest
+    if isinstance(manifest, Mapping) and manifest.get("kind"):
+        meta = manifest.get("metadata") or {}
+        key = (str(manifest.get("kind")), str(meta.get("namespace")), str(meta.get("name")))
+        if not any(k[0] == key[0] and k[2] == key[2] and key[1] in (k[1], "None") for k in objects):
+            objects[key] = dict(manifest)
+            primary = primary or objects[key]
+    known = {_event_identity(e) for e in events.values()}
+    for i, e in enumerate(attached.events):
+        if isinstance(e, Mapping) and (identity := _event_identity(e)) not in known:
+            known.add(identity)
+            events[f"attached {i}"] = dict(e)
+    if attached.logs:
+        have = {line for entry in logs for line in entry["content"].splitlines()}
+        lines = [ln for ln in parse_logs(attached.logs) if ln.text not in have]
+        if lines:
+            pods = {ln.pod for ln in lines}
+            for pod in sorted(pods):
+                text = "\n".join(ln.text for ln in lines if ln.pod == pod)
+                logs.append({"podName": f"{pod} (attached)" if pod else "attached", "content": text})
+    return primary
+
+
+def _event_identity(event: Mapping[str, Any]) -> tuple[str, ...]:
+    """An event by what it says about what: the same event read live and attached has the same identity."""
+    io = event.get("involvedObject") or event.get("regarding") or {}
+    return (str(io.get("kind")), str(io.get("name")), str(event.get("reason")),
+            str(event.get("message") or event.get("note")))
 
 
 def _fingerprint(value: Any) -> str:

@@ -15,6 +15,8 @@ or the Argo CD log stream (one such JSON object a line).
 from __future__ import annotations
 
 import json
+import bisect
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -663,3 +665,79 @@ def _render(chosen: list[_Group], a: _Analysis, title: str) -> tuple[str, int]:
     shown = sum(g.lines for g in chosen)
     head = _header(title, a.pods, len(a.lines), len(a.groups), shown)
     return "\n".join([head, *out]), shown
+
+
+# -- a long log, read for its errors ------------------------------------------------------------------------------
+
+SCAN_FOLLOW = 30  # lines of a trace kept after the line that starts it
+_SCAN_CONT = re.compile(rf"{_JAVA_CONT.pattern}|{_GO_CONT.pattern}|^\s|^{re.escape(_PY_START_TEXT)}|"
+                        rf"{_PY_END.pattern}")
+
+
+_SCAN_HINTS = ("error", "exception", "traceback", "fail", "fatal", "panic", "refused", "denied", "unauthori",
+               "forbidden", "timed out", "timeout", "unreachable", "cannot", "can't", "could not", "unable to",
+               "no such", "not found", "invalid", "killed", "out of memory", "segmentation", "sigsegv", "warn",
+               "deprecat", "retry", "backoff", "back-off", "throttl", "exit")
+
+
+# What a start-up line says about how the instance runs: where it listens, what it read.
+_START_WORDS = re.compile(r"listen|start|serving|bound to|\bbind\b|\bport\b|\baddr|config|version|profile",
+                          re.IGNORECASE)
+
+
+def scan_back(text: str, keep_last: int, max_kept: int, keep_first: int = 0,
+              support: Sequence[re.Pattern[str]] = ()) -> str:
+    """The last `keep_last` lines of a log, after the earlier lines that look like errors or warnings (and the
+    trace lines right after them): at most `max_kept` of those, errors before warnings, then the lines matching
+    `support` (what supports a cause the container's state suggests, whatever their level), the newest first,
+    shown in their order, with the cut marked. `keep_first`: of the first lines, those that say how the instance
+    started (when `text` is the whole log of an instance: the address it listens on, the configuration it read).
+
+    The line that explains a failure is often far back (a worker's DNS error an hour before the log's tail); the
+    whole log is too much to analyse on the hot path, so one regex pass over the earlier part picks the lines worth
+    it (substring search, then the regex on the lines found).
+    """
+    lines = text.splitlines()
+    if len(lines) <= keep_last:
+        return text
+    earlier, tail = lines[:-keep_last], lines[-keep_last:]
+    low = "\n".join(earlier).lower()
+    starts = list(itertools.accumulate((len(line) + 1 for line in earlier[:-1]), initial=0))
+    candidates: set[int] = set()
+    for hint in _SCAN_HINTS:  # str.find runs at memory speed; the regex then only sees the lines it found
+        position = low.find(hint)
+        while position != -1:
+            index = bisect.bisect_right(starts, position) - 1
+            candidates.add(index)
+            position = low.find(hint, starts[index + 1] if index + 1 < len(starts) else len(low))
+    errors = sorted(i for i in candidates if _ERROR_WORDS.search(line := earlier[i].lower())
+                    or _FATAL_WORDS.search(line))
+    warnings = sorted(i for i in candidates.difference(errors) if _WARN_WORDS.search(earlier[i].lower()))
+    taken = set(errors) | set(warnings)
+    supporting = [i for i, line in enumerate(earlier) if i not in taken and any(p.search(line) for p in support)]
+    chosen: set[int] = {i for i in range(min(keep_first, len(earlier))) if _START_WORDS.search(earlier[i])}
+    reserve = min(len(supporting), max_kept // 4)  # the supporting lines keep a share: errors repeat by the hundred
+    order = [(i, max_kept - reserve) for i in reversed(errors)] + [(i, -1) for i in reversed(supporting)] + [
+        (i, max_kept) for i in reversed(warnings)]  # errors, then what supports a cause, then warnings; newest first
+    supported = 0
+    for index, most in order:
+        if most == -1:  # a supporting line: within its share only
+            if supported >= reserve or len(chosen) >= max_kept:
+                continue
+            supported += 1
+        elif len(chosen) >= most:
+            continue
+        chosen.add(index)
+        for follower in range(index + 1, min(index + 1 + SCAN_FOLLOW, len(earlier))):
+            line = earlier[follower]
+            if follower in chosen or not _SCAN_CONT.match(line) or _TS_HEAD.match(line):
+                break
+            chosen.add(follower)
+    first = [i for i in sorted(chosen) if i < keep_first]
+    later = [i for i in sorted(chosen) if i >= keep_first][-max_kept:] if max_kept else []
+    kept = [earlier[i] for i in [*first, *later]]
+    dropped = len(earlier) - len(kept)
+    marker = [f"[... {dropped:,} earlier lines omitted: of the first {len(earlier):,}, only those that look like "
+              "errors or warnings" + (" or support the container's state" if support else "")
+              + (", and its start-up lines," if keep_first else "") + " are kept ...]"] if dropped else []
+    return "\n".join([*kept, *marker, *tail]) + ("\n" if text.endswith("\n") else "")

@@ -310,7 +310,13 @@ class _Builder:
                 _meta(obj)["ownerReferences"] = kept
 
     def adopt(self) -> None:
-        """Owner-less Pods and ReplicaSets that a workload of the scenario selects become that workload's."""
+        """Owner-less Pods and ReplicaSets that a workload of the scenario selects become that workload's; an
+        owner-less AnalysisRun becomes its Rollout's (Argo Rollouts names a run after the Rollout and owns it)."""
+        rollouts = [o for o in self.objects if o.get("kind") == "Rollout"]
+        for run in [o for o in self.objects if o.get("kind") == "AnalysisRun" and not _meta(o).get("ownerReferences")]:
+            named = [r for r in rollouts if str(_meta(run).get("name", "")).startswith(f"{_meta(r).get('name')}-")]
+            if owner := (named or (rollouts if len(rollouts) == 1 else [None]))[0]:
+                _meta(run)["ownerReferences"] = [_owner_ref(owner)]
         workloads = [o for o in self.objects if o.get("kind") in ("Deployment", "StatefulSet", "DaemonSet", "Job")]
         for obj in list(self.objects):
             if obj.get("kind") not in ("Pod", "ReplicaSet") or _meta(obj).get("ownerReferences"):
@@ -534,9 +540,14 @@ def seeder(apps: Sequence[SeededApp]) -> Callable[[Any], None]:
                 group, version, plural = _gvp(obj)
                 kind, namespace, name = _key(obj)
                 emulator.objects[kmock.resource(group, version, plural), namespace, name] = obj
-            pod_namespaces = {_key(o)[2]: _key(o)[1] for o in seeded.objects if _key(o)[0] == "Pod"}
-            for pod, (current, previous) in seeded.logs.items():
-                path = f"get /api/v1/namespaces/{pod_namespaces.get(pod, seeded.namespace)}/pods/{pod}/log"
+            pods = {_meta(o).get("name"): _meta(o).get("namespace") for o in seeded.objects if o.get("kind") == "Pod"}
+            for pod, namespace in pods.items():  # a Pod without a log in the scenario: the API's refusal, not the Pod
+                if pod not in seeded.logs:
+                    emulator[f"get /api/v1/namespaces/{namespace}/pods/{pod}/log"] << 400 << {
+                        "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "BadRequest",
+                        "code": 400, "message": f'container in pod "{pod}" is waiting to start'}
+            for pod, (current, previous) in seeded.logs.items():  # in the Pod's own namespace, the app's by default
+                path = f"get /api/v1/namespaces/{pods.get(pod) or seeded.namespace}/pods/{pod}/log"
                 if previous is None:
                     emulator[path, kmock.params(previous="true")] << 400 << {
                         "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "BadRequest",
@@ -544,24 +555,8 @@ def seeder(apps: Sequence[SeededApp]) -> Callable[[Any], None]:
                 else:
                     emulator[path, kmock.params(previous="true")] << plain << previous.encode()
                 emulator[path] << plain << current.encode()
-            for pod in seeded.objects:  # the others answer as the kubelet does, never with the Pod object itself
-                kind, namespace, name = _key(pod)
-                if kind == "Pod" and name not in seeded.logs:
-                    emulator[f"get /api/v1/namespaces/{namespace}/pods/{name}/log"] << 400 << _no_log(pod)
 
     return seed
-
-
-def _no_log(pod: Obj) -> dict[str, Any]:
-    """The kubelet's answer for a Pod whose container has no log: it never started, or it has not yet."""
-    statuses = (pod.get("status") or {}).get("containerStatuses") or []
-    waiting = next((s for s in statuses if (s.get("state") or {}).get("waiting")), None)
-    name = _meta(pod)["name"]
-    message = (f'container "{waiting["name"]}" in pod "{name}" is waiting to start: '
-               f'{waiting["state"]["waiting"].get("reason") or "ContainerCreating"}' if waiting else
-               f'previous terminated container in pod "{name}" not found')
-    return {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "BadRequest", "code": 400,
-            "message": message}
 
 
 def start_scenario_cluster(only: Sequence[str] = (), root: Path = DEFAULT_SCENARIOS, keep_requests: bool = False

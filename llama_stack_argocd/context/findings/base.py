@@ -68,6 +68,60 @@ class Finding:
         return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class Focus:
+    """The resources the user is looking at: the manifest the extension attached (the one open in the UI), the
+    resource the question names, the Pods read with either, the objects the attached events are about. Their
+    findings come first, in the context and in the diagnosis block, whatever else was read beside them."""
+
+    resources: frozenset[tuple[str, str]] = frozenset()  # (kind, name); namespaces differ between sources
+    lead: frozenset[tuple[str, str, str]] = frozenset()  # findings that go before all others (`about`)
+
+    @classmethod
+    def leading(cls, findings: Iterable[Finding]) -> Focus:
+        """A focus whose `findings` lead: those the extension's attachments produce on their own (what the user
+        has open), ahead of the findings about the same resources that only the agent's reads produce."""
+        return cls(lead=frozenset(about(f) for f in findings))
+
+    @classmethod
+    def of(cls, objects: Iterable[Any]) -> Focus:
+        """The focus on these objects (dicts with kind and metadata.name, or events: their involved object)."""
+        out: set[tuple[str, str]] = set()
+        for obj in objects:
+            if not isinstance(obj, Mapping):
+                continue
+            target = event_object(obj) if is_event(obj) else {"kind": obj.get("kind"), "name": name_of(obj)}
+            if target.get("kind") and target.get("name"):
+                out.add((str(target["kind"]), str(target["name"])))
+        return cls(frozenset(out))
+
+    def __bool__(self) -> bool:
+        return bool(self.resources or self.lead)
+
+    def __or__(self, other: Focus) -> Focus:
+        return Focus(self.resources | other.resources, self.lead | other.lead)
+
+    def holds(self, resource: str) -> bool:
+        """Whether a finding's `resource` ("Pod shop/orders-x", "Deployment web") is in focus."""
+        return _kind_name(resource) in self.resources
+
+    def first(self, findings: Iterable[Finding]) -> list[Finding]:
+        """`findings` with the leading ones first, then those about the focus, then the rest, each in its order."""
+        def tier(f: Finding) -> int:
+            return 0 if about(f) in self.lead else 1 if self.holds(f.resource) else 2
+        return sorted(findings, key=tier)  # stable: each tier keeps the analyzers' order
+
+
+def _kind_name(resource: str) -> tuple[str, str]:
+    kind, _, rest = resource.partition(" ")
+    return kind, rest.rpartition("/")[2]
+
+
+def about(finding: Finding) -> tuple[str, str, str]:
+    """What a finding says about what, whichever source it came from: (code or title, kind, name)."""
+    return (finding.code or finding.title, *_kind_name(finding.resource))
+
+
 _INNERMOST = ("Error: ", "error: ", "desc = ", "Caused by: ", "caused by: ", "err: ", "failed: ")
 
 

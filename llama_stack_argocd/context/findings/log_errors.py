@@ -5,6 +5,7 @@ ranks first: the errors and fatal records, most recent first, each by its cause 
 cause). A crashed container's previous log with no error-level line is quoted by its last words. The previous log of
 a crashed container is as severe as the crash it explains, and ranks right after it.
 
+The finding is for the diagnosis block: the prompt leaves it out, the model reads the log itself (errors first).
 Beside the lines, the container's own settings they point at: its security context when the log says a permission
 or a read-only file system stopped it, the environment variables that hold the host or port a connection to failed.
 """
@@ -19,6 +20,7 @@ from ..logs import ERROR, cause_lines, level_of
 from .base import Cluster, Finding, Obj, Severity, clip, containers, pod_spec, ref, selector_matches
 from .registry import log_analyzer
 
+LOG_ERRORS = "LogErrors"
 MAX_QUOTED = 3
 MAX_SETTINGS = 2
 _PREVIOUS = " (previous instance)"
@@ -65,7 +67,7 @@ def log_errors(cluster: Cluster) -> Iterator[Finding]:
             Severity.CRITICAL if previous else Severity.ERROR,
             f"What {what} says",
             "The errors it ends with, most recent first." if previous else "Its errors, most recent first.",
-            lines, resource, "LogErrors")
+            lines, resource, LOG_ERRORS)
 
 
 def _settings(cluster: Cluster, pod: Obj, container: str, lines: list[str]) -> list[str]:

@@ -188,3 +188,14 @@ def test_a_phrase_over_and_over_is_a_loop(text):
 ])
 def test_an_ordinary_answer_is_not(text):
     assert not fed(text)
+
+
+def test_the_embedded_model_gets_a_short_answer_unless_configured_otherwise():
+    """Its tokens come slowly on a few CPU cores: the reserve of its 8k window would let one answer run minutes."""
+    from llama_stack_argocd.agent.generation import KNOWN_OUTPUT_BOUNDS
+
+    bound = KNOWN_OUTPUT_BOUNDS[r"smollm|argocd-embedded"]
+    assert output_allowance("embedded/smollm2", 2048, GenerationSettings(), None) == bound < 2048
+    assert output_allowance("local/argocd-embedded", 2048, GenerationSettings(), None) == bound
+    assert output_allowance("embedded/smollm2", 2048, GenerationSettings(max_output_tokens={"smollm": 600}), None) == 600
+    assert output_allowance("openai/gpt-4o", 2048, GenerationSettings(), None) == 2048

@@ -212,3 +212,117 @@ async def test_the_same_reads_render_once_and_a_change_renders_again(cluster):
     collected.reads[-1].events = collected.reads[-1].events[1:]  # something changed on the cluster
     changed = gatherer.render(collected, 1500)
     assert changed is not first and changed.fingerprint != first.fingerprint
+
+
+def _attached(lines: int) -> list:
+    """What the extension would attach about the guestbook Deployment: its manifest, an event, and a long
+    current log of distinct lines (nothing collapses) ending in a line only the attachment holds."""
+    from llama_stack_argocd.agent.attachments import Attachment, AttachmentKind
+
+    manifest = {"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": fx.DEPLOYMENT, "namespace": fx.APP_NS}, "spec": {"replicas": 2}}
+    events = {"items": [{"kind": "Event", "metadata": {"name": "e1", "namespace": fx.APP_NS},
+                         "involvedObject": {"kind": "Deployment", "name": fx.DEPLOYMENT}, "type": "Normal",
+                         "reason": "ScalingReplicaSet", "message": "Scaled up replica set to 2 (attached)"}]}
+    log = [{"result": {"content": f"2026-11-25T07:{i // 60 % 60:02d}:{i % 60:02d}Z INFO worker {i} took job "
+                       f"{i * 7919 % 100003} from queue q{i % 97}", "podName": fx.CRASHING_POD}}
+           for i in range(lines)]
+    log.append({"result": {"content": "2026-11-25T08:00:00Z WARN attached-only: cache warmup skipped",
+                           "podName": fx.CRASHING_POD}})
+    import json
+
+    return [Attachment(kind=AttachmentKind.MANIFEST, content=json.dumps(manifest)),
+            Attachment(kind=AttachmentKind.EVENTS, content=json.dumps(events)),
+            Attachment(kind=AttachmentKind.LOGS, content=json.dumps(log))]
+
+
+async def test_large_attachments_do_not_crowd_out_the_evidence_read(cluster):
+    """An 8k-window model, and attachments that alone would fill the attachments' room: the crash line of the
+    previous log (which only the agent reads) is still in the first message, beside the attachment's own lines."""
+    from llama_stack_argocd.agent.composer import ContextComposer
+    from llama_stack_argocd.context.redaction import Redactor
+
+    gatherer = gatherer_for(cluster)
+    collected = await gatherer.collect(APP, ResourceRef(kind="Deployment", name=fx.DEPLOYMENT, namespace=fx.APP_NS))
+    composer = ContextComposer(Redactor, default_context_window=8192)
+    budget = composer.budget(None)
+    room = composer.allocation(budget, "", 0).attachments
+    composed = composer.compose("Why is it failing?", _attached(1500), set(), None)
+    assert fx.CRASH_LINE not in composed.text  # the attachments alone do not have it
+    evidence = composer.add_evidence(composed, gatherer, collected, budget, room, set())
+    assert evidence is not None
+    assert fx.CRASH_LINE in composed.text and "attached-only: cache warmup skipped" in composed.text
+    assert budget.count(composed.text) <= room
+    assert composed.text.count(f"## Manifest: Deployment {fx.APP_NS}/{fx.DEPLOYMENT}") == 1  # read and attached: once
+    assert composed.text.count("# Context for") == 1  # one digest over both
+    # the attachments' own findings lead the diagnosis block, the evidence's follow them
+    assert 'container "web" in CrashLoopBackOff' in [f.title for f in [*composed.findings, *evidence.findings]]
+
+
+async def test_an_attached_event_or_log_line_already_read_is_not_repeated(cluster):
+    gatherer = gatherer_for(cluster)
+    collected = await gatherer.collect(APP, ResourceRef(kind="Pod", name=fx.CRASHING_POD))
+    read_event = next(e for r in collected.reads for e in r.events)
+    read_line = next(line for r in collected.reads for *_, text in r.logs for line in text.splitlines() if line)
+    from llama_stack_argocd.context.evidence import Attached
+
+    plain = gatherer.render(collected, 6000)
+    merged = gatherer.render(collected, 6000, attached=Attached(
+        events=(read_event,), logs=[{"result": {"content": read_line, "podName": fx.CRASHING_POD}},
+                                    {"result": {"content": "only attached", "podName": fx.CRASHING_POD}}]))
+    assert merged.text.count(read_event["message"][:60]) == plain.text.count(read_event["message"][:60])
+    assert "only attached" in merged.text and "only attached" not in plain.text
+    assert merged.text.count(read_line[-40:]) == plain.text.count(read_line[-40:])
+
+
+async def test_a_log_longer_than_asked_is_cut_to_its_last_lines(cluster):
+    """The stand-in, like a proxy that drops tailLines, answers with the whole log: the evidence keeps its tail."""
+    gatherer = gatherer_for(cluster)
+    gatherer.settings = EvidenceSettings(log_lines=3, scan_lines=0)
+    collected = await gatherer.collect(APP)
+    logs = [text for r in collected.reads for *_, text in r.logs]
+    assert logs and all(len(text.splitlines()) <= 3 for text in logs)
+    assert any("ConnectionRefusedError: [Errno 111] Connection refused" in text for text in logs)  # the last line
+
+
+async def test_the_errors_before_the_last_lines_are_kept_the_rest_of_the_log_is_not(cluster):
+    gatherer = gatherer_for(cluster)
+    gatherer.settings = EvidenceSettings(log_lines=3)
+    collected = await gatherer.collect(APP, ResourceRef(kind="Pod", name=fx.CRASHING_POD))
+    previous = [text for r in collected.reads for _, _, was, text in r.logs if was]
+    assert previous and all(fx.CRASH_LINE in text for text in previous)  # seven lines before the end: kept
+    assert all(fx.STAND_IN_HEALTHY_LINE not in text and "earlier lines omitted" in text for text in previous)
+
+
+async def test_a_shorter_tail_of_a_log_read_longer_is_answered_from_the_cache(cluster):
+    gatherer = gatherer_for(cluster, read_cache_seconds=60)
+    source = gatherer.service.bound(APP)
+    long = await source.log(fx.APP_NS, fx.HEALTHY_POD, fx.CONTAINER, 500, False)
+    before = cluster.request_count()
+    short = await gatherer.service.bound(APP).log(fx.APP_NS, fx.HEALTHY_POD, fx.CONTAINER, 20, False)
+    assert cluster.request_count() == before  # not read again
+    assert short.splitlines() == long.splitlines()[-20:]
+    wider = await gatherer.service.bound(APP).log(fx.APP_NS, fx.HEALTHY_POD, fx.CONTAINER, 800, False)
+    assert cluster.request_count() == before + 1 and wider  # a longer tail than was read is read
+
+
+async def test_the_embedded_model_reads_a_shorter_evidence_unless_configured(cluster):
+    from llama_stack_argocd.agent.composer import ContextComposer
+    from llama_stack_argocd.context.evidence import KNOWN_EVIDENCE_TOKENS
+    from llama_stack_argocd.context.redaction import Redactor
+
+    gatherer = gatherer_for(cluster)
+    collected = await gatherer.collect(APP)
+    composer = ContextComposer(Redactor)
+    sizes = {}
+    for model, settings in (("embedded/smollm2", EvidenceSettings()), ("other/model", EvidenceSettings()),
+                            ("embedded/smollm2", EvidenceSettings(max_tokens={"smollm": 600}))):
+        gatherer.settings = settings
+        budget = composer.budget(model)
+        composed = composer.compose("Why?", [], set(), None, model)
+        evidence = composer.add_evidence(composed, gatherer, collected, budget,
+                                         composer.allocation(budget, "", 0).attachments, set())
+        assert evidence is not None and (fx.CRASH_LINE in evidence.text or settings.max_tokens)
+        sizes[(model, bool(settings.max_tokens))] = evidence.tokens
+    assert sizes[("embedded/smollm2", True)] <= 600 < sizes[("embedded/smollm2", False)] \
+        <= dict(KNOWN_EVIDENCE_TOKENS)[r"smollm|argocd-embedded"]

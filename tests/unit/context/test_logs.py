@@ -267,3 +267,30 @@ def test_lines_that_support_a_cause_are_pulled_whatever_their_level():
     assert "Pause Full" not in compress_logs("\n".join(lines), 400).text
     pulled = compress_logs("\n".join(lines), 400, pull=[re.compile(r"pause full", re.IGNORECASE)]).text
     assert "Pause Full (G1 Compaction Pause) 3890M->3850M(4096M) 8123.456ms" in pulled
+
+
+def test_scan_back_keeps_the_last_lines_and_the_earlier_errors_with_their_trace():
+    from llama_stack_argocd.context.logs import scan_back
+
+    noise = [f"2026-03-01T10:{i // 60 % 60:02d}:{i % 60:02d}Z INFO served /metrics in {i % 7}ms" for i in range(3000)]
+    trace = ["2026-03-01T10:20:00Z ERROR payment worker crashed: card vault unreachable",
+             "goroutine 12 [running]:", "main.(*Vault).Charge(0xc000120000)", "\t/src/vault.go:88 +0x1d"]
+    lines = noise[:1200] + trace + noise[1200:]
+    out = scan_back("\n".join(lines) + "\n", keep_last=50, max_kept=20).splitlines()
+    assert out[:4] == trace  # the error and its trace, though 1,850 lines before the tail
+    assert out[-50:] == noise[-50:] and len(out) == 4 + 1 + 50
+    assert "2,950 earlier lines omitted" in out[4]
+    assert scan_back("a\nb\n", keep_last=5, max_kept=5) == "a\nb\n"  # short logs are left alone
+    many = "\n".join(f"ERROR attempt {i} failed" for i in range(500)) + "\nINFO done"
+    assert len(scan_back(many, keep_last=1, max_kept=10).splitlines()) == 10 + 1 + 1  # bounded: newest 10
+
+
+def test_scan_back_prefers_an_old_error_to_newer_warnings():
+    from llama_stack_argocd.context.logs import scan_back
+
+    lines = ["2026-03-01T09:00:00Z ERROR ledger: checksum mismatch in segment 7"]
+    lines += [f"2026-03-01T09:{i // 60 % 60:02d}:{i % 60:02d}Z WARN slow query took {900 + i}ms" for i in range(400)]
+    lines += [f"2026-03-01T10:00:{i:02d}Z INFO ok" for i in range(20)]
+    out = scan_back("\n".join(lines), keep_last=20, max_kept=5).splitlines()
+    assert out[0] == lines[0] and len(out) == 5 + 1 + 20  # the error, then the newest four warnings
+    assert out[1:5] == lines[397:401]

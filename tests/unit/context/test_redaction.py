@@ -189,6 +189,23 @@ def test_non_string_leaves_are_kept():
     ('secret "hunter2x" is not right', False),  # no "not found" after it
     ('secret: "hunter2x" not found', False),  # a key and its value
     ('password "orders-db" not found', False),  # a password is never a name
+    ('secret: shop/hunter2x', False),
+    ('the token for Secret shop/db-creds expired', True),
 ])
 def test_the_name_of_a_missing_secret_stays_readable_and_nothing_else_does(text, kept):
     assert (Redactor().redact_text(text) == text) is kept
+
+
+def test_a_value_without_separators_is_still_checked_by_shape_and_by_the_operators_rules():
+    """Texts with no whitespace, `:` or `=` take the short path (shapes, webhooks, the operator's rules only)."""
+    from llama_stack_argocd.context.redaction import RedactionFilter, Redactor
+
+    redactor = Redactor([RedactionFilter(pattern=r"acct-\d{6}", replace_with="[ACCOUNT]")])
+    obj = {"metadata": {"labels": {"owner": "acct-123456", "build": "AKIAIOSFODNN7EXAMPLE"},
+                        "annotations": {"hook": "hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX"}},
+           "spec": {"image": "ghcr.io/example/web"}}
+    out = redactor.redact_obj(obj)
+    assert out["metadata"]["labels"] == {"owner": "[ACCOUNT]", "build": "[REDACTED]"}
+    assert "XXXXXXXXXXXXXXXXXXXXXXXX" not in out["metadata"]["annotations"]["hook"]
+    assert out["spec"]["image"] == "ghcr.io/example/web"
+    assert redactor.redact_text("db_password=Zx81qPw9") == "db_password=[REDACTED]"  # the long path still runs
