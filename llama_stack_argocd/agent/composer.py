@@ -36,6 +36,7 @@ class Composed:
     lead: int = 0  # sections before the context: the question and the focus line
     attached: Attached | None = None  # the fresh attachments, parsed and redacted: merged into the evidence
     digest_at: int | None = None  # the section holding the attachments' digest (replaced when merged)
+    attached_chars: int = 0  # of the fresh attachments as sent, before digesting
 
     def with_evidence(self, evidence: str) -> None:
         """Put what the agent read itself right after the question, ahead of the attachments."""
@@ -90,6 +91,7 @@ class ContextComposer:
             else:
                 fresh.setdefault(attachment.kind, []).append(attachment)
                 composed.fingerprints.add(attachment.fingerprint)
+                composed.attached_chars += len(attachment.content or "")
         sections = [redactor.redact_text(evidence)] if evidence else []
         if question:
             sections.append(redactor.redact_text(question))
@@ -160,13 +162,13 @@ class ContextComposer:
         kept = [t for i, t in enumerate(composed.sections) if merge is None or i != composed.digest_at]
         limit = room - budget.count("\n\n".join(kept))
         # The message is replayed next turn: within the history's share the chain is kept whole. So the message
-        # stays within 2/3 of that share; merged with the attachments, it may be as long as their digest was alone
-        # (a message the attachments made that long anyway), never longer.
+        # stays within 2/3 of that share; merged with the attachments, it may be as long as they were as sent (about
+        # 4 characters a token) or their digest alone: a message the attachments made that long anyway.
         share = int(budget.share(HISTORY) * EVIDENCE_HISTORY_FRACTION)
         if merge is None:
             limit = min(limit, share - budget.count(composed.text))
         elif composed.digest_at is not None:
-            limit = min(limit, max(share - budget.count("\n\n".join(kept)),
+            limit = min(limit, max(share - budget.count("\n\n".join(kept)), composed.attached_chars // 4,
                                    budget.count(composed.sections[composed.digest_at])))
         if (cap := gatherer.settings.token_cap(budget.model)) is not None:
             limit = min(limit, cap)

@@ -23,6 +23,7 @@ from .findings.log_errors import LOG_ERRORS
 from .findings.base import (
     Focus,
     condition,
+    conditions,
     flatten,
     format_selector,
     kind_of,
@@ -161,6 +162,15 @@ def summarize(obj: Mapping[str, Any]) -> str:
     return f"- {ref(obj)}: " + "; ".join(p for p in parts if p)
 
 
+def _state_line(obj: Mapping[str, Any]) -> str:
+    """A workload's state in a few tokens: replicas and the reasons of its failing conditions."""
+    status = obj.get("status") or {}
+    failing = [f"{c.get('type')}={c.get('status')} ({c.get('reason')})" for c in conditions(obj)
+               if c.get("reason") and (c.get("status") in ("False", "Unknown") or c.get("type") == "ReplicaFailure")]
+    return (f"state: replicas={(obj.get('spec') or {}).get('replicas', 1)} ready={status.get('readyReplicas', 0)} "
+            f"available={status.get('availableReplicas', 0)}" + "".join(f"; {f}" for f in failing[:3]))
+
+
 def _flow(value: Any, limit: int = 240) -> str:
     """A compact one-line YAML of a field: what decides is in it, quotable."""
     text = str(yaml.safe_dump(value, default_flow_style=True, width=10 ** 6, sort_keys=False)).strip()
@@ -282,10 +292,11 @@ _DECIDING: dict[str, Any] = {
 }
 
 
-# Kinds whose manifest starts with its one-line summary: their deciding fields lie deep in the spec, or their state
-# (replicas, failing conditions) below long metadata that a cut would keep instead.
+# Kinds whose manifest starts with its one-line summary: their deciding fields lie deep in the spec. The others get
+# it only when their manifest is cut (their state, below long metadata, would be cut first).
 _SUMMARY_FIRST = frozenset({"Service", "Ingress", "NetworkPolicy", "PersistentVolume", "PersistentVolumeClaim",
-                            "AnalysisRun", "Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "Rollout", "Job"})
+                            "AnalysisRun"})
+_STATE_BELOW = frozenset({"Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "Rollout", "Job"})
 
 
 def render_related(objects: Sequence[Mapping[str, Any]]) -> str:
@@ -431,6 +442,11 @@ def build_context(
                 tokens = count_tokens(text, model)
         else:
             c = cut_text(texts[name], max(0, room), "head", model)
+            if name == "manifest" and c.truncated and obj is not None and kind_of(obj) in _STATE_BELOW:
+                # a cut manifest keeps its state on one line: the summary after the heading, then what fits
+                head, _, body = texts[name].partition("\n")
+                line = _state_line(obj)
+                c = cut_text(f"{head}\n{line}\n{body}", max(0, room), "head", model)
             text, tokens = c.text, c.tokens
             truncated |= c.truncated
         spare = max(0, room - tokens)

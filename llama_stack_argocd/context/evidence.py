@@ -636,11 +636,10 @@ def _merge_attached(attached: Attached, objects: dict[tuple[str, str, str], Obj]
     if attached.logs:
         have = {line for entry in logs for line in entry["content"].splitlines()}
         lines = [ln for ln in parse_logs(attached.logs) if ln.text not in have]
-        if lines:
+        if lines:  # before the logs read: their last words (a crashed instance's) are the ones a cut keeps
             pods = {ln.pod for ln in lines}
-            for pod in sorted(pods):
-                text = "\n".join(ln.text for ln in lines if ln.pod == pod)
-                logs.append({"podName": f"{pod} (attached)" if pod else "attached", "content": text})
+            logs[:0] = [{"podName": f"{pod} (attached)" if pod else "attached",
+                         "content": "\n".join(ln.text for ln in lines if ln.pod == pod)} for pod in sorted(pods)]
     return primary
 
 

@@ -680,6 +680,43 @@ _SCAN_HINTS = ("error", "exception", "traceback", "fail", "fatal", "panic", "ref
                "deprecat", "retry", "backoff", "back-off", "throttl", "exit")
 
 
+def _lines_matching(low: str, starts: Sequence[int], patterns: Sequence[re.Pattern[str]]) -> set[int]:
+    """The indexes of the lines of `low` (lines joined and lower-cased, starting at `starts`) a pattern matches.
+    Each alternative's leading literal is found by substring search (memory speed), and only the lines found are
+    given to the regex: a case-insensitive regex over a 10,000-line log costs hundreds of ms."""
+    found: set[int] = set()
+
+    def line(i: int) -> str:
+        return low[starts[i]:starts[i + 1] - 1] if i + 1 < len(starts) else low[starts[i]:]
+
+    for pattern in patterns:
+        hints = [_literal_head(alt) for alt in pattern.pattern.split("|")]
+        if not all(hints):  # an alternative without a literal head: one regex pass over the whole text
+            plain = re.compile(pattern.pattern)
+            found |= {bisect.bisect_right(starts, m.start()) - 1 for m in plain.finditer(low)}
+            continue
+        candidates: set[int] = set()
+        for hint in dict.fromkeys(hints):
+            position = low.find(hint)
+            while position != -1:
+                index = bisect.bisect_right(starts, position) - 1
+                candidates.add(index)
+                if index + 1 >= len(starts):
+                    break
+                position = low.find(hint, starts[index + 1])
+        found |= {i for i in candidates if pattern.search(line(i))}
+    return found
+
+
+def _literal_head(alternative: str) -> str:
+    """The plain text an alternative of a pattern starts with (`\\bgc\\b` -> `gc`, `started \\w+ in` -> `started `)."""
+    head = re.match(r"(?:\\b)?([a-z0-9][a-z0-9 -]*)", alternative)
+    if not head:
+        return ""
+    optional = alternative[head.end():head.end() + 1] in ("?", "*", "{")  # `goroutines?`: the last one may be absent
+    return head.group(1)[:-1] if optional else head.group(1)
+
+
 # What a start-up line says about how the instance runs: where it listens, what it read.
 _START_WORDS = re.compile(r"listen|start|serving|bound to|\bbind\b|\bport\b|\baddr|config|version|profile",
                           re.IGNORECASE)
@@ -714,7 +751,7 @@ def scan_back(text: str, keep_last: int, max_kept: int, keep_first: int = 0,
                     or _FATAL_WORDS.search(line))
     warnings = sorted(i for i in candidates.difference(errors) if _WARN_WORDS.search(earlier[i].lower()))
     taken = set(errors) | set(warnings)
-    supporting = [i for i, line in enumerate(earlier) if i not in taken and any(p.search(line) for p in support)]
+    supporting = sorted(_lines_matching(low, starts, support) - taken)
     chosen: set[int] = {i for i in range(min(keep_first, len(earlier))) if _START_WORDS.search(earlier[i])}
     reserve = min(len(supporting), max_kept // 4)  # the supporting lines keep a share: errors repeat by the hundred
     order = [(i, max_kept - reserve) for i in reversed(errors)] + [(i, -1) for i in reversed(supporting)] + [

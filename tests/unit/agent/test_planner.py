@@ -82,3 +82,20 @@ def test_a_round_asks_for_a_stored_stream_within_what_is_left_of_the_output_allo
     assert body.tool_choice is None and body.conversation == "conv_1" and body.previous_response_id == "resp_1"
     last = round_request(request, planned, [], None, offer_tools=False, output_used=10_000)
     assert last.tool_choice == "none" and last.max_output_tokens == 16
+
+
+def test_a_restarted_chain_sends_the_evidence_again_but_no_finding_the_user_was_shown():
+    from llama_stack_argocd.agent import diagnosis
+    from llama_stack_argocd.agent.planner import findings_of
+    from llama_stack_argocd.context.evidence import Evidence
+    from llama_stack_argocd.context.findings import Finding, Severity
+
+    shown = Finding(Severity.CRITICAL, "in CrashLoopBackOff", "restarted 7 times", resource="Pod shop/web-1",
+                    code="CrashLoopBackOff")
+    new = Finding(Severity.ERROR, "Deployment unavailable", "", resource="Deployment shop/web", code="ReplicaFailure")
+    seen = {"fp-manifest", diagnosis.identity(shown)}
+    planned = plan(ask(previous_response_id="resp_old"), history=long_history(40), seen=seen)
+    assert planned.previous_response_id is None and planned.seen == {diagnosis.identity(shown)}
+    later = Finding(Severity.CRITICAL, "in CrashLoopBackOff", "restarted 9 times", resource="Pod shop/web-1",
+                    code="CrashLoopBackOff")  # the same problem, counted again
+    assert findings_of(planned, Evidence("text", findings=(later, new))) == [new]

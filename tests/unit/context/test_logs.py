@@ -294,3 +294,22 @@ def test_scan_back_prefers_an_old_error_to_newer_warnings():
     out = scan_back("\n".join(lines), keep_last=20, max_kept=5).splitlines()
     assert out[0] == lines[0] and len(out) == 5 + 1 + 20  # the error, then the newest four warnings
     assert out[1:5] == lines[397:401]
+
+
+def test_scan_back_keeps_the_start_up_lines_and_the_lines_supporting_the_containers_state():
+    import re
+
+    from llama_stack_argocd.context.findings.support import SUPPORTING
+    from llama_stack_argocd.context.logs import scan_back
+
+    lines = ['{"level":"info","msg":"http server listening","addr":":8081"}', "INFO GET /healthz 200"]
+    lines += [f"INFO GET /api/{i} 200" for i in range(3000)]
+    lines[1500] = "[info][gc] GC(400) Pause Full (G1 Compaction Pause) 1498M->1471M(1536M) 2900.000ms"
+    lines += [f"ERROR publish failed {i}" for i in range(100)] + [f"INFO tail {i}" for i in range(50)]
+    text = "\n".join(lines)
+    support = [re.compile(SUPPORTING["LivenessProbeFailing"], re.IGNORECASE)]
+    out = scan_back(text, keep_last=50, max_kept=20, keep_first=5, support=support)
+    assert '"addr":":8081"' in out and "GET /healthz 200" not in out  # how it started, not every early line
+    assert "Pause Full (G1 Compaction Pause)" in out  # beside errors that repeat by the hundred
+    assert out.count("ERROR publish failed") == 18  # the errors keep the rest: 20, less the two lines above
+    assert "Pause Full" not in scan_back(text, keep_last=50, max_kept=20)  # without the container's state: not

@@ -209,3 +209,12 @@ def test_a_value_without_separators_is_still_checked_by_shape_and_by_the_operato
     assert "XXXXXXXXXXXXXXXXXXXXXXXX" not in out["metadata"]["annotations"]["hook"]
     assert out["spec"]["image"] == "ghcr.io/example/web"
     assert redactor.redact_text("db_password=Zx81qPw9") == "db_password=[REDACTED]"  # the long path still runs
+
+
+def test_the_name_of_a_secret_an_api_error_is_about_stays_its_value_does_not():
+    redactor = Redactor()
+    assert redactor.redact_text('Error: secret "smtp-credentials" not found') == (
+        'Error: secret "smtp-credentials" not found')
+    assert "shop/app-secrets" in redactor.redact_text("couldn't find key PASSWORD in Secret shop/app-secrets")
+    assert "hunter2-pass" not in redactor.redact_text('the secret "hunter2-pass" is set')
+    assert "s3cr3t-v4lue" not in redactor.redact_text('password "s3cr3t-v4lue" not found')

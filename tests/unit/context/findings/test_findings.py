@@ -598,3 +598,16 @@ def test_unhealthy_resources_say_what_to_read_first():
         ("Deployment", "Degraded"), ("Service", "Progressing"), ("Secret", "")]
     assert unhealthy_resources(json.dumps(app), limit=1)[0]["message"] == "Deployment exceeded its progress deadline"
     assert unhealthy_resources("not json") == [] and unhealthy_resources(None) == []
+
+
+def test_findings_about_the_focus_come_first_the_attachments_own_before_them():
+    from llama_stack_argocd.context.findings import Finding, Severity
+    from llama_stack_argocd.context.findings.base import Focus
+
+    other = Finding(Severity.CRITICAL, "Pod cannot be scheduled", "", resource="Pod shop/other-1", code="Unschedulable")
+    mine = Finding(Severity.WARNING, "Readiness probe failing", "", resource="Pod web-1", code="ReadinessProbeFailing")
+    crash = Finding(Severity.CRITICAL, "in CrashLoopBackOff", "", resource="Pod shop/web-1", code="CrashLoopBackOff")
+    focus = Focus.of([{"kind": "Pod", "metadata": {"name": "web-1"}}])
+    assert focus.first([other, crash, mine]) == [crash, mine, other]  # namespaces differ between sources
+    assert (focus | Focus.leading([mine])).first([other, crash, mine]) == [mine, crash, other]
+    assert not Focus() and Focus().first([other, mine]) == [other, mine]
