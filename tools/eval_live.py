@@ -73,11 +73,11 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {app.scenario.name}: {type(error).__name__}: {error}", file=sys.stderr)
                 took = time.perf_counter() - started
                 times.append(took)
-                hits = found(answer, app.scenario.evidence)
+                hits = found(answer, app.evidence)
                 ok_time = took <= args.deadline
                 in_time += ok_time
                 passed += all(hits) and ok_time
-                missing = [e[0] for e, ok in zip(app.scenario.evidence, hits, strict=True) if not ok]
+                missing = [e[0] for e, ok in zip(app.evidence, hits, strict=True) if not ok]
                 print(f"{app.scenario.name:<42} {sum(hits):>4}/{len(hits):<3} {took:>8.1f}  {missing}", flush=True)
         finally:
             demo.stop()

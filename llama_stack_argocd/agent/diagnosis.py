@@ -69,7 +69,8 @@ def render(findings: Sequence[Finding]) -> str:
         lines.append(head)
         size += len(head)
         shown_findings += 1
-        for evidence in [e for e in dict.fromkeys(finding.evidence) if e and e not in finding.detail][:MAX_EVIDENCE]:
+        said = f"{finding.title}\n{finding.detail}"
+        for evidence in [e for e in dict.fromkeys(finding.evidence) if e and e not in said][:MAX_EVIDENCE]:
             line = f"  - {plain(evidence, MAX_CHARS)}"
             if size + len(line) > MAX_BLOCK_CHARS:
                 break

@@ -9,7 +9,7 @@ and does no I/O, so each decision is tested with plain values (tests/unit/agent/
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from llama_stack_api import CreateResponseRequest
@@ -139,10 +139,39 @@ def findings_of(plan: TurnPlan, evidence: Evidence | None) -> list[Finding]:
     block of the conversation showed. One finding both made is shown once, in the attachments' place, as the one
     that says more (the agent read the objects around it: an Application's finding names why its resources are
     held)."""
-    read = {(f.title, f.resource): f for f in (evidence.findings if evidence else ())}
-    attached = [max((f, read.get((f.title, f.resource), f)), key=_says) for f in plan.composed.findings]
-    seen = {(f.title, f.resource) for f in attached}
-    return diagnosis.unshown([*attached, *(f for key, f in read.items() if key not in seen)], plan.seen)
+    return merged_findings(plan.composed.findings, evidence.findings if evidence else (), plan.seen)
+
+
+def merged_findings(attached: Sequence[Finding], read: Sequence[Finding], seen: set[str]) -> list[Finding]:
+    """`findings_of` over plain lists (the eval's block uses it too): attached first, each as the richer of its
+    two versions, then the rest of what was read, none of those in `seen`."""
+    by_key = {(f.title, f.resource): f for f in read}
+    richer = [max((f, by_key.get((f.title, f.resource), f)), key=_says) for f in attached]
+    keys = {(f.title, f.resource) for f in richer}
+    return diagnosis.unshown(_unrepeated([*richer, *(f for key, f in by_key.items() if key not in keys)]), seen)
+
+
+def _unrepeated(findings: list[Finding]) -> list[Finding]:
+    """Each thing said once: a finding another one of its kind says all of goes (one cause seen from two names:
+    the same log attached and read); two of one kind about one resource that quote some of the same lines are one
+    (the attached tail and the whole log read: the later one's lines first, the agent read more). What stays stands
+    where the first of them stood."""
+    out: list[Finding] = []
+    for finding in findings:
+        quoted = set(finding.evidence)
+        for i, kept in enumerate(out):
+            if kept.code != finding.code or not quoted:
+                continue
+            if quoted <= set(kept.evidence) or set(kept.evidence) <= quoted:
+                out[i] = max((kept, finding), key=_says)
+                break
+            if kept.resource == finding.resource and quoted & set(kept.evidence):
+                out[i] = replace(finding, severity=min(kept.severity, finding.severity, key=lambda s: s.rank),
+                                 evidence=list(dict.fromkeys([*finding.evidence, *kept.evidence])))
+                break
+        else:
+            out.append(finding)
+    return out
 
 
 def _says(finding: Finding) -> int:

@@ -203,9 +203,11 @@ def first_prompt(s: Scenario, model: str | None = None) -> tuple[str, int]:
     The attachments are only what the browser sends (last 250 log lines of the current container); what the
     back-end reads itself comes later, by tools.
     """
+    from llama_stack_argocd.agent import diagnosis
     from llama_stack_argocd.agent.attachments import Attachment, AttachmentKind
     from llama_stack_argocd.agent.composer import ContextComposer
     from llama_stack_argocd.agent.instructions import system_instructions
+    from llama_stack_argocd.agent.planner import merged_findings
     from llama_stack_argocd.context.redaction import Redactor
 
     attachments = [Attachment(kind=kind, content=content) for kind, content in (
@@ -350,6 +352,9 @@ class Proactive:
     both_tokens: int
     missing: list[str] = field(default_factory=list)  # of the evidence alone
     missing_both: list[str] = field(default_factory=list)  # of the evidence with the attachments
+    block: float = 0.0  # the diagnosis block of the turn with the attachments (what a small model's answer holds)
+    block_chars: int = 0
+    missing_block: list[str] = field(default_factory=list)
 
 
 def proactive_eval(scenarios: Sequence[Scenario], models: Sequence[str | None] = PROACTIVE_MODELS) -> list[Proactive]:
@@ -358,9 +363,11 @@ def proactive_eval(scenarios: Sequence[Scenario], models: Sequence[str | None] =
     agent's own composer and evidence gatherer, the reads over real HTTP."""
     import asyncio
 
+    from llama_stack_argocd.agent import diagnosis
     from llama_stack_argocd.agent.attachments import Attachment, AttachmentKind
     from llama_stack_argocd.agent.composer import ContextComposer
     from llama_stack_argocd.agent.instructions import system_instructions
+    from llama_stack_argocd.agent.planner import merged_findings
     from llama_stack_argocd.context.evidence import EvidenceGatherer
     from llama_stack_argocd.context.kube import KubernetesSource
     from llama_stack_argocd.context.redaction import Redactor
@@ -379,10 +386,9 @@ def proactive_eval(scenarios: Sequence[Scenario], models: Sequence[str | None] =
         gatherer = EvidenceGatherer(ContextService(KubernetesSource(settings), settings))
         out = []
         for seeded in apps:
-            s = seeded.scenario
-            attachments = [Attachment(kind=kind, content=content) for kind, content in (
-                (AttachmentKind.MANIFEST, s.manifest_json), (AttachmentKind.EVENTS, s.events_json),
-                (AttachmentKind.LOGS, s.logs_json(NAIVE_LOG_LINES) if s.log_entries else None)) if content]
+            s, wanted = seeded.scenario, seeded.evidence
+            attachments = [Attachment(kind=AttachmentKind(kind), content=content)
+                           for kind, content in seeded.attachments(NAIVE_LOG_LINES) if content]
             alone = await gatherer.collect(seeded.app, None, s.question)
             focused = await gatherer.collect(seeded.app, seeded.focus, s.question)
             for model in models:
@@ -393,12 +399,17 @@ def proactive_eval(scenarios: Sequence[Scenario], models: Sequence[str | None] =
                     composed = composer.compose(s.question, attached, set(), None, model, instructions)
                     evidence = composer.add_evidence(composed, gatherer, collected, budget, room, set())
                     texts.append((composed.text, evidence.tokens if evidence else 0))
+                block = diagnosis.render(merged_findings(composed.findings, evidence.findings if evidence else (),
+                                                         set()))
                 plain = composer.compose(s.question, attachments, set(), None, model, instructions).text
-                hits = [found(t, s.evidence) for t in (plain, texts[0][0], texts[1][0])]
-                out.append(Proactive(s.name, model, *(sum(h) / len(h) for h in hits), texts[0][1],
-                                     count_tokens(texts[1][0], model),
-                                     [e[0] for e, ok in zip(s.evidence, hits[1], strict=True) if not ok],
-                                     [e[0] for e, ok in zip(s.evidence, hits[2], strict=True) if not ok]))
+                hits = [found(t, wanted) for t in (plain, texts[0][0], texts[1][0], block)]
+
+                def missed(h: list[bool]) -> list[str]:
+                    return [e[0] for e, ok in zip(wanted, h, strict=True) if not ok]
+
+                out.append(Proactive(s.name, model, *(sum(h) / len(h) for h in hits[:3]), texts[0][1],
+                                     count_tokens(texts[1][0], model), missed(hits[1]), missed(hits[2]),
+                                     sum(hits[3]) / len(hits[3]), len(block), missed(hits[3])))
         return out
 
     with stand_in.start_cluster(seeder(apps), keep_requests=False) as handle:
@@ -419,6 +430,8 @@ def format_proactive(results: Sequence[Proactive]) -> str:
                      f", agent's evidence alone {share([r.evidence for r in rows])}"
                      f", both {share([r.both for r in rows])}; evidence tokens "
                      f"{sum(r.evidence_tokens for r in rows) // n} (mean)")
+        lines.append(f"  {'':24} the diagnosis block of the turn with the attachments {share([r.block for r in rows])}"
+                     f", {sorted(r.block_chars for r in rows)[n // 2]} characters (median)")
     return "\n".join(lines)
 
 
@@ -440,6 +453,7 @@ def rounds_eval(scenarios: Sequence[Scenario], model: str | None = None) -> list
 
     from llama_stack_argocd.agent.composer import ContextComposer
     from llama_stack_argocd.agent.instructions import system_instructions
+    from llama_stack_argocd.agent.planner import merged_findings
     from llama_stack_argocd.context.errors import ContextError
     from llama_stack_argocd.context.evidence import EvidenceGatherer
     from llama_stack_argocd.context.kube import KubernetesSource
@@ -618,6 +632,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for r in results:
                 if r.missing and r.model is None:
                     print(f"  {r.scenario}: the evidence alone misses {r.missing}")
+            for r in results:
+                if r.missing_block and r.model is None:
+                    print(f"  {r.scenario}: the block misses {r.missing_block}")
             print(f"\n{len(scenarios)} scenarios in {time.perf_counter() - started:.1f}s")
         return 0
     rows = evaluate(scenarios, args.budgets, args.tokenizer_model)

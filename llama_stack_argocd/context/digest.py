@@ -25,6 +25,7 @@ from .findings.base import (
     condition,
     conditions,
     flatten,
+    format_ports,
     format_selector,
     kind_of,
     ref,
@@ -133,8 +134,7 @@ def summarize(obj: Mapping[str, Any]) -> str:
         parts.append(f"replicas={spec.get('replicas', 1)} ready={status.get('readyReplicas', 0)} "
                      f"available={status.get('availableReplicas', 0)}")
     elif kind == "Service":
-        ports = ",".join(f"{p.get('port')}" + (f"({p['name']})" if p.get("name") else "")
-                         + f"->{p.get('targetPort', p.get('port'))}" for p in spec.get("ports") or [])
+        ports = format_ports(spec.get("ports"))
         parts.append(f"type={spec.get('type', 'ClusterIP')} selector={format_selector(spec.get('selector'))} "
                      f"ports={ports}")
         if spec.get("type") == "LoadBalancer":

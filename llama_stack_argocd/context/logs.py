@@ -207,6 +207,7 @@ _GO_CONT = re.compile(r"^(goroutine \d+ \[|\[signal |created by |\s|exit status 
 # or a Python `Traceback` that starts a trace right below a log record belongs to that record: one message + trace.
 _EXC_HEAD = re.compile(r"^([\w$.]+\.)?\w*(Exception|Error|Throwable|Failure)\b[\w$.]*(: .*)?$|^Traceback \(most recent")
 _FRAME = re.compile(r"^\s+(at |File \")")
+_NODE_CODE = re.compile(r"^\s+code: '[A-Z][A-Z0-9_]+',?$")
 _TS_HEAD = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{2}:\d{2}:\d{2}|[IWEF]\d{4} |\{|\[?[A-Z]{4,8}\]? )")
 
 
@@ -245,9 +246,16 @@ def to_records(lines: Sequence[LogLine]) -> list[Record]:
                         mode = ""
                     continue
                 mode = ""
+            elif mode == "node":  # a Node.js error's own properties, `{ code: 'MODULE_NOT_FOUND', ... }`
+                if text.startswith((" ", "\t", "}")):
+                    cur.lines.append(line)
+                    mode = "" if text.startswith("}") else mode
+                    continue
+                mode = ""
             if text[:1] in (" ", "\t", "C", "S") and _JAVA_CONT.match(text):
                 cur.lines.append(line)
                 cur.trace = True
+                mode = "node" if text.endswith("{") else ""
                 continue
         if (cur is not None and cur.lines[-1].pod == line.pod and not cur.trace and len(cur.lines) == 1
                 and _EXC_HEAD.match(text) and i + 1 < len(lines) and _FRAME.match(lines[i + 1].text)
@@ -547,9 +555,10 @@ def cause_lines(lines: Sequence[str]) -> list[str]:
         out += [next((t for t in reversed(lines) if t.strip() and _PY_END.match(t)), lines[-1])]
     elif _GO_START.match(lines[0].lstrip()):
         out += [t for t in lines if _GO_FRAME_FILE.match(t) and not _GO_RUNTIME_FRAME.search(t)][:1]
-    else:  # Java: the innermost `Caused by:`, else the exception line under a logged message
+    else:  # Java: the innermost `Caused by:`, else the exception line under a logged message; Node: the error code
         causes = [t for t in lines if t.lstrip().startswith("Caused by: ")]
         out += causes[-1:] or [t for t in lines[1:3] if _EXC_HEAD.match(t.strip())][:1]
+        out += [t.rstrip(",") for t in lines if _NODE_CODE.match(t)][:1]
     return list(dict.fromkeys(_said(t.strip()) for t in out if t.strip()))
 
 

@@ -61,6 +61,16 @@ class SeededApp:
     events: list[Obj] = field(default_factory=list, repr=False)
     logs: dict[str, tuple[str, str | None]] = field(default_factory=dict, repr=False)  # pod -> (current, previous)
     application: Obj = field(default_factory=dict, repr=False)
+    original_namespace: str = "shop"
+
+    @property
+    def evidence(self) -> list[list[str]]:
+        """The scenario's evidence strings as this seeding spells them: `shop/x` is `<namespace>/x` once moved."""
+        if not self.moved:
+            return [list(e) for e in self.scenario.evidence]
+        old, new = self.original_namespace, self.namespace
+        return [[a.replace(f"{old}/", f"{new}/").replace(f"namespace {old}", f"namespace {new}") for a in e]
+                for e in self.scenario.evidence]
 
     @property
     def header(self) -> str:
@@ -452,7 +462,7 @@ def build(scenario: Scenario, namespace: str | None = None, root: Path = DEFAULT
         focus = ResourceRef(kind=m["kind"], name=m["metadata"]["name"],
                             namespace=namespace if _namespaced(m["kind"]) else None)
     return SeededApp(scenario, app_ref, namespace, focus, namespace != original, builder.objects, fixed_events,
-                     logs, application)
+                     logs, application, original)
 
 
 def _application(scenario: Scenario, ref: AppRef, own: Obj | None, builder: _Builder, original: str) -> Obj:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -220,6 +220,12 @@ def format_selector(selector: Mapping[str, Any] | None) -> str:
         return ""
     plain = selector.get("matchLabels", selector) if isinstance(selector, Mapping) else {}
     return ",".join(f"{k}={v}" for k, v in sorted(plain.items()) if isinstance(v, str))
+
+
+def format_ports(ports: Sequence[Mapping[str, Any]] | None) -> str:
+    """A Service's ports as `port(name)->targetPort`, comma-separated: one spelling in the prompt and the findings."""
+    return ",".join(f"{p.get('port')}" + (f"({p['name']})" if p.get("name") else "")
+                    + f"->{p.get('targetPort', p.get('port'))}" for p in ports or [] if isinstance(p, Mapping))
 
 
 # -- events ------------------------------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """The errors a container's log shows, quoted: the decisive line of most crashes is in the log, not in any object.
 
 One finding per log read (a container's current or previous instance), quoting the records `logs.distinct_records`
-ranks first: the errors and fatal records, most recent first, each by its cause lines (a trace by its innermost
-cause). A crashed container's previous log with no error-level line is quoted by its last words. The previous log of
-a crashed container is as severe as the crash it explains, and ranks right after it.
+ranks first: the fatal records, then traces (an exception with its cause says why; a lone error line is often a
+retry's complaint), then the other errors, each group most recent first, each record by its cause lines (a trace by
+its innermost cause, a Node.js error by its code too). A crashed container's previous log with no error-level line is
+quoted by its last words. The previous log of a crashed container is as severe as the crash it explains, and ranks
+right after it.
 
 The finding is for the diagnosis block: the prompt leaves it out, the model reads the log itself (errors first).
 Beside the lines, the container's own settings they point at: its security context when the log says a permission
@@ -16,7 +18,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ..logs import ERROR, cause_lines, level_of
+from ..logs import ERROR, FATAL, cause_lines, level_of
 from .base import Cluster, Finding, Obj, Severity, clip, containers, pod_spec, ref, selector_matches
 from .registry import log_analyzer
 
@@ -38,7 +40,7 @@ _LOOKUP = re.compile(r"(?:lookup|enotfound|unknown ?host(?:exception)?:?|resolve
 def log_errors(cluster: Cluster) -> Iterator[Finding]:
     quoted: dict[str, list[str]] = {}
     last_words: dict[str, list[str]] = {}
-    for source, text in cluster.logs:
+    for source, text in sorted(cluster.logs, key=_weight):
         lines = text.splitlines()
         if not lines:
             continue
@@ -66,8 +68,19 @@ def log_errors(cluster: Cluster) -> Iterator[Finding]:
         yield Finding(
             Severity.CRITICAL if previous else Severity.ERROR,
             f"What {what} says",
-            "The errors it ends with, most recent first." if previous else "Its errors, most recent first.",
+            f"{'The errors it ends with' if previous else 'Its errors'}: fatal ones and traces first, each group "
+            "most recent first.",
             lines, resource, LOG_ERRORS)
+
+
+def _weight(record: tuple[str, str]) -> int:
+    """Which records are quoted first (the sort is stable: within a weight, the ranking `distinct_records` made):
+    fatal ones, then traces (an exception with its cause says why; a lone error line often only that a retry
+    failed), then the rest."""
+    lines = record[1].splitlines()
+    if any(level_of(line) >= FATAL for line in lines[:2]):
+        return 0
+    return 1 if len(lines) > 1 else 2
 
 
 def _settings(cluster: Cluster, pod: Obj, container: str, lines: list[str]) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .base import Cluster, Finding, Obj, Severity, format_selector, name_of, namespace_of, ref, selector_matches
+from .base import Cluster, Finding, Obj, Severity, format_ports, format_selector, name_of, namespace_of, ref, selector_matches
 from .registry import analyzer
 
 
@@ -101,8 +101,7 @@ def _backend_port(ing: Obj, svc: Obj, port: dict[str, Any]) -> Iterator[Finding]
     wanted = port.get("number") if port.get("number") is not None else port.get("name")
     if wanted is None or wanted in numbers or wanted in names:
         return
-    listed = ", ".join(f"{p.get('port')}" + (f" ({p['name']})" if p.get("name") else "")
-                       + f"->{p.get('targetPort', p.get('port'))}" for p in ports)
+    listed = format_ports(ports)
     key = "number" if port.get("number") is not None else "name"
     yield Finding(Severity.ERROR, f"Ingress backend port {wanted} not on Service {name_of(svc)}",
                   f"The Ingress sends traffic to port {wanted} of Service {name_of(svc)}, which has ports {listed}: "
