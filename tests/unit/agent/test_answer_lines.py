@@ -145,3 +145,8 @@ def test_over_the_eval_scenarios_the_block_names_the_cause_with_its_evidence():
         assert not code(block), s.name
     assert named / len(scenarios) >= 0.75 and quoted / len(scenarios) >= 0.70
     assert sorted(sizes)[len(sizes) // 2] <= 160 and max(sizes) <= 400  # short: it sits above the model's answer
+
+
+def test_evidence_the_title_already_says_is_not_repeated():
+    block = diagnosis.render([finding(["CrashLoopBackOff", "restartCount: 7"], title='container "web" in CrashLoopBackOff')])
+    assert block.count("CrashLoopBackOff") == 1 and "restartCount: 7" in block

@@ -99,3 +99,34 @@ def test_a_restarted_chain_sends_the_evidence_again_but_no_finding_the_user_was_
     later = Finding(Severity.CRITICAL, "in CrashLoopBackOff", "restarted 9 times", resource="Pod shop/web-1",
                     code="CrashLoopBackOff")  # the same problem, counted again
     assert findings_of(planned, Evidence("text", findings=(later, new))) == [new]
+
+
+def test_a_log_attached_and_read_is_one_finding_with_the_lines_the_read_found_first():
+    from llama_stack_argocd.agent.planner import merged_findings
+    from llama_stack_argocd.context.findings import Finding, Severity
+
+    tail = ["ERROR Worker (pid:9) exited with code 3", "ERROR Reason: Worker failed to boot."]
+    attached = Finding(Severity.ERROR, "What the log of api-1 says", "Its errors.", tail, "Pod shop/api-1", "LogErrors")
+    read = Finding(Severity.CRITICAL, "What the log of api-1/api says", "Its errors.",
+                   ["ModuleNotFoundError: No module named 'shop.settings'", *tail], "Pod shop/api-1", "LogErrors")
+    crash = Finding(Severity.CRITICAL, "in CrashLoopBackOff", "", ["restartCount: 4"], "Pod shop/api-1",
+                    "CrashLoopBackOff")
+    [crashed, log] = merged_findings([crash, attached], [read], set())
+    assert crashed is crash and log.title == read.title and log.severity is Severity.CRITICAL
+    assert log.evidence == read.evidence
+    other = Finding(Severity.ERROR, "What the log of api-1 says", "Its errors.",
+                    [tail[0], "ERROR cache warm-up failed"], "Pod shop/api-1", "LogErrors")
+    [log] = merged_findings([other], [read], set())
+    assert log.evidence == [*read.evidence, "ERROR cache warm-up failed"]
+
+
+def test_a_finding_another_of_its_kind_says_all_of_is_shown_once():
+    from llama_stack_argocd.agent.planner import merged_findings
+    from llama_stack_argocd.context.findings import Finding, Severity
+
+    held = ["health: Progressing", "Ingress web/site"]
+    one = Finding(Severity.WARNING, "Application stuck Progressing", "", held, "Application argocd/site", "AppProg")
+    two = Finding(Severity.WARNING, "Application stuck Progressing", "", held, "Application argocd/site-v2", "AppProg")
+    apart = Finding(Severity.WARNING, "Application stuck Progressing", "", ["health: Progressing", "Job web/seed"],
+                    "Application argocd/seed", "AppProg")
+    assert merged_findings([one], [two, apart], set()) == [one, apart]

@@ -104,3 +104,27 @@ def test_a_failed_connection_is_quoted_with_the_variables_that_name_its_target()
                  if f.code == "LogErrors")
     assert {"DB_PORT=5433", "CACHE_URL=redis://cache:6379"} <= set(found.evidence)
     assert not {"HTTP_PORT=8080", "REPLICA_PORT=54330"} & set(found.evidence)
+
+
+def test_a_trace_is_quoted_before_the_lone_error_lines_that_came_after_it():
+    trace = ["2024-11-05 09:02:10 ERROR [main] o.s.boot.SpringApplication : Application run failed",
+             "org.springframework.beans.factory.BeanCreationException: Error creating bean 'ledger'",
+             "\tat org.springframework.beans.factory.support.AbstractBeanFactory.getBean(AbstractBeanFactory.java:208)",
+             "Caused by: java.io.FileNotFoundException: /etc/ledger/keys.pem (No such file or directory)",
+             "\t... 31 more"]
+    retries = [f"2024-11-05 09:1{i}:00 ERROR [sched-1] c.a.Exporter : export failed, will retry" for i in range(4)]
+    lines = [*NOISE[:100], *trace, *NOISE[100:300], *retries]
+    found = next(f for f in analyze([], distinct_records(_log(lines, "ledger-5b6c7-q9w8e/ledger")))
+                 if f.code == "LogErrors")
+    assert found.evidence[:2] == [trace[0], trace[3]], found.evidence
+    assert "traces first" in found.detail
+
+
+def test_a_nodejs_error_is_quoted_with_its_code():
+    lines = [*NOISE[:50], "node:internal/process/esm_loader:40", "      internalBinding('errors').triggerUncaughtException(",
+             "      ^", "", "Error [ERR_REQUIRE_ESM]: require() of ES Module /srv/lib/chalk.js not supported.",
+             "    at Object.<anonymous> (/srv/index.js:3:15)", "    at node:internal/main/run_main_module:28:49 {",
+             "  code: 'ERR_REQUIRE_ESM'", "}", "", "Node.js v20.11.1"]
+    records = distinct_records(_log(lines, "gateway-1a2b3-c4d5e/gateway"))
+    error = next(text for _, text in records if text.startswith("Error [ERR_REQUIRE_ESM]"))
+    assert cause_lines(error.splitlines()) == [lines[54], "code: 'ERR_REQUIRE_ESM'"]
