@@ -33,6 +33,9 @@ PLANTED_IN_TEXT = [
     ("api_key: 5f4dcc3b5aa765d61d8327deb882cf99", "5f4dcc3b5aa765d61d8327deb882cf99", "api_key:"),
     ("Server=db;User Id=sa;Password=Pa55word!;", "Pa55word!", "Server=db"),
     ("push with ghp_abcdefghijklmnopqrstuvwxyz0123456789 failed", "ghp_abcdefghijklmnopqrstuvwxyz0123456789", "failed"),
+    # an object whose name says secret does not shield what follows its name
+    ("ConfigMap shop/api-token: password=Qw3rty-991 mode=rw", "Qw3rty-991", "ConfigMap shop/api-token:"),
+    ("example.com/api-token: Zk82jfPq0w", "Zk82jfPq0w", "example.com/api-token:"),
 ]
 
 
@@ -54,6 +57,9 @@ HARMLESS = [
     "https://git.example.com/guestbook.git@main",
     "Traceback (most recent call last):\n  File \"/app/server.py\", line 12, in <module>",
     "",
+    # the names of objects (Kind namespace/name) that contain a secret-sounding word, and the summary after them
+    "Application argocd/secret-sync: sync=Synced health=Healthy",
+    "Deployment vault/token-rotator: replicas=2 ready=1 available=1",
 ]
 
 
