@@ -21,14 +21,18 @@ def job(obj: Obj, cluster: Cluster) -> Iterator[Finding]:
         msg = (failed or {}).get("message") or (event_message(events[-1]) if events else "")
         limit = spec.get("backoffLimit", 6)
         detail = f"The Job failed: {reason}" + (f" ({clip(msg)})" if msg else "")
+        # the spec field the Job ran into, spelled as the manifest spells it (the line to change)
+        hit = ""
         if reason == "BackoffLimitExceeded":
-            detail += f"; {status.get('failed', '?')} Pods failed, backoffLimit is {limit}."
-        elif reason == "DeadlineExceeded":
-            detail += f"; activeDeadlineSeconds is {spec.get('activeDeadlineSeconds')}."
+            hit = f"backoffLimit: {limit}"
+            detail += f"; {status.get('failed', '?')} Pods failed, {hit}."
+        elif reason == "DeadlineExceeded" and spec.get("activeDeadlineSeconds") is not None:
+            hit = f"activeDeadlineSeconds: {spec['activeDeadlineSeconds']}"
+            detail += f"; it ran longer than {hit} and its Pods were killed."
         detail += " The logs of its last Pod show why."
         yield Finding(Severity.CRITICAL, f"Job failed: {reason}", detail,
-                      [str(reason), *([clip(msg)] if msg else []), f"failed: {status.get('failed', 0)}"],
-                      ref(obj), "JobFailed")
+                      [str(reason), *([hit] if hit else []), *([clip(msg)] if msg else []),
+                       f"failed: {status.get('failed', 0)}"], ref(obj), "JobFailed")
     elif (status.get("failed") or 0) > 0 and not status.get("succeeded"):
         yield Finding(Severity.WARNING, f"Job retrying: {status['failed']} Pod(s) failed",
                       f"{status['failed']} of at most {spec.get('backoffLimit', 6) + 1} attempts failed.",

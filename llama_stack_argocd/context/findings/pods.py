@@ -21,6 +21,7 @@ from .base import (
     event_count,
     event_message,
     event_reason,
+    format_selector,
     ref,
 )
 from .registry import analyzer
@@ -147,7 +148,8 @@ def container_states(pod: Obj, cluster: Cluster) -> Iterator[Finding]:
         reason = waiting.get("reason", "")
         message = waiting.get("message", "")
         if reason in IMAGE_REASONS:
-            yield _image_finding(what, cs.get("image") or spec.get("image", ""), reason, message, resource)
+            yield _image_finding(what, cs.get("image") or spec.get("image", ""), reason, message, resource,
+                                 _pull_error(pod, cluster))
         elif reason == "CreateContainerConfigError":
             found = list(missing_refs_in(message, resource, what, cluster, reason))
             yield from found
@@ -191,7 +193,26 @@ def _crashloop(what: str, init: bool, restarts: int, last: Mapping[str, Any], re
                    "InitContainerFailing" if init else "CrashLoopBackOff")
 
 
-def _image_finding(what: str, image: str, reason: str, message: str, resource: str) -> Finding:
+_BARE_REASON = re.compile(r"(?:Error: )?\w+")
+
+
+def _pull_error(pod: Obj, cluster: Cluster) -> str:
+    """The latest pull error of the Pod's events that says why (`Failed to pull image "x": ... not found`), not the
+    back-off or the bare `Error: ErrImagePull` that only say that it failed."""
+    pulls = [event_message(e) for e in cluster.warnings_for(pod, "Failed", "ErrImagePull", "BackOff")
+             if "image" in event_message(e).lower() and "pull" in event_message(e).lower()]
+    return next((m for m in reversed(pulls) if ":" in m and not m.lower().startswith("back-off")
+                 and not _BARE_REASON.fullmatch(m.strip())),
+                pulls[-1] if pulls else "")
+
+
+def _image_finding(what: str, image: str, reason: str, message: str, resource: str, why: str = "") -> Finding:
+    """A pull that fails, by its cause; `why`, the pull error of the events, goes first when the status only says
+    it backs off."""
+    if why and why != message:
+        message, said = why, [clip(why), *([clip(message)] if message else [])]
+    else:
+        said = [clip(message)] if message else []
     low = message.lower()
     if "not found" in low or "manifest unknown" in low or "does not exist" in low:
         cause = "the image or tag does not exist in the registry"
@@ -203,7 +224,7 @@ def _image_finding(what: str, image: str, reason: str, message: str, resource: s
         cause = "the image reference is not valid"
     else:
         cause = "the image cannot be pulled"
-    evidence = [reason, f"image: {image}"] + ([clip(message)] if message else [])
+    evidence = [reason, f"image: {image}", *said]
     return Finding(Severity.CRITICAL, f"{what} cannot pull image {image}", f"{reason}: {cause}.", evidence,
                    resource, "ImagePullBackOff")
 
@@ -216,31 +237,12 @@ def pod_events(pod: Obj, cluster: Cluster) -> Iterator[Finding]:
     """What the Pod's events say, also when we have no status: pulls, probes, mounts, scheduling, back-offs."""
     resource = ref(pod)
     stub = bool(pod.get("_stub"))
-    pull_errors = [e for e in cluster.warnings_for(pod, "Failed", "ErrImagePull", "BackOff")
-                   if "image" in event_message(e).lower() and "pull" in event_message(e).lower()]
-    if pull_errors and (stub or not _has_status_reason(pod, IMAGE_REASONS)):
-        detailed = [e for e in pull_errors if ":" in event_message(e)] or pull_errors
-        msg = event_message(detailed[-1])
+    msg = _pull_error(pod, cluster)
+    if msg and (stub or not _has_status_reason(pod, IMAGE_REASONS)):
         image = m.group(1) if (m := re.search(r'image \\?"([^"\\]+)\\?"', msg)) else ""
         yield _image_finding("container", image, "ErrImagePull", msg, resource)
 
-    for ev in cluster.warnings_for(pod, "Unhealthy", "Killing"):
-        msg = event_message(ev)
-        # the probe the message names ("Startup probe failed: ...", "failed startup probe"), not a word of the
-        # probed URL (a startup probe on /health/liveness is still the startup probe)
-        named = _PROBE_NAMED.search(msg)
-        if not named:
-            continue
-        kind = named.group(1).capitalize()
-        probe = f"{kind.lower()}Probe"
-        spec_txt = _probe_text(pod, probe)
-        restarts = " and the kubelet restarts the container" if kind in ("Liveness", "Startup") else \
-            " so the Pod gets no Service traffic"
-        yield Finding(
-            Severity.ERROR if kind != "Readiness" else Severity.WARNING,
-            f"{kind} probe failing",
-            f"{kind} probe failed {event_count(ev)} times{restarts}." + (f" Probe: {spec_txt}." if spec_txt else ""),
-            [clip(msg)] + ([spec_txt] if spec_txt else []), resource, f"{kind}ProbeFailing")
+    yield from _probe_findings(pod, cluster)
 
     for ev in cluster.warnings_for(pod, "FailedMount", "FailedAttachVolume", "FailedMapVolume"):
         msg = event_message(ev)
@@ -264,6 +266,36 @@ def pod_events(pod: Obj, cluster: Cluster) -> Iterator[Finding]:
         for ev in cluster.warnings_for(pod, "Failed"):
             yield from missing_refs_in(event_message(ev), resource, "a container of the Pod", cluster,
                                        event_reason(ev))
+
+
+def _probe_findings(pod: Obj, cluster: Cluster) -> Iterator[Finding]:
+    """One finding per failing probe: its latest failure, then the kubelet's decision to restart the container (a
+    Normal `Killing` event: "failed liveness probe, will be restarted", which says the probe is what kills it),
+    then the probe's spec, then its earlier failures."""
+    failures: dict[str, list[Obj]] = {}
+    kills: dict[str, list[Obj]] = {}
+    for ev in cluster.events_for(pod):
+        reason = event_reason(ev)
+        if reason == "Unhealthy" and (ev.get("type") or "Warning") != "Normal" or reason == "Killing":
+            # the probe the message names ("Startup probe failed: ...", "failed startup probe"), not a word of the
+            # probed URL (a startup probe on /health/liveness is still the startup probe)
+            if named := _PROBE_NAMED.search(event_message(ev)):
+                (failures if reason == "Unhealthy" else kills).setdefault(named.group(1).capitalize(), []).append(ev)
+    resource = ref(pod)
+    for kind in dict.fromkeys([*failures, *kills]):
+        failed, killed = failures.get(kind, [])[::-1], kills.get(kind, [])[::-1]
+        spec_txt = _probe_text(pod, f"{kind.lower()}Probe")
+        restarts = " and the kubelet restarts the container" if kind in ("Liveness", "Startup") else \
+            " so the Pod gets no Service traffic"
+        detail = f"{kind} probe failed {sum(event_count(e) for e in failed or killed)} times{restarts}"
+        if failed and killed:
+            detail += f" (killed {sum(event_count(e) for e in killed)} times)"
+        evidence = [clip(event_message(e)) for e in (failed[:1] + killed[:1])]
+        evidence += [spec_txt] if spec_txt else []
+        evidence += [clip(event_message(e)) for e in failed[1:] + killed[1:]]
+        yield Finding(Severity.ERROR if kind != "Readiness" else Severity.WARNING, f"{kind} probe failing",
+                      detail + "." + (f" Probe: {spec_txt}." if spec_txt else ""),
+                      list(dict.fromkeys(evidence)), resource, f"{kind}ProbeFailing")
 
 
 def _has_status_reason(pod: Obj, reasons: tuple[str, ...]) -> bool:
@@ -321,8 +353,53 @@ def scheduling(pod: Obj, cluster: Cluster) -> Iterator[Finding]:
     yield Finding(Severity.CRITICAL, "Pod cannot be scheduled",
                   "The scheduler found no node for the Pod: " + clip(msg, 400)
                   + (f" Requests: {'; '.join(requests)}." if requests else ""),
-                  ["FailedScheduling" if events else "Unschedulable", clip(msg)] + requests[:2], resource,
-                  "Unschedulable")
+                  ["FailedScheduling" if events else "Unschedulable", *_placement(pod, msg), clip(msg)]
+                  + requests[:2], resource, "Unschedulable")
+
+
+# tolerations the admission controllers add to every Pod: they say nothing about the Pod's own placement
+_DEFAULT_TOLERATIONS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+
+
+def _placement(pod: Obj, msg: str) -> list[str]:
+    """The Pod's placement rules the scheduler's message says nodes failed, as `field: value`: its nodeSelector and
+    required node affinity ("didn't match Pod's node affinity/selector"), its pod (anti-)affinity, its tolerations
+    ("untolerated taint"). The nodes' side is in the message; this is the side the manifest changes."""
+    spec = pod.get("spec") or {}
+    low = msg.lower()
+    affinity = spec.get("affinity") or {}
+    out: list[str] = []
+    if "node affinity" in low or "selector" in low:
+        if selector := spec.get("nodeSelector"):
+            out.append("nodeSelector: {" + ", ".join(f"{k}: {v}" for k, v in sorted(selector.items())) + "}")
+        required = ((affinity.get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
+                    or {}).get("nodeSelectorTerms") or []
+        terms = [", ".join(_requirement(r) for r in [*(t.get("matchExpressions") or []),
+                                                     *(t.get("matchFields") or [])]) for t in required]
+        if any(terms):
+            out.append("nodeAffinity: " + " or ".join(t for t in terms if t))
+    if "pod affinity" in low or "anti-affinity" in low:
+        for kind in ("podAffinity", "podAntiAffinity"):
+            for term in (affinity.get(kind) or {}).get("requiredDuringSchedulingIgnoredDuringExecution") or []:
+                labels = format_selector(term.get("labelSelector")) or ", ".join(
+                    _requirement(r) for r in (term.get("labelSelector") or {}).get("matchExpressions") or [])
+                out.append(f"{kind}: {labels} per {term.get('topologyKey', '?')}")
+    if "taint" in low:
+        own = [t for t in spec.get("tolerations") or [] if t.get("key") not in _DEFAULT_TOLERATIONS]
+        if own:
+            out.append("tolerations: " + ", ".join(_toleration(t) for t in own))
+    return [clip(line) for line in out]
+
+
+def _requirement(req: Mapping[str, Any]) -> str:
+    values = ",".join(map(str, req.get("values") or []))
+    return " ".join(x for x in (str(req.get("key", "")), str(req.get("operator", "")), values) if x)
+
+
+def _toleration(t: Mapping[str, Any]) -> str:
+    key = str(t.get("key") or "*")
+    what = f"{key}={t['value']}" if t.get("value") else key
+    return f"{what}:{t['effect']}" if t.get("effect") else what
 
 
 @analyzer("Pod")

@@ -45,12 +45,15 @@ def _replica_failure(obj: Obj, cluster: Cluster) -> Iterator[Finding]:
     if not msgs:
         return
     msg = msgs[-1]
+    # what kubectl shows: the event's reason, else the condition's type with its reason (ReplicaFailure: FailedCreate)
+    source = "FailedCreate" if events else ": ".join(
+        str(x) for x in ("ReplicaFailure", (cond or {}).get("reason")) if x)
     if _LIMIT_RANGE.search(msg):
-        yield _limit_range(obj, msg, cluster, "FailedCreate" if events else "ReplicaFailure")
+        yield _limit_range(obj, msg, cluster, source)
         return
     quota = bool(_QUOTA.search(msg))
     yield Finding(Severity.CRITICAL, "Pods cannot be created" + (" (quota or admission)" if quota else ""),
-                  clip(msg, 400), ["FailedCreate" if events else "ReplicaFailure", clip(msg)], ref(obj),
+                  clip(msg, 400), [source, clip(msg)], ref(obj),
                   "QuotaExceeded" if "quota" in msg.lower() else "ReplicaFailure")
 
 
