@@ -32,10 +32,12 @@ from pydantic import BaseModel, Field
 from llama_stack_argocd.context.budget import model_setting
 from llama_stack_argocd.context.cache import CachedSource, ReadCache
 from llama_stack_argocd.context.digest import build_context, unhealthy_resources
-from llama_stack_argocd.context.errors import AccessDenied, ContextError, Unavailable
+from llama_stack_argocd.context.errors import AccessDenied, ContextError, NotFound, Unavailable
 from llama_stack_argocd.context.findings import Finding, Severity
 from llama_stack_argocd.context.findings.support import supporting_patterns
 from llama_stack_argocd.context.findings.base import Focus, selector_matches
+from llama_stack_argocd.context.findings.network import connection_targets
+from llama_stack_argocd.context.findings.references import references
 from llama_stack_argocd.context.logs import parse_logs, scan_back
 from llama_stack_argocd.context.settings import HARD_MAX_LOG_LINES
 from llama_stack_argocd.context.application_scope import ApplicationScope, fetch_in_scope, in_scope, load_scope
@@ -418,6 +420,10 @@ class EvidenceGatherer:
             read.related = found or []
 
         await asyncio.gather(events(), neighbours(), *(log(*w) for w in wanted))
+        if read.logs and read.pods:
+            callees = await self._bounded(_policed_targets(source, scope, namespace, read), read,
+                                          f"what the logs of {target.ref} connect to")
+            read.related += callees or []
         return read
 
     async def _neighbours(self, source: ClusterSource, scope: ApplicationScope, obj: Obj, pods: list[Obj],
@@ -448,6 +454,8 @@ class EvidenceGatherer:
 
         if kind == "Pod" and not pods:
             pods = [obj]
+        for pod in pods[:1]:  # a container that cannot be created for a key a ConfigMap or Secret lacks: what it has
+            out += await _key_holders(source, scope, pod)
         if kind in WORKLOAD_KINDS or kind == "Pod":  # each applies to every Pod of the namespace: what admits a
             out += await listed("LimitRange")  # Pod (a workload whose Pods were refused has none) and its defaults
         if pods:
@@ -576,6 +584,68 @@ class EvidenceGatherer:
                      question: str | None = None, model: str | None = None) -> Evidence:
         """`collect` then `render`, for callers that know the budget up front."""
         return self.render(await self.collect(app, focus, question), budget_tokens, model)
+
+
+_MISSING_KEY = re.compile(r"couldn't find key \S+ in (ConfigMap|Secret) ")
+MAX_HOLDERS = 6
+
+
+MAX_TARGETS = 2
+
+
+async def _policed_targets(source: ClusterSource, scope: ApplicationScope, namespace: str | None,
+                           read: _Read) -> list[Obj]:
+    """The Services of the namespace that the logs' failed connections go to (by cluster IP or name), with the Pods
+    they select, when NetworkPolicies select those Pods: a policy on the callee drops what the caller's log says
+    times out, and it is not around the caller. Only what the Application covers (`in_scope`); the listings are the
+    ones the caller's reads made (the cache hands them over)."""
+    hosts = [h for _, _, _, text in read.logs for h in connection_targets(text)]
+    if not hosts or namespace not in scope.namespaces:
+        return []
+    try:
+        services, pods, policies = await asyncio.gather(*(source.list(k, namespace)
+                                                          for k in ("Service", "Pod", "NetworkPolicy")))
+    except ContextError:
+        return []
+    have = {((o.get("metadata") or {}).get("name"), o.get("kind")) for o in read.related + read.pods}
+    out: list[Obj] = []
+    for svc in services:
+        spec, name = svc.get("spec") or {}, (svc.get("metadata") or {}).get("name")
+        if not any(h in (spec.get("clusterIP"), name) or h.split(".")[0] == name for h in hosts):
+            continue
+        if (name, "Service") in have or not spec.get("selector") or not await in_scope(source, scope, svc):
+            continue
+        backends = [p for p in pods if selects(spec["selector"], (p.get("metadata") or {}).get("labels") or {})]
+        backends = [p for p in backends[:3] if await in_scope(source, scope, p)]
+        applied = [p for p in policies if backends and _applies(p, (backends[0].get("metadata") or {}).get(
+            "labels") or {})]
+        if applied:
+            out += [svc, *(p for p in backends if ((p.get("metadata") or {}).get("name"), "Pod") not in have),
+                    *applied]
+        if sum(o.get("kind") == "Service" for o in out) >= MAX_TARGETS:
+            break
+    return out
+
+
+async def _key_holders(source: ClusterSource, scope: ApplicationScope, pod: Obj) -> list[Obj]:
+    """For a Pod whose container waits in CreateContainerConfigError on a key a ConfigMap (or Secret) lacks, every
+    object of that kind its spec references, in scope: the keys they have name the fix (a renamed key), and all of
+    them or none, so that one not read is never taken for one that is missing. Secret values are redacted later,
+    with everything else read."""
+    said = " ".join(str(((c.get("state") or {}).get("waiting") or {}).get("message") or "")
+                    for c in (pod.get("status") or {}).get("containerStatuses") or []
+                    if ((c.get("state") or {}).get("waiting") or {}).get("reason") == "CreateContainerConfigError")
+    kinds = {m.group(1) for m in _MISSING_KEY.finditer(said)}
+    namespace = (pod.get("metadata") or {}).get("namespace")
+    wanted = sorted({(kind, name) for kind, name, _ in references(pod.get("spec") or {}) if kind in kinds and name})
+    if not wanted or len(wanted) > MAX_HOLDERS:
+        return []
+    found = await asyncio.gather(*(fetch_in_scope(source, scope, ResourceRef(kind=kind, name=name,
+                                                                             namespace=namespace))
+                                   for kind, name in wanted), return_exceptions=True)
+    if any(isinstance(f, BaseException) and not isinstance(f, NotFound) for f in found):
+        return []  # one not read (out of scope, refused): none, or it would look missing
+    return [f for f in found if isinstance(f, dict)]
 
 
 async def _bound_volume(source: ClusterSource, claim: Obj) -> Obj | None:

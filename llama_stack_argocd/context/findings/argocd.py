@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .base import Cluster, Finding, Obj, Severity, clip, ref
+from .base import Cluster, Finding, Obj, Severity, clip, name_of, ref
 from .registry import analyzer
 
 _CONDITION_CODES = {"ComparisonError": "ComparisonError", "InvalidSpecError": "InvalidSpecError",
@@ -116,7 +116,21 @@ def rollout(obj: Obj, cluster: Cluster) -> Iterator[Finding]:
                       [f"phase: {phase}", *([clip(msg)] if msg else [])], ref(obj), "RolloutStuck")
 
 
-def _why_progressing(obj: Obj | None) -> str:
+def _ingress_class(ing: Obj, cluster: Cluster) -> str:
+    """The class an Ingress asks for (`spec.ingressClassName`, else the legacy annotation), and, when IngressClasses
+    were read, whether one of that name exists: no controller admits an Ingress of a class nobody serves."""
+    name = (ing.get("spec") or {}).get("ingressClassName") or (
+        (ing.get("metadata") or {}).get("annotations") or {}).get("kubernetes.io/ingress.class")
+    classes = sorted(name_of(c) for c in cluster.of_kind("IngressClass") if not c.get("_stub"))
+    if not name:
+        return "no ingressClassName (only a default IngressClass's controller would admit it)"
+    said = f"class={name}"
+    if classes and name not in classes:
+        said += f", but there is no IngressClass {name} (classes: {', '.join(classes[:4])})"
+    return said
+
+
+def _why_progressing(obj: Obj | None, cluster: Cluster) -> str:
     """What keeps one live resource Progressing, from its own status."""
     if obj is None or obj.get("_stub"):
         return ""
@@ -125,7 +139,8 @@ def _why_progressing(obj: Obj | None) -> str:
             "ingress"):
         return "type LoadBalancer without an external address (no load-balancer controller assigned one)"
     if kind == "Ingress" and not (status.get("loadBalancer") or {}).get("ingress"):
-        return "no address in status.loadBalancer (the ingress controller has not admitted it)"
+        return (f"no address in status.loadBalancer, {_ingress_class(obj, cluster)}: the controller of that class "
+                "has not admitted it")
     if kind == "PersistentVolumeClaim" and status.get("phase") != "Bound":
         return f"phase {status.get('phase', 'Pending')}: not bound to a volume"
     if kind in ("Deployment", "StatefulSet", "ReplicaSet", "DaemonSet"):
@@ -151,7 +166,7 @@ def _progressing(app: Obj, resources: list[Mapping[str, Any]], health: Mapping[s
     parts, evidence = [], ["health: Progressing"]
     for r in held[:MAX_LISTED]:
         live = cluster.get(str(r.get("kind")), str(r.get("namespace") or ""), str(r.get("name")))
-        why = _why_progressing(live) or clip((r.get("health") or {}).get("message") or "", 200)
+        why = _why_progressing(live, cluster) or clip((r.get("health") or {}).get("message") or "", 200)
         parts.append(f"{_res(r)}" + (f": {why}" if why else ""))
         evidence.append(_res(r))
         if why:

@@ -138,8 +138,27 @@ def clip(text: Any, limit: int = MAX_EVIDENCE_CHARS) -> str:
     room = limit - head_len - 5
     if start > head_len and len(s) - start > room:  # the innermost cause's first words, and the very end
         half = (room - 5) // 2
-        return s[:head_len] + " ... " + s[start:start + half] + " ... " + s[len(s) - half:]
+        tail = _last_clause(s[start:], half, room - 5 - MIN_CAUSE_CHARS) or s[len(s) - half:]
+        return s[:head_len] + " ... " + s[start:start + room - 5 - len(tail)] + " ... " + tail
     return s[:head_len] + " ... " + s[max(start, len(s) - room) if start > head_len else len(s) - room:]
+
+
+MIN_CAUSE_CHARS = 40  # of the innermost cause's first words, kept beside its last clause
+
+
+def _last_clause(text: str, enough: int, limit: int) -> str:
+    """The end of a wrapped error from the start of a clause (`outer: inner: last words`): its last clause, and the
+    ones before it while they are shorter than `enough`, within `limit`; "" when the last clause alone is longer. A
+    cut in the middle of the last clause loses what it is about (the file, the key it names)."""
+    best = ""
+    at = text.rfind(": ")
+    while at > 0 and len(text) - at - 2 <= limit:
+        best = text[at + 2:]
+        if len(best) >= enough:
+            break
+        at = text.rfind(": ", 0, at)
+    return best
+
 
 
 # -- object helpers --------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from .base import (
     Severity,
     clip,
     event_message,
+    format_selector,
     event_time,
     kind_of,
     name_of,
@@ -27,6 +28,7 @@ from .base import (
     selector_matches,
 )
 from .registry import analyzer, log_analyzer
+from .services import closest_services, known_services
 
 # Name resolution failures as Go, glibc/Python, Node, the JVM, curl and musl word them.
 _DNS = re.compile(
@@ -71,12 +73,42 @@ def dns_failures(cluster: Cluster) -> Iterator[Finding]:
                 hosts[resource].append(host)
     for resource, lines in by_resource.items():
         names = hosts.get(resource, [])
+        there = _services_instead(names[0], resource, cluster) if names else []
         detail = ("The container cannot resolve " + (", ".join(f'"{h}"' for h in names[:3]) if names else "a name")
+                  + (f", and no Service {there[0]} exists; the Services there, the closest name first: "
+                     + ", ".join(there[1:]) if there else "")
                   + ": the name is wrong (a Service in another namespace needs <service>.<namespace>), the Service "
                   "does not exist, or DNS is unreachable (CoreDNS down, a NetworkPolicy blocking port 53). The Pod "
                   "can look Running and Ready meanwhile.")
         yield Finding(Severity.ERROR, "DNS name resolution failing" + (f" for {names[0]}" if names else ""),
                       detail, lines[:MAX_QUOTED] + names[:2], resource, "DNSResolutionFailed")
+
+
+def _namespace_of(resource: str, cluster: Cluster) -> str:
+    """The namespace of the Pod a log finding is about (`Pod ns/name` or `Pod name/container`), else the
+    Application's destination."""
+    name = resource.partition(" ")[2]
+    for candidate in (name.rpartition("/")[2], name.partition("/")[0]):
+        if (pod := cluster.get("Pod", "", candidate)) is not None and namespace_of(pod):
+            return namespace_of(pod)
+    return next((str(((a.get("spec") or {}).get("destination") or {}).get("namespace") or "")
+                 for a in cluster.of_kind("Application")), "")
+
+
+def _services_instead(host: str, resource: str, cluster: Cluster) -> list[str]:
+    """For an in-cluster name that resolves to no Service (`name`, `name.ns`, `name.ns.svc...`): `ns/name`, then the
+    Services that namespace does have, the closest name first; [] for other names or when the Service exists."""
+    labels = host.lower().rstrip(".").split(".")
+    own = _namespace_of(resource, cluster)
+    if len(labels) == 1:
+        ns = own
+    elif labels[2:3] == ["svc"] or len(labels) == 2:
+        ns = labels[1]
+    else:
+        return []
+    if not ns or not known_services(cluster, ns) or labels[0] in known_services(cluster, ns):
+        return []
+    return [f"{ns}/{labels[0]}", *closest_services(labels[0], cluster, ns)]
 
 
 # -- NetworkPolicies ------------------------------------------------------------------------------------------------
@@ -166,8 +198,46 @@ def _describe(pol: Obj, direction: str) -> str:
     for r in rules:
         ports = ",".join(f"{p.get('protocol', 'TCP')}/{p.get('port', '*')}" for p in r.get("ports") or [])
         ports = ports or "all ports"
-        allowed.append(ports)
+        peers = _peers(r.get("from" if direction == "Ingress" else "to") or [])
+        allowed.append(ports + (f" {'from' if direction == 'Ingress' else 'to'} {peers}" if peers else ""))
     return f"NetworkPolicy {name_of(pol)}: policyTypes: [{types}], {direction.lower()} allows only {'; '.join(allowed)}"
+
+
+def _peers(peers: list[Mapping[str, Any]]) -> str:
+    """The peers a rule admits, as selectors (`app=gateway`, `namespace team=edge`, `10.0.0.0/8`): who may talk is
+    what the fix changes (label the client, or add it to the rule)."""
+    out = []
+    for peer in peers[:3]:
+        if block := peer.get("ipBlock"):
+            out.append(str(block.get("cidr", "")) + (f" except {','.join(block['except'])}" if block.get("except")
+                                                     else ""))
+            continue
+        parts = []
+        if "namespaceSelector" in peer:
+            parts.append("namespace " + _selector_text(peer.get("namespaceSelector")))
+        if "podSelector" in peer:
+            parts.append("pods " + _selector_text(peer.get("podSelector")))
+        if parts:
+            out.append(" ".join(parts))
+    return " or ".join(out)
+
+
+def _selector_text(selector: Mapping[str, Any] | None) -> str:
+    """A LabelSelector in one line: its labels and expressions (`key In a,b`); an empty one selects all."""
+    selector = selector or {}
+    parts = [format_selector(selector)] if format_selector(selector) else []
+    parts += [f"{e.get('key')} {e.get('operator')} {','.join(map(str, e.get('values') or []))}".rstrip()
+              for e in selector.get("matchExpressions") or [] if isinstance(e, Mapping)]
+    return ",".join(parts) or "any"
+
+
+def connection_targets(text: str) -> list[str]:
+    """The hosts (names or IPs) a log's failed connections name: where to look for the policy that drops them."""
+    out: list[str] = []
+    for line in text.splitlines():
+        if _CONN.search(line) and (host := _target(line)[0]) and host not in out:
+            out.append(host)
+    return out
 
 
 def _target(text: str) -> tuple[str | None, int | None]:

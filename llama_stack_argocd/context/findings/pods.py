@@ -22,6 +22,8 @@ from .base import (
     event_message,
     event_reason,
     format_selector,
+    name_of,
+    namespace_of,
     ref,
 )
 from .registry import analyzer
@@ -249,8 +251,10 @@ def pod_events(pod: Obj, cluster: Cluster) -> Iterator[Finding]:
         found = list(missing_refs_in(msg, resource, "a volume of the Pod", reason=event_reason(ev)))
         yield from found
         if not found:
+            claim = _claim_of(pod, msg, cluster)
+            said = _claim_text(claim, msg) if claim is not None else ""
             yield Finding(Severity.ERROR, f"volume cannot be mounted ({event_reason(ev)})", clip(msg),
-                          [event_reason(ev), clip(msg)], resource, "VolumeMountFailed")
+                          [event_reason(ev), *([said] if said else []), clip(msg)], resource, "VolumeMountFailed")
 
     for ev in cluster.warnings_for(pod, "FailedCreatePodSandBox"):
         yield Finding(Severity.ERROR, "Pod sandbox cannot be created (network/runtime)", clip(event_message(ev)),
@@ -296,6 +300,34 @@ def _probe_findings(pod: Obj, cluster: Cluster) -> Iterator[Finding]:
         yield Finding(Severity.ERROR if kind != "Readiness" else Severity.WARNING, f"{kind} probe failing",
                       detail + "." + (f" Probe: {spec_txt}." if spec_txt else ""),
                       list(dict.fromkeys(evidence)), resource, f"{kind}ProbeFailing")
+
+
+_VOLUME_NAMED = re.compile(r'volume \\?"([^"\\]+)\\?"')
+
+
+def _claim_of(pod: Obj, message: str, cluster: Cluster) -> Obj | None:
+    """The claim a volume error is about: the one bound to the volume the message names (`volume "pvc-..."`), else
+    the only claim the Pod mounts."""
+    ns = namespace_of(pod)
+    claims = [c for c in cluster.of_kind("PersistentVolumeClaim") if namespace_of(c) == ns and not c.get("_stub")]
+    if m := _VOLUME_NAMED.search(message):
+        for c in claims:
+            if (c.get("spec") or {}).get("volumeName") == m.group(1) or name_of(c) == m.group(1):
+                return c
+    mounted = {str((v.get("persistentVolumeClaim") or {}).get("claimName"))
+               for v in (pod.get("spec") or {}).get("volumes") or [] if v.get("persistentVolumeClaim")}
+    named = [c for c in claims if name_of(c) in mounted]
+    return named[0] if len(named) == 1 else None
+
+
+def _claim_text(claim: Obj, message: str) -> str:
+    """The claim and its access modes; for a Multi-Attach error, what ReadWriteOnce means for it."""
+    modes = ",".join((claim.get("spec") or {}).get("accessModes") or []) or "<none>"
+    said = f"{ref(claim)} accessModes: {modes}"
+    if "multi-attach" in message.lower() and ("ReadWriteOnce" in modes or "ReadWriteOncePod" in modes):
+        said += (" (one node at a time: the Pod on the old node, or a node that went away, still holds it until it "
+                 "is detached)")
+    return said
 
 
 def _has_status_reason(pod: Obj, reasons: tuple[str, ...]) -> bool:

@@ -2,11 +2,46 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
 from typing import Any
 
-from .base import Cluster, Finding, Obj, Severity, format_ports, format_selector, name_of, namespace_of, ref, selector_matches
+from .base import (
+    Cluster,
+    Finding,
+    Obj,
+    Severity,
+    format_ports,
+    format_selector,
+    name_of,
+    namespace_of,
+    ref,
+    selector_matches,
+)
 from .registry import analyzer
+
+MAX_NAMED = 4
+
+
+def known_services(cluster: Cluster, namespace: str) -> list[str]:
+    """The names of the Services in `namespace` we know of: those read, and those the Applications list in their
+    status (an Application names every Service it deploys, read or not)."""
+    names = {name_of(o) for o in cluster.of_kind("Service") if namespace_of(o) == namespace and not o.get("_stub")}
+    for app in cluster.of_kind("Application"):
+        default = ((app.get("spec") or {}).get("destination") or {}).get("namespace") or ""
+        for r in (app.get("status") or {}).get("resources") or []:
+            if isinstance(r, dict) and r.get("kind") == "Service" and (r.get("namespace") or default) == namespace:
+                names.add(str(r.get("name") or ""))
+    return sorted(names - {""})
+
+
+def closest_services(name: str, cluster: Cluster, namespace: str) -> list[str]:
+    """The Services of `namespace` other than `name`, the most alike first (`api-svc` -> `api`, `redis-master` ->
+    `shop-redis-master`), as `Service ns/name`: a name that does not exist is most often one that was renamed."""
+    def likeness(other: str) -> float:
+        return difflib.SequenceMatcher(None, name, other).ratio() + (0.5 if name in other or other in name else 0)
+    others = sorted((n for n in known_services(cluster, namespace) if n != name), key=lambda n: (-likeness(n), n))
+    return [f"Service {namespace}/{n}" for n in others[:MAX_NAMED]]
 
 
 @analyzer("Service")
@@ -86,9 +121,12 @@ def ingress_backends(ing: Obj, cluster: Cluster) -> Iterator[Finding]:
         name = backend.get("name")
         svc = cluster.get("Service", ns, name) if name else None
         if name and svc is None:
-            yield Finding(Severity.ERROR, f"Ingress backend Service \"{name}\" not found",
-                          f"The Ingress routes to Service \"{name}\", which is not in namespace {ns}.",
-                          [f"service: {name}"], ref(ing), "IngressBackendMissing")
+            there = closest_services(str(name), cluster, ns)
+            detail = f"The Ingress routes to Service \"{name}\", which is not in namespace {ns}"
+            detail += f"; the Services there, the closest name first: {', '.join(there)}." if there else "."
+            yield Finding(Severity.ERROR, f"Ingress backend Service \"{name}\" not found", detail,
+                          [f"service: {name}", *(["Services there: " + ", ".join(there)] if there else [])],
+                          ref(ing), "IngressBackendMissing")
         elif svc is not None and not svc.get("_stub"):
             yield from _backend_port(ing, svc, backend.get("port") or {})
 
