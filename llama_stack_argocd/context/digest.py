@@ -10,8 +10,8 @@ the text (`[... N lines omitted ...]`) and `Digest.truncated` set. Every front d
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
@@ -348,8 +348,9 @@ def _fit_findings(findings: list[Finding], max_tokens: int, model: str | None) -
         rest = len(findings) - i - 1
         reserve = count_tokens("\n" + omission_marker(rest, "findings"), model) if rest else 0
         if used + cost + reserve > max_tokens:
-            short = f"- [{f.severity.value}] {f.title} ({f.resource})"
-            if used + count_tokens("\n" + short, model) + reserve <= max_tokens:
+            short = next((s for s in _shorter(f) if used + count_tokens("\n" + s, model) + reserve <= max_tokens),
+                         None)
+            if short is not None:
                 lines.append(short)
                 used += count_tokens("\n" + short, model)
                 continue
@@ -358,6 +359,14 @@ def _fit_findings(findings: list[Finding], max_tokens: int, model: str | None) -
         lines.append(block)
         used += cost
     return "\n".join(lines), False
+
+
+def _shorter(finding: Finding) -> Iterator[str]:
+    """Smaller renderings of a finding that does not fit whole: its detail with fewer evidence lines (the first ones
+    are the decisive fields; the log lines that support them come later), then its title alone."""
+    for kept in range(len(finding.evidence) - 1, 0, -1):
+        yield replace(finding, evidence=finding.evidence[:kept]).render()
+    yield f"- [{finding.severity.value}] {finding.title} ({finding.resource})"
 
 
 # -- the one path ----------------------------------------------------------------------------------------------------

@@ -209,6 +209,11 @@ _EXC_HEAD = re.compile(r"^([\w$.]+\.)?\w*(Exception|Error|Throwable|Failure)\b[\
 _FRAME = re.compile(r"^\s+(at |File \")")
 _NODE_CODE = re.compile(r"^\s+code: '[A-Z][A-Z0-9_]+',?$")
 _TS_HEAD = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{2}:\d{2}:\d{2}|[IWEF]\d{4} |\{|\[?[A-Z]{4,8}\]? )")
+# PostgreSQL writes one message as several lines, each with the prefix again (`... [61] FATAL:  ...`, then
+# `... [61] HINT:  ...`): the parts after the first one belong to it. Of those, DETAIL and HINT say why and what to do.
+_PG_HEAD = re.compile(r"\[(\d+)\]:?\s+(?:\S+\s+)?(?:LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC|DEBUG\d?):\s")
+_PG_PART = re.compile(r"\[(\d+)\]:?\s+(?:\S+\s+)?(DETAIL|HINT|CONTEXT|STATEMENT|QUERY|LOCATION):\s")
+_PG_WORDS = ("DETAIL:", "HINT:", "CONTEXT:", "STATEMENT:", "QUERY:", "LOCATION:")  # a substring test first: cheap
 
 
 @dataclass
@@ -265,6 +270,9 @@ def to_records(lines: Sequence[LogLine]) -> list[Record]:
             if text.startswith("Traceback"):
                 mode = "py"
             continue
+        if cur is not None and cur.lines[-1].pod == line.pod and _has(text, _PG_WORDS) and _pg_part_of(cur, text):
+            cur.lines.append(line)
+            continue
         rec = Record(i, [line])
         if _PY_START_TEXT in text:
             mode, rec.trace = "py", True
@@ -274,6 +282,15 @@ def to_records(lines: Sequence[LogLine]) -> list[Record]:
             mode = ""
         records.append(rec)
     return records
+
+
+def _pg_part_of(rec: Record, text: str) -> bool:
+    """Whether `text` is a later part (DETAIL, HINT...) of the PostgreSQL message `rec` holds: the same process."""
+    part = _PG_PART.search(text[:200])
+    if part is None:
+        return False
+    head = _PG_HEAD.search(rec.lines[0].text[:200])
+    return head is not None and head.group(1) == part.group(1)
 
 
 def record_level(rec: Record) -> int:
@@ -559,6 +576,7 @@ def cause_lines(lines: Sequence[str]) -> list[str]:
         causes = [t for t in lines if t.lstrip().startswith("Caused by: ")]
         out += causes[-1:] or [t for t in lines[1:3] if _EXC_HEAD.match(t.strip())][:1]
         out += [t.rstrip(",") for t in lines if _NODE_CODE.match(t)][:1]
+        out += [t for t in lines[1:4] if (part := _PG_PART.search(t[:200])) and part.group(2) in ("DETAIL", "HINT")]
     return list(dict.fromkeys(_said(t.strip()) for t in out if t.strip()))
 
 

@@ -169,9 +169,10 @@ def _named(match: re.Match[str]) -> str:
     An auth scheme (`Authorization: Bearer ...`) is left for the credential patterns, which mask what follows it."""
     if match["value"].lower() in _AUTH_SCHEMES:
         return match[0]
-    if _REFERENCED.search(match.string, max(0, match.start() - 80), match.start()):
-        # `Application argocd/secret-sync: sync=Synced`: the name of an object, not a key; its value is looked at
-        # on its own (`ConfigMap shop/api-token: password=...` still masks the password)
+    if _REFERENCED.search(match.string, max(0, match.start() - 256), match.start()):
+        # `Application argocd/secret-sync: sync=Synced`: the name of an object, not a key; `https://my-webhook.svc:443`
+        # a host and its port. The value is looked at on its own (`ConfigMap shop/api-token: password=...` still
+        # masks the password)
         head = match[0][: match.start("value") - match.start()]
         return head + match.re.sub(_named, match["value"])
     return _masked_group(match) if _masks(secret_strength(match["key"]), match["value"]) else match[0]
@@ -187,8 +188,9 @@ def _directive(match: re.Match[str]) -> str:
     return match[0]
 
 
-# `Kind namespace/` right before a key: the key is that object's name (a Kubernetes name cannot hold `:` or `=`).
-_REFERENCED = re.compile(r"\b[A-Z][A-Za-z]+ [a-z0-9](?:[-a-z0-9.]*[a-z0-9])?/\Z")
+# `Kind namespace/` right before a key: the key is that object's name (a Kubernetes name cannot hold `:` or `=`);
+# `scheme://` and a host's first labels: the key is part of a URL's host.
+_REFERENCED = re.compile(r"\b[A-Z][A-Za-z]+ [a-z0-9](?:[-a-z0-9.]*[a-z0-9])?/\Z|://[\w.-]*\Z")
 
 # Kubernetes quotes the object an error is about: `secret "smtp-credentials" not found`, `secrets "x" is forbidden`,
 # `... in Secret shop/db-creds`. Such a word right before a lower-case DNS name is the object's name, not a value.

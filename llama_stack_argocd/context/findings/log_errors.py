@@ -43,6 +43,7 @@ def log_errors(cluster: Cluster) -> Iterator[Finding]:
     quoted: dict[str, list[str]] = {}
     last_words: dict[str, list[str]] = {}
     ended: set[str] = set()  # the logs quoted by their last words
+    first: dict[str, int] = {}  # how many of a log's quoted lines its first record says (a message and its hint)
     for source, text in sorted(cluster.logs, key=_weight):
         lines = text.splitlines()
         if not lines:
@@ -54,6 +55,8 @@ def log_errors(cluster: Cluster) -> Iterator[Finding]:
         for line in cause_lines(lines):
             if len(kept) < MAX_QUOTED and clip(line) not in kept:
                 kept.append(clip(line))
+        if target is quoted:
+            first.setdefault(source, len(kept))
     for source, words in last_words.items():
         if not quoted.get(source) and (source.endswith(_PREVIOUS) or _failed_run(cluster, source)):
             quoted[source] = words
@@ -69,7 +72,8 @@ def log_errors(cluster: Cluster) -> Iterator[Finding]:
                                                      ref(cluster.focus) if cluster.focus is not None else "")
         what = f"the {'previous ' if previous else ''}log of {name}" if name else "the log"
         settings = _settings(cluster, pod, name.split("/")[1] if "/" in name else "", lines) if pod else []
-        lines = [*lines[:1], *settings[:MAX_SETTINGS], *lines[1:]]
+        head = min(2, max(1, first.get(source, len(lines))))  # the settings right after the first record says why
+        lines = [*lines[:head], *settings[:MAX_SETTINGS], *lines[head:]]
         yield Finding(
             Severity.CRITICAL if previous else Severity.ERROR,
             f"What {what} says",

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .base import Cluster, Finding, Obj, kind_of
+from .support import with_support
 
 Analyzer = Callable[[Obj, Cluster], Iterable[Finding]]
 
@@ -50,4 +51,6 @@ def run(objects: Iterable[Any], logs: Iterable[tuple[str, str]] = ()) -> list[Fi
         else:
             merged[key] = f
             order.append(key)
-    return sorted((merged[k] for k in order), key=Finding.sort_key)
+    # a cause the Pod's status names, shown with the log line that supports it (the figures before an OOM kill...)
+    supported = with_support((merged[k] for k in order), cluster) if cluster.logs else [merged[k] for k in order]
+    return sorted(supported, key=Finding.sort_key)

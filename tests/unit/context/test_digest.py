@@ -115,3 +115,15 @@ def test_summaries_of_common_kinds():
     job = {"kind": "Job", "metadata": {"name": "j", "namespace": "shop"}, "status": {"conditions": [
         {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}}
     assert "Failed: BackoffLimitExceeded" in summarize(job)
+
+
+def test_a_finding_that_does_not_fit_whole_keeps_its_detail_and_first_evidence():
+    from llama_stack_argocd.context.digest import _fit_findings
+    from llama_stack_argocd.context.findings import Finding, Severity
+
+    first = Finding(Severity.ERROR, "Startup probe failing", "Startup probe failed 12 times; failureThreshold: 6.",
+                    ["Startup probe failed: connection refused", *(f"log line {i} " + "x" * 200 for i in range(6))],
+                    "Pod media/encoder-1", "StartupProbeFailing")
+    text, cut = _fit_findings([first], 150, None)
+    assert "failureThreshold: 6" in text and "Startup probe failed: connection refused" in text
+    assert "log line 5" not in text and not cut

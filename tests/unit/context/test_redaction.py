@@ -36,6 +36,7 @@ PLANTED_IN_TEXT = [
     # an object whose name says secret does not shield what follows its name
     ("ConfigMap shop/api-token: password=Qw3rty-991 mode=rw", "Qw3rty-991", "ConfigMap shop/api-token:"),
     ("example.com/api-token: Zk82jfPq0w", "Zk82jfPq0w", "example.com/api-token:"),
+    ("https://ci.example.com/build?auth_token=Zk82jfPq0wLm&x=1", "Zk82jfPq0wLm", "&x=1"),  # a URL query still
 ]
 
 
@@ -60,6 +61,7 @@ HARMLESS = [
     # the names of objects (Kind namespace/name) that contain a secret-sounding word, and the summary after them
     "Application argocd/secret-sync: sync=Synced health=Healthy",
     "Deployment vault/token-rotator: replicas=2 ready=1 available=1",
+    'Post "https://pgops-webhook.pgops-system.svc:443/validate-v1-cluster?timeout=10s": tls: failed',  # host:port
 ]
 
 
