@@ -20,7 +20,6 @@ from llama_stack_api import OpenAIResponseMessage, OpenAIResponseOutputMessageCo
 from llama_stack_argocd.agent.activity import plain
 from llama_stack_argocd.context.budget import model_setting
 from llama_stack_argocd.context.findings import Finding
-from llama_stack_argocd.context.tokens import count_tokens
 
 # Models that get the block unless configured otherwise (pattern over the lower-cased model id).
 KNOWN_DIAGNOSIS_MODELS: tuple[tuple[str, bool], ...] = ((r"smollm|argocd-embedded", True),)
@@ -28,8 +27,7 @@ HEADING = "**What I checked**"
 MAX_FINDINGS = 5
 MAX_EVIDENCE = 4
 MAX_CHARS = 300
-MAX_BLOCK_CHARS = 1300
-MAX_BLOCK_TOKENS = 380  # dense text (timestamps, ids, paths) costs up to 3 characters a token
+MAX_BLOCK_CHARS = 1300  # what a reader takes in above the answer; it is not model input (later turns replay the answer)
 SHOWN = "shown:"  # the conversation's fingerprints of findings a block already showed (kept when history is trimmed)
 
 
@@ -61,24 +59,23 @@ def render(findings: Sequence[Finding]) -> str:
     block stays short (it sits above the model's answer): past MAX_BLOCK_CHARS, what is left goes to the model only."""
     if not findings:
         return ""
-    lines, size, tokens, shown_findings = [HEADING, ""], 0, count_tokens(HEADING), 0
+    lines, size, shown_findings = [HEADING, ""], 0, 0
     for finding in findings[:MAX_FINDINGS]:
         where = ", ".join(x for x in (finding.severity.value, finding.resource) if x)
         head = f"- **{plain(finding.title, MAX_CHARS)}** ({plain(where, MAX_CHARS)})"
         head = f"{head}: {plain(finding.detail, MAX_CHARS)}" if finding.detail else head
-        cost = count_tokens(head)
-        if shown_findings and (size + len(head) > MAX_BLOCK_CHARS or tokens + cost > MAX_BLOCK_TOKENS):
+        if shown_findings and size + len(head) > MAX_BLOCK_CHARS:
             break
         lines.append(head)
-        size, tokens, shown_findings = size + len(head), tokens + cost, shown_findings + 1
+        size += len(head)
+        shown_findings += 1
         said = f"{finding.title}\n{finding.detail}"
         for evidence in [e for e in dict.fromkeys(finding.evidence) if e and e not in said][:MAX_EVIDENCE]:
             line = f"  - {plain(evidence, MAX_CHARS)}"
-            cost = count_tokens(line)
-            if size + len(line) > MAX_BLOCK_CHARS or tokens + cost > MAX_BLOCK_TOKENS:
+            if size + len(line) > MAX_BLOCK_CHARS:
                 break
             lines.append(line)
-            size, tokens = size + len(line), tokens + cost
+            size += len(line)
     if len(findings) > shown_findings:
         lines.append(f"- ({len(findings) - shown_findings} more findings went to the model)")
     return "\n".join(lines) + "\n\n"

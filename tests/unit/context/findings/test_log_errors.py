@@ -121,7 +121,8 @@ def test_a_trace_is_quoted_before_the_lone_error_lines_that_came_after_it():
 
 
 def test_a_nodejs_error_is_quoted_with_its_code():
-    lines = [*NOISE[:50], "node:internal/process/esm_loader:40", "      internalBinding('errors').triggerUncaughtException(",
+    lines = [*NOISE[:50], "node:internal/process/esm_loader:40",
+             "      internalBinding('errors').triggerUncaughtException(",
              "      ^", "", "Error [ERR_REQUIRE_ESM]: require() of ES Module /srv/lib/chalk.js not supported.",
              "    at Object.<anonymous> (/srv/index.js:3:15)", "    at node:internal/main/run_main_module:28:49 {",
              "  code: 'ERR_REQUIRE_ESM'", "}", "", "Node.js v20.11.1"]
