@@ -122,8 +122,8 @@ def test_which_models_get_the_block(model, overrides, wanted):
 
 def test_over_the_eval_scenarios_the_block_names_the_cause_with_its_evidence():
     """With only what the extension attaches (no reads of our own), measured: the block names the expected finding
-    for 78% of the 65 scenarios and quotes at least one decisive evidence string for 75%; median 120 tokens.
-    The rest need related objects (Services, NetworkPolicies, Ingresses, PVCs) the attachments do not carry."""
+    for 83% of the 80 scenarios and quotes at least one decisive evidence string for 80%; median 137 tokens.
+    The rest need related objects (Services, NetworkPolicies, Ingresses, claims) the attachments do not carry."""
     from llama_stack_argocd.agent.attachments import Attachment, AttachmentKind
     from llama_stack_argocd.agent.composer import ContextComposer
     from llama_stack_argocd.cli import eval as ev
