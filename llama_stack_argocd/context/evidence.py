@@ -597,34 +597,44 @@ async def _policed_targets(source: ClusterSource, scope: ApplicationScope, names
                            read: _Read) -> list[Obj]:
     """The Services of the namespace that the logs' failed connections go to (by cluster IP or name), with the Pods
     they select, when NetworkPolicies select those Pods: a policy on the callee drops what the caller's log says
-    times out, and it is not around the caller. Only what the Application covers (`in_scope`); the listings are the
-    ones the caller's reads made (the cache hands them over)."""
+    times out, and it is not around the caller. Only what the Application covers (`in_scope`). The Service and
+    policy listings are the ones the caller's reads made (the gathering's cache hands them over); the namespace's
+    Pods are listed, and the scope checks run, only once a policy and a Service the logs name are there."""
     hosts = [h for _, _, _, text in read.logs for h in connection_targets(text)]
     if not hosts or namespace not in scope.namespaces:
         return []
     try:
-        services, pods, policies = await asyncio.gather(*(source.list(k, namespace)
-                                                          for k in ("Service", "Pod", "NetworkPolicy")))
+        services, policies = await asyncio.gather(source.list("Service", namespace),
+                                                  source.list("NetworkPolicy", namespace))
+        have = {((o.get("metadata") or {}).get("name"), o.get("kind")) for o in read.related + read.pods}
+        named = [svc for svc in services if _named_by(svc, hosts) and (svc.get("spec") or {}).get("selector")
+                 and ((svc.get("metadata") or {}).get("name"), "Service") not in have][:MAX_TARGETS]
+        if not policies or not named:
+            return []
+        pods = await source.list("Pod", namespace)
     except ContextError:
         return []
-    have = {((o.get("metadata") or {}).get("name"), o.get("kind")) for o in read.related + read.pods}
-    out: list[Obj] = []
-    for svc in services:
-        spec, name = svc.get("spec") or {}, (svc.get("metadata") or {}).get("name")
-        if not any(h in (spec.get("clusterIP"), name) or h.split(".")[0] == name for h in hosts):
-            continue
-        if (name, "Service") in have or not spec.get("selector") or not await in_scope(source, scope, svc):
-            continue
-        backends = [p for p in pods if selects(spec["selector"], (p.get("metadata") or {}).get("labels") or {})]
-        backends = [p for p in backends[:3] if await in_scope(source, scope, p)]
-        applied = [p for p in policies if backends and _applies(p, (backends[0].get("metadata") or {}).get(
-            "labels") or {})]
-        if applied:
-            out += [svc, *(p for p in backends if ((p.get("metadata") or {}).get("name"), "Pod") not in have),
-                    *applied]
-        if sum(o.get("kind") == "Service" for o in out) >= MAX_TARGETS:
-            break
-    return out
+
+    async def policed(svc: Obj) -> list[Obj]:
+        selector = (svc.get("spec") or {}).get("selector") or {}
+        backends = [p for p in pods if selects(selector, (p.get("metadata") or {}).get("labels") or {})][:3]
+        flags = await asyncio.gather(*(in_scope(source, scope, o) for o in [svc, *backends]))
+        if not flags[0]:
+            return []
+        backends = [p for p, ok in zip(backends, flags[1:], strict=True) if ok]
+        labels = (backends[0].get("metadata") or {}).get("labels") or {} if backends else None
+        applied = [p for p in policies if labels is not None and _applies(p, labels)]
+        if not applied:
+            return []
+        return [svc, *(p for p in backends if ((p.get("metadata") or {}).get("name"), "Pod") not in have), *applied]
+
+    return [o for found in await asyncio.gather(*(policed(svc) for svc in named)) for o in found]
+
+
+def _named_by(svc: Obj, hosts: list[str]) -> bool:
+    """Whether a failed connection went to this Service: its cluster IP, its name, or a DNS name it starts."""
+    spec, name = svc.get("spec") or {}, (svc.get("metadata") or {}).get("name")
+    return any(h in (spec.get("clusterIP"), name) or h.split(".")[0] == name for h in hosts)
 
 
 async def _key_holders(source: ClusterSource, scope: ApplicationScope, pod: Obj) -> list[Obj]:
