@@ -38,7 +38,7 @@ from llama_stack_argocd.context.findings.support import supporting_patterns
 from llama_stack_argocd.context.findings.base import Focus, selector_matches
 from llama_stack_argocd.context.findings.network import connection_targets
 from llama_stack_argocd.context.findings.references import references
-from llama_stack_argocd.context.logs import parse_logs, scan_back
+from llama_stack_argocd.context.logs import ATTACHED, PREVIOUS_INSTANCE, parse_logs, scan_back
 from llama_stack_argocd.context.settings import HARD_MAX_LOG_LINES
 from llama_stack_argocd.context.application_scope import ApplicationScope, fetch_in_scope, in_scope, load_scope
 from llama_stack_argocd.context.refs import AppRef, ResourceRef
@@ -552,7 +552,7 @@ class EvidenceGatherer:
                 events.setdefault(str(meta.get("uid") or (meta.get("namespace"), meta.get("name"))),
                                   redactor.redact_obj(e))
             for pod, container, previous, text in r.logs:
-                label = f"{pod}/{container}" + (" (previous instance)" if previous else "")
+                label = f"{pod}/{container}" + (PREVIOUS_INSTANCE if previous else "")
                 logs.append({"podName": label, "content": redactor.redact_text(text)})
             detail = f"{r.target.ref} ({r.target.why})" if r.target.why else str(r.target.ref)
             extra = [f"{len(r.pods)} Pods" if r.pods else "", f"{len(r.events)} events" if r.events else "",
@@ -718,7 +718,7 @@ def _merge_attached(attached: Attached, objects: dict[tuple[str, str, str], Obj]
         lines = [ln for ln in parse_logs(attached.logs) if ln.text not in have]
         if lines:  # before the logs read: their last words (a crashed instance's) are the ones a cut keeps
             pods = {ln.pod for ln in lines}
-            logs[:0] = [{"podName": f"{pod} (attached)" if pod else "attached",
+            logs[:0] = [{"podName": f"{pod}{ATTACHED}" if pod else ATTACHED.strip(" ()"),
                          "content": "\n".join(ln.text for ln in lines if ln.pod == pod)} for pod in sorted(pods)]
     return primary
 

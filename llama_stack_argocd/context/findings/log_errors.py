@@ -20,14 +20,13 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ..logs import ERROR, FATAL, cause_lines, level_of
+from ..logs import ERROR, FATAL, PREVIOUS_INSTANCE, cause_lines, level_of
 from .base import Cluster, Finding, Obj, Severity, clip, containers, pod_spec, ref, selector_matches
 from .registry import log_analyzer
 
 LOG_ERRORS = "LogErrors"
 MAX_QUOTED = 3
 MAX_SETTINGS = 2
-_PREVIOUS = " (previous instance)"
 _PERMISSION = re.compile(r"permission denied|read-only file system|operation not permitted|wrong ownership|"
                          r"must be (?:started|run) by|eacces|erofs", re.IGNORECASE)
 _SECURITY_FIELDS = ("readOnlyRootFilesystem", "runAsUser", "runAsNonRoot", "runAsGroup", "fsGroup")
@@ -58,15 +57,15 @@ def log_errors(cluster: Cluster) -> Iterator[Finding]:
         if target is quoted:
             first.setdefault(source, len(kept))
     for source, words in last_words.items():
-        if not quoted.get(source) and (source.endswith(_PREVIOUS) or _failed_run(cluster, source)):
+        if not quoted.get(source) and (source.endswith(PREVIOUS_INSTANCE) or _failed_run(cluster, source)):
             quoted[source] = words
             ended.add(source)
     for source, lines in quoted.items():
         if not lines:
             continue
         said = "It logged no error; its last words say what it was doing when it stopped." if source in ended else ""
-        previous = source.endswith(_PREVIOUS)
-        name = source.removesuffix(_PREVIOUS)
+        previous = source.endswith(PREVIOUS_INSTANCE)
+        name = source.removesuffix(PREVIOUS_INSTANCE)
         pod = cluster.get("Pod", "", name.split("/")[0]) if name else None
         resource = ref(pod) if pod is not None else (f"Pod {name.split('/')[0]}" if name else
                                                      ref(cluster.focus) if cluster.focus is not None else "")

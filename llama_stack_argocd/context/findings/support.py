@@ -16,10 +16,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from ..logs import ATTACHED, PREVIOUS_INSTANCE
 from .base import Cluster, Finding, Obj, clip, meta, name_of, ref
 
-_PREVIOUS = " (previous instance)"  # how a log source names the killed instance's log, and an attached one
-_ATTACHED = " (attached)"
 
 _PROBE = r"\bgc\b|full gc|gc pause|pause young|pause full|stop-the-world|safepoint|deadlock|blocked for|" \
          r"thread pool|exhausted|starting|started \w+ in|startup|listening on|ready to accept|migrat|warm"
@@ -131,7 +130,7 @@ def _records(finding: Finding, cluster: Cluster) -> list[str]:
     sources = [s for s in dict.fromkeys(s for s, _ in cluster.logs) if _pod_of(s) in pods
                or (unnamed and _pod_of(s) in ("", "attached"))]
     if finding.code in _KILLS:
-        sources.sort(key=lambda s: not s.endswith(_PREVIOUS))
+        sources.sort(key=lambda s: not s.endswith(PREVIOUS_INSTANCE))
     by_source: dict[str, list[str]] = {}
     for source, text in cluster.logs:
         if source in sources and text.strip():
@@ -162,7 +161,7 @@ def _owned_by_job(pod: Obj, job: str) -> bool:
 
 def _pod_of(source: str) -> str:
     """The Pod a log source names: `pod/container (previous instance)`, `pod (attached)`, `pod`."""
-    return source.removesuffix(_PREVIOUS).removesuffix(_ATTACHED).split("/")[0]
+    return source.removesuffix(PREVIOUS_INSTANCE).removesuffix(ATTACHED).split("/")[0]
 
 
 def _matches(code: str, text: str) -> bool:
