@@ -160,7 +160,6 @@ def _last_clause(text: str, enough: int, limit: int) -> str:
     return best
 
 
-
 # -- object helpers --------------------------------------------------------------------------------------------------
 
 
