@@ -192,14 +192,17 @@ def start_stack(config_path: Path | str, env: Mapping[str, str | None] | None = 
 
 
 def start_stacks(*configs: tuple[Path | str, Mapping[str, str | None]],
-                 timeout: float = START_TIMEOUT) -> list[StackHandle]:
-    """Start several `llama stack run` processes at once (replicas), each with its own port and state directory,
-    and wait until all are healthy; close() each handle (or use them as context managers)."""
+                 timeout: float = START_TIMEOUT, together: bool = True) -> list[StackHandle]:
+    """Start several `llama stack run` processes (replicas), each with its own port and state directory, at once or
+    (`together=False`) each once the one before is healthy, and wait until all are healthy; close() each handle
+    (or use them as context managers)."""
     handles = [StackHandle(config=Path(config), env=dict(env), state_dir=Path(tempfile.mkdtemp(prefix="stack-state-")),
                            owns_state_dir=True) for config, env in configs]
     try:
         for handle in handles:
             handle.launch()
+            if not together:
+                handle.wait_healthy(timeout)
         for handle in handles:
             handle.wait_healthy(timeout)
     except BaseException:
@@ -293,10 +296,10 @@ class StackStarter:
                  model: ModelServer | Fixture | None = Fixture.DEFAULT,
                  cluster: KubernetesSource | Fixture | None = Fixture.DEFAULT,
                  env: Mapping[str, str | None] | None = None, timeout: float = START_TIMEOUT,
-                 **config: Any) -> list[StackHandle]:
+                 together: bool = True, **config: Any) -> list[StackHandle]:
         """`count` stacks of one config and environment, each with its own port and state directory."""
         prepared = self._prepare(template, model, cluster, env, config)
-        handles = start_stacks(*[prepared] * count, timeout=timeout)
+        handles = start_stacks(*[prepared] * count, timeout=timeout, together=together)
         self._handles.extend(handles)
         return handles
 
