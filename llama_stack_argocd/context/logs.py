@@ -33,11 +33,11 @@ LAST_WORDS = 2  # and the very last ones first of all
 BEFORE_FATAL = 3  # as do the records right before a fatal one
 TRACE_HEAD_FRAMES = 6  # frames kept after each exception header of a long trace
 MAX_LINE_CHARS = 2000  # a single line longer than this is cut in its middle
+SHORT_LINE_CHARS = 300  # and to this when the budget is tight
 # How a log's source names the killed instance's log and the extension's attached tail (`pod/container (previous
 # instance)`, `pod (attached)`): the evidence writes them, the log analyzers read them.
 PREVIOUS_INSTANCE = " (previous instance)"
 ATTACHED = " (attached)"
-SHORT_LINE_CHARS = 300  # and to this when the budget is tight
 
 
 @dataclass(frozen=True)

@@ -240,6 +240,12 @@ def format_selector(selector: Mapping[str, Any] | None) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(plain.items()) if isinstance(v, str))
 
 
+def format_requirement(req: Mapping[str, Any]) -> str:
+    """One selector requirement (a label or node selector's expression) as `key Operator v1,v2`."""
+    values = ",".join(map(str, req.get("values") or []))
+    return " ".join(x for x in (str(req.get("key", "")), str(req.get("operator", "")), values) if x)
+
+
 def format_ports(ports: Sequence[Mapping[str, Any]] | None) -> str:
     """A Service's ports as `port(name)->targetPort`, comma-separated: one spelling in the prompt and the findings."""
     return ",".join(f"{p.get('port')}" + (f"({p['name']})" if p.get("name") else "")

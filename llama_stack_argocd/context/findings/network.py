@@ -18,6 +18,7 @@ from .base import (
     Severity,
     clip,
     event_message,
+    format_requirement,
     format_selector,
     event_time,
     kind_of,
@@ -226,8 +227,7 @@ def _selector_text(selector: Mapping[str, Any] | None) -> str:
     """A LabelSelector in one line: its labels and expressions (`key In a,b`); an empty one selects all."""
     selector = selector or {}
     parts = [format_selector(selector)] if format_selector(selector) else []
-    parts += [f"{e.get('key')} {e.get('operator')} {','.join(map(str, e.get('values') or []))}".rstrip()
-              for e in selector.get("matchExpressions") or [] if isinstance(e, Mapping)]
+    parts += [format_requirement(e) for e in selector.get("matchExpressions") or [] if isinstance(e, Mapping)]
     return ",".join(parts) or "any"
 
 

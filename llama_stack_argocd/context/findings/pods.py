@@ -21,6 +21,7 @@ from .base import (
     event_count,
     event_message,
     event_reason,
+    format_requirement,
     format_selector,
     name_of,
     namespace_of,
@@ -406,7 +407,7 @@ def _placement(pod: Obj, msg: str) -> list[str]:
             out.append("nodeSelector: {" + ", ".join(f"{k}: {v}" for k, v in sorted(selector.items())) + "}")
         required = ((affinity.get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
                     or {}).get("nodeSelectorTerms") or []
-        terms = [", ".join(_requirement(r) for r in [*(t.get("matchExpressions") or []),
+        terms = [", ".join(format_requirement(r) for r in [*(t.get("matchExpressions") or []),
                                                      *(t.get("matchFields") or [])]) for t in required]
         if any(terms):
             out.append("nodeAffinity: " + " or ".join(t for t in terms if t))
@@ -414,18 +415,13 @@ def _placement(pod: Obj, msg: str) -> list[str]:
         for kind in ("podAffinity", "podAntiAffinity"):
             for term in (affinity.get(kind) or {}).get("requiredDuringSchedulingIgnoredDuringExecution") or []:
                 labels = format_selector(term.get("labelSelector")) or ", ".join(
-                    _requirement(r) for r in (term.get("labelSelector") or {}).get("matchExpressions") or [])
+                    format_requirement(r) for r in (term.get("labelSelector") or {}).get("matchExpressions") or [])
                 out.append(f"{kind}: {labels} per {term.get('topologyKey', '?')}")
     if "taint" in low:
         own = [t for t in spec.get("tolerations") or [] if t.get("key") not in _DEFAULT_TOLERATIONS]
         if own:
             out.append("tolerations: " + ", ".join(_toleration(t) for t in own))
     return [clip(line) for line in out]
-
-
-def _requirement(req: Mapping[str, Any]) -> str:
-    values = ",".join(map(str, req.get("values") or []))
-    return " ".join(x for x in (str(req.get("key", "")), str(req.get("operator", "")), values) if x)
 
 
 def _toleration(t: Mapping[str, Any]) -> str:
