@@ -107,7 +107,8 @@ def _services_instead(host: str, resource: str, cluster: Cluster) -> list[str]:
         ns = labels[1]
     else:
         return []
-    if not ns or not known_services(cluster, ns) or labels[0] in known_services(cluster, ns):
+    known = known_services(cluster, ns) if ns else []
+    if not known or labels[0] in known:
         return []
     return [f"{ns}/{labels[0]}", *closest_services(labels[0], cluster, ns)]
 
